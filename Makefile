@@ -1,0 +1,49 @@
+# kbridge: `make run` starts the whole system locally, `make test` runs every test.
+
+GO            ?= go
+BIN           ?= bin/kbridge
+VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS       := -s -w -X main.version=$(VERSION)
+STATICCHECK   := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+TEST_TIMEOUT  ?= 30m
+BENCH         ?= .
+BENCH_COUNT   ?= 5
+BENCH_TIME    ?= 1s
+
+.PHONY: all build run test test-deps bench lint fmt fuzz clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/kbridge
+
+## run: the whole system on embedded defaults (grows with the dev command).
+run: build
+	$(BIN) $(or $(RUN_ARGS),version)
+
+## test-deps: installs what the tests need on a fresh machine.
+test-deps:
+	@command -v gcc >/dev/null || { apt-get update && apt-get install -y gcc; }
+
+## test: every test, race detector on.
+test: test-deps
+	$(GO) vet ./...
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+## bench: Go benchmarks, medians over BENCH_COUNT runs (benchstat-friendly output).
+bench:
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(BENCH_COUNT) -benchtime $(BENCH_TIME) ./...
+
+## fuzz: a short run of every fuzz target.
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzRender -fuzztime 30s ./mapping
+
+lint:
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+fmt:
+	gofmt -s -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf bin
