@@ -1,0 +1,148 @@
+package mapping
+
+import (
+	"encoding/json"
+	"net/url"
+	"strings"
+
+	"github.com/tidwall/gjson"
+)
+
+// bodyState is the parsed form of the current event's body, computed at most once per event
+// and only when a column needs it.
+type bodyState struct {
+	ready bool
+	json  string // the body as JSON text: the body itself, or form data converted to JSON
+	err   error
+	form  []byte // reused buffer for converted form data
+}
+
+func (b *bodyState) reset() { b.ready, b.json, b.err = false, "", nil }
+
+// parse returns the event's body as JSON text: the bytes themselves for JSON (and for every
+// Kafka record), an object built from form data, or an error naming the content types that work.
+func (b *bodyState) parse(ev *Event) (string, error) {
+	if b.ready {
+		return b.json, b.err
+	}
+	b.ready = true
+	contentType := ""
+	if !ev.Kafka {
+		contentType = ev.Header.Get("Content-Type")
+	}
+	switch {
+	case ev.Kafka || isJSONContentType(contentType):
+		b.json = bytesToString(ev.Body)
+		if !gjson.Valid(b.json) {
+			b.json, b.err = "", invalidJSON(ev.Body)
+		}
+	case isFormContentType(contentType):
+		b.form, b.err = appendFormJSON(b.form[:0], bytesToString(ev.Body))
+		b.json = bytesToString(b.form)
+	default:
+		b.err = errorf(ErrUnsupportedContentType,
+			`unsupported content type %q, supported types: application/json (or application/*+json) and application/x-www-form-urlencoded`,
+			contentType)
+	}
+	return b.json, b.err
+}
+
+// invalidJSON explains why body is not JSON; it runs only on the failure path.
+func invalidJSON(body []byte) error {
+	var v json.RawMessage
+	if err := json.Unmarshal(body, &v); err != nil {
+		return errorf(ErrInvalidBody, "invalid JSON: %v", err)
+	}
+	return errorf(ErrInvalidBody, "invalid JSON")
+}
+
+// mediaType returns the content type without parameters and surrounding space.
+func mediaType(ct string) string {
+	if i := strings.IndexByte(ct, ';'); i >= 0 {
+		ct = ct[:i]
+	}
+	return strings.TrimSpace(ct)
+}
+
+// isJSONContentType accepts application/json and application/<name>+json, case-insensitively,
+// with parameters such as "; charset=utf-8".
+func isJSONContentType(ct string) bool {
+	mt := mediaType(ct)
+	const prefix = "application/"
+	if len(mt) < len(prefix)+4 || !strings.EqualFold(mt[:len(prefix)], prefix) {
+		return false
+	}
+	sub := mt[len(prefix):]
+	if strings.EqualFold(sub, "json") {
+		return true
+	}
+	if len(sub) < 6 || !strings.EqualFold(sub[len(sub)-5:], "+json") {
+		return false
+	}
+	for i := 0; i < len(sub)-5; i++ {
+		c := sub[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func isFormContentType(ct string) bool {
+	return strings.EqualFold(mediaType(ct), "application/x-www-form-urlencoded")
+}
+
+// appendFormJSON converts form data to a JSON object: keys in order of first appearance, a key
+// given once maps to a string, a repeated key to an array of strings ("a=1&b=2&b=3" →
+// {"a":"1","b":["2","3"]}), as Keboola renders form bodies.
+func appendFormJSON(dst []byte, form string) ([]byte, error) {
+	type field struct {
+		key    string
+		values []string
+	}
+	var fields []field
+	index := map[string]int{}
+	for form != "" {
+		var pair string
+		pair, form, _ = strings.Cut(form, "&")
+		if pair == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(pair, "=")
+		key, err := url.QueryUnescape(k)
+		if err != nil {
+			return dst, errorf(ErrInvalidBody, "invalid form data: %v", err)
+		}
+		value, err := url.QueryUnescape(v)
+		if err != nil {
+			return dst, errorf(ErrInvalidBody, "invalid form data: %v", err)
+		}
+		if i, ok := index[key]; ok {
+			fields[i].values = append(fields[i].values, value)
+			continue
+		}
+		index[key] = len(fields)
+		fields = append(fields, field{key: key, values: []string{value}})
+	}
+	dst = append(dst, '{')
+	for i, f := range fields {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendJSONString(dst, f.key)
+		dst = append(dst, ':')
+		if len(f.values) == 1 {
+			dst = appendJSONString(dst, f.values[0])
+			continue
+		}
+		dst = append(dst, '[')
+		for j, v := range f.values {
+			if j > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendJSONString(dst, v)
+		}
+		dst = append(dst, ']')
+	}
+	return append(dst, '}'), nil
+}

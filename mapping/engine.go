@@ -1,0 +1,156 @@
+package mapping
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/go-jsonnet"
+	"github.com/google/go-jsonnet/ast"
+	"github.com/tidwall/gjson"
+)
+
+// errTimeout is an evaluation that ran past Config.TemplateTimeout.
+var errTimeout = errors.New("timed out")
+
+// engine evaluates a mapping's template columns for a batch of events in one go-jsonnet
+// Evaluate, so its fixed cost per call (it rebuilds the std library every time) is paid once
+// per batch. Owned by one Renderer; not safe for concurrent use.
+type engine struct {
+	m     *Mapping
+	vm    *jsonnet.VM
+	state *evalState
+
+	// Results of run, per event: the raw JSON of each template's value, or an error.
+	cells []string // len(events) × len(m.templates)
+	errs  []error
+}
+
+func newEngine(m *Mapping) *engine {
+	e := &engine{m: m}
+	e.reset()
+	return e
+}
+
+// reset gives the engine a fresh VM and state. After a timeout the abandoned evaluation still
+// runs on the old pair, so neither is touched again.
+func (e *engine) reset() {
+	e.state = &evalState{names: e.m.templateNames, paths: map[string]string{}}
+	e.vm = jsonnet.MakeVM()
+	e.vm.MaxStack = e.m.cfg.TemplateMaxStack
+	e.vm.Importer(noImports{})
+	e.state.register(e.vm)
+}
+
+// run evaluates the templates for events, in chunks of at most TemplateBatchSize.
+func (e *engine) run(events []Event) {
+	k := len(e.m.templates)
+	e.cells = resize(e.cells, len(events)*k)
+	e.errs = resize(e.errs, len(events))
+	clear(e.errs)
+	for lo := 0; lo < len(events); lo += e.m.cfg.TemplateBatchSize {
+		e.runRange(events, lo, min(lo+e.m.cfg.TemplateBatchSize, len(events)))
+	}
+}
+
+// runRange evaluates events[lo:hi]. When the evaluation fails as a whole (a Jsonnet error in
+// one event), it splits the range to find the failing events, so the others still render.
+func (e *engine) runRange(events []Event, lo, hi int) {
+	out, err := e.evaluate(e.m.batchProgram, events[lo:hi], e.errs[lo:hi])
+	if err == nil {
+		err = e.collect(out, lo, hi)
+	}
+	switch {
+	case err == nil:
+	case hi-lo > 1 && errors.Is(err, errTimeout):
+		for i := lo; i < hi; i++ { // a slow event: give each its own time limit
+			e.runRange(events, i, i+1)
+		}
+	case hi-lo > 1:
+		mid := (lo + hi) / 2
+		e.runRange(events, lo, mid)
+		e.runRange(events, mid, hi)
+	case e.errs[lo] == nil:
+		e.errs[lo] = e.blame(events[lo:hi], err)
+	}
+}
+
+// blame finds which template column fails for a single event by evaluating them one by one.
+func (e *engine) blame(event []Event, err error) error {
+	errs := make([]error, 1)
+	for k, program := range e.m.singlePrograms {
+		if _, kerr := e.evaluate(program, event, errs); kerr != nil || errs[0] != nil {
+			if errs[0] != nil {
+				return errs[0]
+			}
+			return &ColumnError{Column: e.m.templateNames[k], Err: kerr}
+		}
+	}
+	return &ColumnError{Column: e.m.templateNames[0], Err: err}
+}
+
+// evaluate runs program over events within the time limit. go-jsonnet cannot be interrupted:
+// on timeout the evaluation is abandoned to finish on its own VM and the engine starts afresh.
+func (e *engine) evaluate(program ast.Node, events []Event, errs []error) (string, error) {
+	e.state.begin(events, errs)
+	type result struct {
+		out string
+		err error
+	}
+	done := make(chan result, 1)
+	vm := e.vm
+	go func() {
+		out, err := vm.Evaluate(program)
+		done <- result{out, err}
+	}()
+	timer := time.NewTimer(e.m.cfg.TemplateTimeout)
+	defer timer.Stop()
+	select {
+	case r := <-done:
+		if r.err != nil {
+			return "", fmt.Errorf("%w: %s", ErrTemplate, firstLine(r.err.Error()))
+		}
+		return r.out, nil
+	case <-timer.C:
+		e.m.timeouts.Add(1)
+		e.reset()
+		return "", fmt.Errorf("%w: evaluation %w after %s", ErrTemplate, errTimeout, e.m.cfg.TemplateTimeout)
+	}
+}
+
+// collect splits the output of a batch evaluation into e.cells for events lo..hi. The cells
+// are substrings of out. An event whose values exceed the output limit fails.
+func (e *engine) collect(out string, lo, hi int) error {
+	k := len(e.m.templates)
+	rows := gjson.Parse(out).Array()
+	if len(rows) != hi-lo {
+		return fmt.Errorf("%w: batch returned %d rows for %d events", ErrTemplate, len(rows), hi-lo)
+	}
+	for r, row := range rows {
+		i, size := lo+r, 0
+		values := row.Array()
+		for j := 0; j < k && j < len(values); j++ {
+			e.cells[i*k+j] = values[j].Raw
+			size += len(values[j].Raw)
+		}
+		if size > e.m.cfg.TemplateMaxOutput && e.errs[i] == nil {
+			e.errs[i] = &ColumnError{Column: e.m.templateNames[0], Err: fmt.Errorf(
+				"%w: output of %d bytes exceeds the limit of %d bytes", ErrTemplate, size, e.m.cfg.TemplateMaxOutput)}
+		}
+	}
+	return nil
+}
+
+// noImports refuses every import: templates are sandboxed.
+type noImports struct{}
+
+func (noImports) Import(_, path string) (jsonnet.Contents, string, error) {
+	return jsonnet.Contents{}, "", fmt.Errorf("import %q: imports are disabled in templates", path)
+}
+
+func resize[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}

@@ -1,0 +1,162 @@
+package mapping
+
+import (
+	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string. Only what JSON requires is escaped (quote,
+// backslash, control characters); everything else, non-ASCII included, is copied as UTF-8.
+func appendJSONString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			dst = append(dst, '\\', c)
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		default:
+			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+		}
+		start = i + 1
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// appendUnquoted appends the content of the JSON string literal raw (quotes included),
+// resolving escapes. Invalid escapes are copied as they are; callers validate JSON first.
+func appendUnquoted(dst []byte, raw string) []byte {
+	if len(raw) >= 2 && raw[0] == '"' {
+		raw = raw[1 : len(raw)-1]
+	}
+	for len(raw) > 0 {
+		i := indexBackslash(raw)
+		dst = append(dst, raw[:i]...)
+		if i == len(raw) {
+			break
+		}
+		raw = raw[i:]
+		if len(raw) < 2 {
+			return append(dst, raw...)
+		}
+		n := 2
+		switch raw[1] {
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case 't':
+			dst = append(dst, '\t')
+		case 'b':
+			dst = append(dst, '\b')
+		case 'f':
+			dst = append(dst, '\f')
+		case 'u':
+			var r rune
+			r, n = decodeUnicodeEscape(raw)
+			dst = utf8.AppendRune(dst, r)
+		default: // '"', '\\', '/'
+			dst = append(dst, raw[1])
+		}
+		raw = raw[n:]
+	}
+	return dst
+}
+
+func indexBackslash(s string) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' {
+			return i
+		}
+	}
+	return len(s)
+}
+
+// decodeUnicodeEscape decodes `\uXXXX`, joining a surrogate pair; it returns the rune and how
+// many bytes it consumed.
+func decodeUnicodeEscape(s string) (rune, int) {
+	if len(s) < 6 {
+		return utf8.RuneError, len(s)
+	}
+	v, err := strconv.ParseUint(s[2:6], 16, 16)
+	if err != nil {
+		return utf8.RuneError, 6
+	}
+	r := rune(v)
+	if utf16.IsSurrogate(r) && len(s) >= 12 && s[6] == '\\' && s[7] == 'u' {
+		if v2, err := strconv.ParseUint(s[8:12], 16, 16); err == nil {
+			if pair := utf16.DecodeRune(r, rune(v2)); pair != utf8.RuneError {
+				return pair, 12
+			}
+		}
+	}
+	return r, 6
+}
+
+// appendCompactJSON appends the valid JSON value raw without insignificant white space.
+// Numbers keep their exact text. With canonical set, strings are re-escaped (see
+// appendJSONString), so "\u00e9" and "é" render the same; otherwise they are copied verbatim.
+func appendCompactJSON(dst []byte, raw string, canonical bool) []byte {
+	for i := 0; i < len(raw); {
+		c := raw[i]
+		switch c {
+		case ' ', '\t', '\n', '\r':
+			i++
+		case '"':
+			end := stringEnd(raw, i)
+			lit := raw[i:end]
+			if !canonical || indexBackslash(lit) == len(lit) {
+				dst = append(dst, lit...)
+			} else {
+				dst = appendCanonicalString(dst, lit)
+			}
+			i = end
+		default:
+			j := i + 1
+			for j < len(raw) && !isJSONSpecial(raw[j]) {
+				j++
+			}
+			dst = append(dst, raw[i:j]...)
+			i = j
+		}
+	}
+	return dst
+}
+
+// appendCanonicalString re-escapes an escaped JSON string literal through a stack buffer.
+func appendCanonicalString(dst []byte, lit string) []byte {
+	var buf [256]byte
+	plain := appendUnquoted(buf[:0], lit)
+	return appendJSONString(dst, bytesToString(plain))
+}
+
+func isJSONSpecial(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '"'
+}
+
+// stringEnd returns the index just past the string literal that starts at raw[i].
+func stringEnd(raw string, i int) int {
+	for j := i + 1; j < len(raw); j++ {
+		switch raw[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1
+		}
+	}
+	return len(raw)
+}

@@ -1,0 +1,123 @@
+package mapping
+
+import (
+	"fmt"
+	"strings"
+	"sync/atomic"
+
+	"github.com/google/go-jsonnet/ast"
+)
+
+// Mapping is a compiled column list. It is immutable and safe for concurrent use; render with
+// a Renderer per goroutine.
+type Mapping struct {
+	cfg     Config
+	columns []compiledColumn
+	pk      []string
+
+	templates      []int    // indexes into columns of the Jsonnet template columns
+	templateNames  []string // their names, by template number
+	batchProgram   ast.Node // all templates, for a batch of events
+	singlePrograms []ast.Node
+
+	timeouts atomic.Int64
+}
+
+type compiledColumn struct {
+	def      Column
+	kind     Kind
+	path     string // gjson path of a path column (or of a template that is only Body("..."))
+	template int    // template number of a Jsonnet template column
+}
+
+// Compile validates a column list and prepares it for rendering. Errors name the column.
+func Compile(columns []Column, cfg Config) (*Mapping, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if len(columns) == 0 || len(columns) > MaxColumns {
+		return nil, fmt.Errorf("a mapping needs 1 to %d columns, got %d", MaxColumns, len(columns))
+	}
+	m := &Mapping{cfg: cfg.withDefaults(), columns: make([]compiledColumn, len(columns))}
+	seen := map[string]bool{}
+	var contents []string
+	for i, def := range columns {
+		if err := m.compileColumn(&m.columns[i], def); err != nil {
+			return nil, fmt.Errorf("column %d %q: %w", i+1, def.Name, err)
+		}
+		if key := strings.ToLower(def.Name); seen[key] {
+			return nil, fmt.Errorf("column %d %q: the name is used twice (names are case-insensitive)", i+1, def.Name)
+		} else {
+			seen[key] = true
+		}
+		if def.PrimaryKey {
+			m.pk = append(m.pk, def.Name)
+		}
+		if m.columns[i].kind == KindTemplate {
+			m.columns[i].template = len(m.templates)
+			m.templates = append(m.templates, i)
+			m.templateNames = append(m.templateNames, def.Name)
+			contents = append(contents, def.Template.Content)
+		}
+	}
+	if len(contents) > 0 {
+		program, err := parseProgram("templates", buildProgram(contents))
+		if err != nil {
+			return nil, err
+		}
+		m.batchProgram = program
+	}
+	return m, nil
+}
+
+func (m *Mapping) compileColumn(c *compiledColumn, def Column) error {
+	if err := def.validate(); err != nil {
+		return err
+	}
+	c.def, c.kind = def, def.kind()
+	switch c.kind {
+	case KindPath:
+		path, err := compilePath(def.Path)
+		c.path = path
+		return err
+	case KindTemplate:
+		if path, ok := plainBodyPath(def.Template.Content); ok {
+			gpath, err := compilePath(path)
+			c.kind, c.path, c.def.Path = KindPath, gpath, path
+			return err
+		}
+		if err := checkSyntax(def.Name, def.Template.Content); err != nil {
+			return err
+		}
+		program, err := parseProgram(def.Name, buildProgram([]string{def.Template.Content}))
+		if err != nil {
+			return err
+		}
+		m.singlePrograms = append(m.singlePrograms, program)
+	}
+	return nil
+}
+
+// Columns returns the column definitions as given.
+func (m *Mapping) Columns() []Column {
+	out := make([]Column, len(m.columns))
+	for i := range m.columns {
+		out[i] = m.columns[i].def
+	}
+	return out
+}
+
+// Names returns the column names in order: the table's columns.
+func (m *Mapping) Names() []string {
+	out := make([]string, len(m.columns))
+	for i := range m.columns {
+		out[i] = m.columns[i].def.Name
+	}
+	return out
+}
+
+// PrimaryKey returns the names of the columns marked primaryKey, in column order.
+func (m *Mapping) PrimaryKey() []string { return append([]string(nil), m.pk...) }
+
+// TemplateTimeouts counts evaluations abandoned at the time limit since Compile.
+func (m *Mapping) TemplateTimeouts() int64 { return m.timeouts.Load() }
