@@ -122,21 +122,32 @@ func (e *engine) evaluate(program ast.Node, events []Event, errs []error) (strin
 // are substrings of out. An event whose values exceed the output limit fails.
 func (e *engine) collect(out string, lo, hi int) error {
 	k := len(e.m.templates)
-	rows := gjson.Parse(out).Array()
-	if len(rows) != hi-lo {
-		return fmt.Errorf("%w: batch returned %d rows for %d events", ErrTemplate, len(rows), hi-lo)
-	}
-	for r, row := range rows {
-		i, size := lo+r, 0
-		values := row.Array()
-		for j := 0; j < k && j < len(values); j++ {
-			e.cells[i*k+j] = values[j].Raw
-			size += len(values[j].Raw)
+	i := lo
+	gjson.Parse(out).ForEach(func(_, row gjson.Result) bool {
+		if i == hi {
+			return false
+		}
+		size := 0
+		if k == 1 {
+			e.cells[i], size = row.Raw, len(row.Raw)
+		} else {
+			j := 0
+			row.ForEach(func(_, value gjson.Result) bool {
+				e.cells[i*k+j] = value.Raw
+				size += len(value.Raw)
+				j++
+				return j < k
+			})
 		}
 		if size > e.m.cfg.TemplateMaxOutput && e.errs[i] == nil {
 			e.errs[i] = &ColumnError{Column: e.m.templateNames[0], Err: fmt.Errorf(
 				"%w: output of %d bytes exceeds the limit of %d bytes", ErrTemplate, size, e.m.cfg.TemplateMaxOutput)}
 		}
+		i++
+		return true
+	})
+	if i != hi {
+		return fmt.Errorf("%w: batch returned %d values for %d events", ErrTemplate, i-lo, hi-lo)
 	}
 	return nil
 }

@@ -28,11 +28,11 @@ type goldenEvent struct {
 	IP         string            `json:"ip"`
 	ReceivedAt string            `json:"receivedAt"`
 	Kafka      *struct {
-		Topic     string  `json:"topic"`
-		Partition int32   `json:"partition"`
-		Offset    int64   `json:"offset"`
-		Key       *string `json:"key"`
-		Timestamp string  `json:"timestamp"`
+		Topic     string      `json:"topic"`
+		Partition int32       `json:"partition"`
+		Offset    int64       `json:"offset"`
+		Key       *string     `json:"key"`
+		Timestamp string      `json:"timestamp"`
 		Headers   [][2]string `json:"headers"`
 	} `json:"kafka"`
 }

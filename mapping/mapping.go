@@ -61,7 +61,7 @@ func Compile(columns []Column, cfg Config) (*Mapping, error) {
 		}
 	}
 	if len(contents) > 0 {
-		program, err := parseProgram("templates", buildProgram(contents))
+		program, err := compileProgram("templates", contents)
 		if err != nil {
 			return nil, err
 		}
@@ -89,7 +89,10 @@ func (m *Mapping) compileColumn(c *compiledColumn, def Column) error {
 		if err := checkSyntax(def.Name, def.Template.Content); err != nil {
 			return err
 		}
-		program, err := parseProgram(def.Name, buildProgram([]string{def.Template.Content}))
+		if _, err := parseProgram(def.Name, buildProgram([]string{def.Template.Content}, false)); err != nil {
+			return err
+		}
+		program, err := compileProgram(def.Name, []string{def.Template.Content})
 		if err != nil {
 			return err
 		}

@@ -42,39 +42,66 @@ func (s *evalState) fail(i, k int, err error) {
 	}
 }
 
-// register installs the template globals' natives on vm.
+// register installs the natives behind the template globals on vm. Each global has a generic
+// native, used by its Jsonnet closure, and natives per argument count, used by direct calls
+// (see rewriteCalls). Every native takes the event index first.
 func (s *evalState) register(vm *jsonnet.VM) {
 	add := func(name string, params ast.Identifiers, f func(ev *Event, i int, args []any) (any, error)) {
-		vm.NativeFunction(&jsonnet.NativeFunction{Name: name, Params: params, Func: func(args []any) (any, error) {
-			i := int(args[0].(float64))
-			return f(&s.events[i], i, args[1:])
-		}})
+		vm.NativeFunction(&jsonnet.NativeFunction{Name: name, Params: append(ast.Identifiers{"i"}, params...),
+			Func: func(args []any) (any, error) {
+				i := int(args[0].(float64))
+				return f(&s.events[i], i, args[1:])
+			}})
 	}
 	vm.NativeFunction(&jsonnet.NativeFunction{Name: "kb_count", Func: func([]any) (any, error) {
 		return float64(len(s.events)), nil
 	}})
-	add("kb_ip", ast.Identifiers{"i"}, func(ev *Event, _ int, _ []any) (any, error) {
+	add("kb_ip", nil, func(ev *Event, _ int, _ []any) (any, error) {
 		if !ev.ClientIP.IsValid() {
 			return "", nil
 		}
 		return ev.ClientIP.String(), nil
 	})
-	add("kb_now", ast.Identifiers{"i", "format"}, func(ev *Event, _ int, args []any) (any, error) {
-		return s.formatTime(ev.ReceivedAt, args[0])
-	})
-	add("kb_body", ast.Identifiers{"i", "k", "path", "default"}, s.body)
-	add("kb_bodystr", ast.Identifiers{"i"}, func(ev *Event, _ int, _ []any) (any, error) {
-		return string(ev.Body), nil
-	})
-	add("kb_header", ast.Identifiers{"i", "k", "name", "default"}, s.header)
-	add("kb_headerstr", ast.Identifiers{"i"}, func(ev *Event, _ int, _ []any) (any, error) {
+	now := func(ev *Event, _ int, args []any) (any, error) { return s.formatTime(ev.ReceivedAt, arg(args, 0)) }
+	add("kb_now", ast.Identifiers{"format"}, now)
+	add("kb_now0", nil, now)
+	add("kb_now1", ast.Identifiers{"format"}, now)
+	add("kb_bodystr", nil, func(ev *Event, _ int, _ []any) (any, error) { return string(ev.Body), nil })
+	s.registerLookups(add)
+	add("kb_headerstr", nil, func(ev *Event, _ int, _ []any) (any, error) {
 		s.scratch, s.keys = appendHeaderLines(s.scratch[:0], ev.Header, s.keys)
 		return string(s.scratch), nil
 	})
 	s.registerKafka(add)
 }
 
-func (s *evalState) registerKafka(add func(string, ast.Identifiers, func(*Event, int, []any) (any, error))) {
+type addFunc = func(string, ast.Identifiers, func(*Event, int, []any) (any, error))
+
+// registerLookups installs Body and Header: (k, what, default), where k is the template number.
+// The generic natives get the noDefault sentinel when no default was given; the others know
+// from their argument count.
+func (s *evalState) registerLookups(add addFunc) {
+	for _, l := range []struct {
+		name string
+		f    func(ev *Event, i, k int, what any, def any, hasDef bool) (any, error)
+	}{{"body", s.body}, {"header", s.header}} {
+		add("kb_"+l.name, ast.Identifiers{"k", "what", "default"}, func(ev *Event, i int, args []any) (any, error) {
+			def, isString := args[2].(string)
+			return l.f(ev, i, int(args[0].(float64)), args[1], args[2], !isString || def != noDefault)
+		})
+		add("kb_"+l.name+"0", ast.Identifiers{"k"}, func(ev *Event, i int, args []any) (any, error) {
+			return l.f(ev, i, int(args[0].(float64)), nil, nil, false)
+		})
+		add("kb_"+l.name+"1", ast.Identifiers{"k", "what"}, func(ev *Event, i int, args []any) (any, error) {
+			return l.f(ev, i, int(args[0].(float64)), args[1], nil, false)
+		})
+		add("kb_"+l.name+"2", ast.Identifiers{"k", "what", "default"}, func(ev *Event, i int, args []any) (any, error) {
+			return l.f(ev, i, int(args[0].(float64)), args[1], args[2], true)
+		})
+	}
+}
+
+func (s *evalState) registerKafka(add addFunc) {
 	kafka := func(f func(ev *Event) any) func(*Event, int, []any) (any, error) {
 		return func(ev *Event, _ int, _ []any) (any, error) {
 			if !ev.Kafka {
@@ -83,21 +110,32 @@ func (s *evalState) registerKafka(add func(string, ast.Identifiers, func(*Event,
 			return f(ev), nil
 		}
 	}
-	add("kb_topic", ast.Identifiers{"i"}, kafka(func(ev *Event) any { return ev.Topic }))
-	add("kb_partition", ast.Identifiers{"i"}, kafka(func(ev *Event) any { return float64(ev.Partition) }))
-	add("kb_offset", ast.Identifiers{"i"}, kafka(func(ev *Event) any { return float64(ev.Offset) }))
-	add("kb_key", ast.Identifiers{"i"}, kafka(func(ev *Event) any {
+	add("kb_topic", nil, kafka(func(ev *Event) any { return ev.Topic }))
+	add("kb_partition", nil, kafka(func(ev *Event) any { return float64(ev.Partition) }))
+	add("kb_offset", nil, kafka(func(ev *Event) any { return float64(ev.Offset) }))
+	add("kb_key", nil, kafka(func(ev *Event) any {
 		if ev.Key == nil {
 			return nil
 		}
 		return string(ev.Key)
 	}))
-	add("kb_timestamp", ast.Identifiers{"i", "format"}, func(ev *Event, _ int, args []any) (any, error) {
+	timestamp := func(ev *Event, _ int, args []any) (any, error) {
 		if !ev.Kafka {
 			return nil, nil
 		}
-		return s.formatTime(ev.Timestamp, args[0])
-	})
+		return s.formatTime(ev.Timestamp, arg(args, 0))
+	}
+	add("kb_timestamp", ast.Identifiers{"format"}, timestamp)
+	add("kb_timestamp0", nil, timestamp)
+	add("kb_timestamp1", ast.Identifiers{"format"}, timestamp)
+}
+
+// arg is args[n], or nil when the native has fewer parameters.
+func arg(args []any, n int) any {
+	if n < len(args) {
+		return args[n]
+	}
+	return nil
 }
 
 func (s *evalState) formatTime(t time.Time, format any) (any, error) {
@@ -113,20 +151,19 @@ func (s *evalState) formatTime(t time.Time, format any) (any, error) {
 	return string(s.scratch), err
 }
 
-// body implements Body(path, default) for event i, template column args[0].
-func (s *evalState) body(ev *Event, i int, args []any) (any, error) {
-	k := int(args[0].(float64))
+// body implements Body(path, default) for event i, template column k.
+func (s *evalState) body(ev *Event, i, k int, pathArg, def any, hasDef bool) (any, error) {
 	body, err := s.bodies[i].parse(ev)
 	if err != nil {
 		s.fail(i, k, err)
 		return nil, nil
 	}
-	if args[1] == nil {
+	if pathArg == nil {
 		return gjson.Parse(body).Value(), nil
 	}
-	path, ok := args[1].(string)
+	path, ok := pathArg.(string)
 	if !ok {
-		return nil, fmt.Errorf("Body: path must be a string, got %T", args[1])
+		return nil, fmt.Errorf("Body: path must be a string, got %T", pathArg)
 	}
 	gpath, ok := s.paths[path]
 	if !ok {
@@ -141,17 +178,16 @@ func (s *evalState) body(ev *Event, i int, args []any) (any, error) {
 	if res.Exists() {
 		return res.Value(), nil
 	}
-	if def, given := args[2].(string); !given || def != noDefault {
-		return args[2], nil
+	if hasDef {
+		return def, nil
 	}
 	s.fail(i, k, errorf(ErrNotFound, "path %q not found in the body", path))
 	return nil, nil
 }
 
-// header implements Header(name, default) for event i, template column args[0].
-func (s *evalState) header(ev *Event, i int, args []any) (any, error) {
-	k := int(args[0].(float64))
-	if args[1] == nil {
+// header implements Header(name, default) for event i, template column k.
+func (s *evalState) header(ev *Event, i, k int, nameArg, def any, hasDef bool) (any, error) {
+	if nameArg == nil {
 		all := make(map[string]any, len(ev.Header))
 		for name, values := range ev.Header {
 			if len(values) > 0 {
@@ -160,16 +196,16 @@ func (s *evalState) header(ev *Event, i int, args []any) (any, error) {
 		}
 		return all, nil
 	}
-	name, ok := args[1].(string)
+	name, ok := nameArg.(string)
 	if !ok {
-		return nil, fmt.Errorf("Header: name must be a string, got %T", args[1])
+		return nil, fmt.Errorf("Header: name must be a string, got %T", nameArg)
 	}
 	name = http.CanonicalHeaderKey(name)
 	if values := ev.Header[name]; len(values) > 0 {
 		return values[0], nil
 	}
-	if def, given := args[2].(string); !given || def != noDefault {
-		return args[2], nil
+	if hasDef {
+		return def, nil
 	}
 	s.fail(i, k, errorf(ErrNotFound, "header %q not found", name))
 	return nil, nil

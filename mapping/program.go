@@ -15,35 +15,107 @@ import (
 // template gave no default, so a missing value is an error rather than null.
 const noDefault = "kbridge:no-default:4f1d7c"
 
-// prelude defines the template globals for record __i and template column number %d. It is one
-// line and the template starts on the next, so line numbers shift by exactly one.
-const prelude = `local Ip() = std.native("kb_ip")(__i); ` +
-	`local Now(format=null) = std.native("kb_now")(__i, format); ` +
-	`local Body(path=null, default="` + noDefault + `") = std.native("kb_body")(__i, %[1]d, path, default); ` +
-	`local BodyStr() = std.native("kb_bodystr")(__i); ` +
-	`local Header(name=null, default="` + noDefault + `") = std.native("kb_header")(__i, %[1]d, name, default); ` +
-	`local HeaderStr() = std.native("kb_headerstr")(__i); ` +
-	`local Topic() = std.native("kb_topic")(__i); ` +
-	`local Partition() = std.native("kb_partition")(__i); ` +
-	`local Offset() = std.native("kb_offset")(__i); ` +
-	`local Key() = std.native("kb_key")(__i); ` +
-	`local Timestamp(format=null) = std.native("kb_timestamp")(__i, format);` + "\n"
+// globals are the template functions. Each is defined for record __i and template column
+// number {k} by calling a native bound once per evaluation (the __kb_* locals).
+var globals = []struct{ name, def string }{
+	{"Ip", `Ip() = __kb_ip(__i)`},
+	{"Now", `Now(format=null) = __kb_now(__i, format)`},
+	{"Body", `Body(path=null, default="` + noDefault + `") = __kb_body(__i, {k}, path, default)`},
+	{"BodyStr", `BodyStr() = __kb_bodystr(__i)`},
+	{"Header", `Header(name=null, default="` + noDefault + `") = __kb_header(__i, {k}, name, default)`},
+	{"HeaderStr", `HeaderStr() = __kb_headerstr(__i)`},
+	{"Topic", `Topic() = __kb_topic(__i)`},
+	{"Partition", `Partition() = __kb_partition(__i)`},
+	{"Offset", `Offset() = __kb_offset(__i)`},
+	{"Key", `Key() = __kb_key(__i)`},
+	{"Timestamp", `Timestamp(format=null) = __kb_timestamp(__i, format)`},
+}
 
-// buildProgram wraps template contents into one program that renders a whole batch: an array
-// with, per event, an array of the templates' values. The event count comes from kb_count.
-func buildProgram(contents []string) string {
-	var b strings.Builder
-	b.WriteString(`local __row(__i) = [`)
+// identifier finds the names a template may call.
+var identifier = regexp.MustCompile(`[A-Za-z_][A-Za-z0-9_]*`)
+
+// usedGlobals lists the globals content calls, in the order of globals.
+func usedGlobals(content string) []int {
+	seen := map[string]bool{}
+	for _, id := range identifier.FindAllString(content, -1) {
+		seen[id] = true
+	}
+	var used []int
+	for g := range globals {
+		if seen[globals[g].name] {
+			used = append(used, g)
+		}
+	}
+	return used
+}
+
+// buildProgram wraps template contents into one program that renders a whole batch: per
+// event, the template's value, or an array of the templates' values when there are several.
+// go-jsonnet copies every visible binding on each function call, so the program binds only the
+// natives and closures the templates use; with direct set, plain calls of the globals are
+// rewritten into native calls (see rewriteCalls). Each template starts on the program's line 3.
+func buildProgram(contents []string, direct bool) string {
+	bodies := make([]string, len(contents))
+	closures := make([]map[string]bool, len(contents))
 	for k, content := range contents {
+		bodies[k], closures[k] = content, map[string]bool{}
+		if direct {
+			bodies[k], closures[k] = rewriteCalls(content, k)
+		}
+		for _, g := range usedGlobals(content) {
+			if !direct {
+				closures[k][globals[g].name] = true
+			}
+		}
+	}
+	var b strings.Builder
+	b.WriteString("std.makeArray(__kb_count(), function(__i) ")
+	if len(contents) > 1 {
+		b.WriteString("[")
+	}
+	for k := range contents {
 		if k > 0 {
 			b.WriteString("\n, ")
 		}
-		fmt.Fprintf(&b, "("+prelude, k)
-		b.WriteString(content)
-		b.WriteString("\n)")
+		var defs []string
+		for g := range globals {
+			if closures[k][globals[g].name] {
+				defs = append(defs, strings.ReplaceAll(globals[g].def, "{k}", strconv.Itoa(k)))
+			}
+		}
+		b.WriteString("(")
+		if len(defs) > 0 {
+			b.WriteString("local " + strings.Join(defs, ", ") + ";")
+		}
+		b.WriteString("\n" + bodies[k] + "\n)")
 	}
-	b.WriteString("\n]; [__row(i) for i in std.range(0, std.native(\"kb_count\")() - 1)]\n")
-	return b.String()
+	if len(contents) > 1 {
+		b.WriteString("]")
+	}
+	b.WriteString(")\n")
+	return bindNatives(b.String())
+}
+
+// bindNatives prefixes program with a line that binds each native it calls, once.
+func bindNatives(program string) string {
+	var binds []string
+	seen := map[string]bool{}
+	for _, id := range identifier.FindAllString(program, -1) {
+		if strings.HasPrefix(id, "__kb_") && !seen[id] {
+			seen[id] = true
+			binds = append(binds, fmt.Sprintf("%s = std.native(%q)", id, strings.TrimPrefix(id, "__")))
+		}
+	}
+	return "local " + strings.Join(binds, ", ") + ";\n" + program
+}
+
+// compileProgram parses the batch program for contents, with direct native calls where the
+// rewrite yields a valid program, else as written.
+func compileProgram(name string, contents []string) (ast.Node, error) {
+	if node, err := jsonnet.SnippetToAST(name, buildProgram(contents, true)); err == nil {
+		return node, nil
+	}
+	return parseProgram(name, buildProgram(contents, false))
 }
 
 // checkSyntax parses a template on its own, so a syntax error points into the template rather
@@ -63,7 +135,7 @@ func parseProgram(name, program string) (ast.Node, error) {
 		msg := firstLine(err.Error())
 		if m := errorLine.FindStringSubmatchIndex(msg); m != nil && msg[m[2]:m[3]] == name+":" {
 			line, _ := strconv.Atoi(msg[m[4]:m[5]])
-			msg = msg[:m[4]] + strconv.Itoa(line-1) + msg[m[5]:]
+			msg = msg[:m[4]] + strconv.Itoa(line-2) + msg[m[5]:]
 		}
 		return nil, fmt.Errorf("template is invalid: %s", msg)
 	}

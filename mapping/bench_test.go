@@ -1,0 +1,103 @@
+package mapping_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kbridge/kbridge/mapping"
+)
+
+// benchEvent is a 1 KB JSON event with nested objects, an array and a padding string.
+func benchEvent(b testing.TB, i int) mapping.Event {
+	body := fmt.Sprintf(`{"id":%d,"type":"order.created","user":{"id":"u-%d","name":"Ann Example","address":{"city":"Prague","zip":"11000"}},`+
+		`"items":[{"sku":"A-1","qty":1,"price":9.99},{"sku":"B-2","qty":2,"price":19.5},{"sku":"C-3","qty":1,"price":5}],`+
+		`"payload":{"a":{"b":"deep value"}},"padding":"%s","total":54.99}`, i, i, strings.Repeat("x", 740))
+	if len(body) < 1000 || len(body) > 1100 {
+		b.Fatalf("bench event is %d bytes, want about 1 KB", len(body))
+	}
+	return mapping.Event{
+		Body:       []byte(body),
+		Header:     http.Header{"Content-Type": {"application/json"}, "X-Id": {"req-1"}},
+		ClientIP:   netip.MustParseAddr("192.0.2.1"),
+		ReceivedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
+	}
+}
+
+func benchMapping(b *testing.B, columns string) *mapping.Mapping {
+	cols, err := mapping.DecodeColumns([]byte(columns))
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := mapping.Compile(cols, mapping.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return m
+}
+
+const fivePaths = `[{"type":"path","name":"id","path":"id"},{"type":"path","name":"type","path":"type","rawString":true},
+{"type":"path","name":"city","path":"user.address.city","rawString":true},{"type":"path","name":"sku","path":"items[1].sku"},
+{"type":"path","name":"total","path":"total"}]`
+
+const oneTemplate = `[{"type":"template","name":"t","rawString":true,
+"template":{"language":"jsonnet","content":"Body(\"user.name\") + \"-\" + Header(\"X-Id\", \"none\")"}}]`
+
+// BenchmarkRenderPaths: one event at a time, five path columns; the steady state allocates nothing.
+func BenchmarkRenderPaths(b *testing.B) {
+	r := benchMapping(b, fivePaths).NewRenderer()
+	ev := benchEvent(b, 1)
+	var row []byte
+	b.SetBytes(int64(len(ev.Body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var err error
+		if row, err = r.AppendRow(row[:0], &ev); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRenderTemplate: the template column over batches of events, per event.
+func BenchmarkRenderTemplate(b *testing.B) {
+	for _, size := range []int{1, 64, 256, 1024} {
+		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
+			r := benchMapping(b, oneTemplate).NewRenderer()
+			events := make([]mapping.Event, size)
+			for i := range events {
+				events[i] = benchEvent(b, i)
+			}
+			var rows mapping.Rows
+			b.ReportAllocs()
+			n := 0
+			for b.Loop() {
+				r.RenderBatch(events, &rows)
+				n += size
+			}
+			if rows.Err(0) != nil {
+				b.Fatal(rows.Err(0))
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n)/1000, "µs/event")
+		})
+	}
+}
+
+// BenchmarkRenderBatchPaths: five path columns through RenderBatch, per event.
+func BenchmarkRenderBatchPaths(b *testing.B) {
+	r := benchMapping(b, fivePaths).NewRenderer()
+	events := make([]mapping.Event, 256)
+	for i := range events {
+		events[i] = benchEvent(b, i)
+	}
+	var rows mapping.Rows
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		r.RenderBatch(events, &rows)
+		n += len(events)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n)/1000, "µs/event")
+}
