@@ -36,7 +36,8 @@ bench:
 
 ## fuzz: a short run of every fuzz target.
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzRender -fuzztime 30s ./mapping
+	$(GO) test -run '^$$' -fuzz FuzzRender -fuzztime 30s -fuzzminimizetime 5s ./mapping
+	$(GO) test -run '^$$' -fuzz FuzzCompile -fuzztime 15s -fuzzminimizetime 5s ./mapping
 
 lint:
 	$(GO) vet ./...

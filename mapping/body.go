@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/url"
 	"strings"
@@ -33,7 +34,9 @@ func (b *bodyState) parse(ev *Event) (string, error) {
 	switch {
 	case ev.Kafka || isJSONContentType(contentType):
 		b.json = bytesToString(ev.Body)
-		if !gjson.Valid(b.json) {
+		if err := checkDepth(ev.Body); err != nil {
+			b.json, b.err = "", err
+		} else if !gjson.Valid(b.json) {
 			b.json, b.err = "", invalidJSON(ev.Body)
 		}
 	case isFormContentType(contentType):
@@ -45,6 +48,35 @@ func (b *bodyState) parse(ev *Event) (string, error) {
 			contentType)
 	}
 	return b.json, b.err
+}
+
+// MaxJSONDepth is how deeply JSON bodies may nest. Deeper bodies are refused: parsing them
+// costs time that grows faster than their size, and no real event needs them.
+const MaxJSONDepth = 1000
+
+// checkDepth refuses bodies nested deeper than MaxJSONDepth. Counting brackets (vectorised)
+// settles almost every body without the byte-by-byte scan.
+func checkDepth(body []byte) error {
+	if bytes.Count(body, []byte{'['})+bytes.Count(body, []byte{'{'}) <= MaxJSONDepth {
+		return nil
+	}
+	depth, inString := 0, false
+	for i := 0; i < len(body); i++ {
+		switch c := body[i]; {
+		case inString && c == '\\':
+			i++
+		case c == '"':
+			inString = !inString
+		case inString:
+		case c == '[' || c == '{':
+			if depth++; depth > MaxJSONDepth {
+				return errorf(ErrInvalidBody, "invalid JSON: nested deeper than %d levels", MaxJSONDepth)
+			}
+		case c == ']' || c == '}':
+			depth--
+		}
+	}
+	return nil
 }
 
 // invalidJSON explains why body is not JSON; it runs only on the failure path.

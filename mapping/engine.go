@@ -3,6 +3,7 @@ package mapping
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/go-jsonnet"
@@ -89,33 +90,56 @@ func (e *engine) blame(event []Event, err error) error {
 	return &ColumnError{Column: e.m.templateNames[0], Err: err}
 }
 
+// MaxAbandoned is how many evaluations past their time limit may still be running, process
+// wide, before templates fail at once instead of starting more: runaway templates must not
+// take every core.
+const MaxAbandoned = 4
+
+// abandoned counts evaluations that ran past their time limit and have not ended yet.
+var abandoned atomic.Int64
+
+// AbandonedEvaluations is how many evaluations that ran past their time limit are still running.
+func AbandonedEvaluations() int64 { return abandoned.Load() }
+
 // evaluate runs program over events within the time limit. go-jsonnet cannot be interrupted:
 // on timeout the evaluation is abandoned to finish on its own VM and the engine starts afresh.
 func (e *engine) evaluate(program ast.Node, events []Event, errs []error) (string, error) {
+	if n := abandoned.Load(); n >= MaxAbandoned {
+		return "", fmt.Errorf("%w: %d evaluations that ran past the time limit are still running", ErrTemplate, n)
+	}
 	e.state.begin(events, errs)
 	type result struct {
 		out string
 		err error
 	}
+	const running, finished, gaveUp = 0, 1, 2
 	done := make(chan result, 1)
-	vm := e.vm
+	vm, outcome := e.vm, new(atomic.Int32)
 	go func() {
 		out, err := vm.Evaluate(program)
 		done <- result{out, err}
+		if !outcome.CompareAndSwap(running, finished) {
+			abandoned.Add(-1)
+		}
 	}()
 	timer := time.NewTimer(e.m.cfg.TemplateTimeout)
 	defer timer.Stop()
+	var r result
 	select {
-	case r := <-done:
-		if r.err != nil {
-			return "", fmt.Errorf("%w: %s", ErrTemplate, firstLine(r.err.Error()))
-		}
-		return r.out, nil
+	case r = <-done:
 	case <-timer.C:
-		e.m.timeouts.Add(1)
-		e.reset()
-		return "", fmt.Errorf("%w: evaluation %w after %s", ErrTemplate, errTimeout, e.m.cfg.TemplateTimeout)
+		if outcome.CompareAndSwap(running, gaveUp) {
+			abandoned.Add(1)
+			e.m.timeouts.Add(1)
+			e.reset()
+			return "", fmt.Errorf("%w: evaluation %w after %s", ErrTemplate, errTimeout, e.m.cfg.TemplateTimeout)
+		}
+		r = <-done // it finished just in time
 	}
+	if r.err != nil {
+		return "", fmt.Errorf("%w: %s", ErrTemplate, firstLine(r.err.Error()))
+	}
+	return r.out, nil
 }
 
 // collect splits the output of a batch evaluation into e.cells for events lo..hi. The cells

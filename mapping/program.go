@@ -120,9 +120,16 @@ func compileProgram(name string, contents []string) (ast.Node, error) {
 
 // checkSyntax parses a template on its own, so a syntax error points into the template rather
 // than into the program wrapped around it.
+// It also refuses tailstrict: go-jsonnet runs such calls outside its stack limit, so a deep
+// tailstrict recursion would overflow the Go stack and kill the process.
 func checkSyntax(name, content string) error {
 	if _, err := formatter.Format(name, content, formatter.DefaultOptions()); err != nil {
 		return fmt.Errorf("template is invalid: %s", firstLine(err.Error()))
+	}
+	for _, t := range tokenize(content) {
+		if t.ident && t.text == "tailstrict" {
+			return fmt.Errorf("template is invalid: tailstrict is not allowed (it escapes the recursion limit)")
+		}
 	}
 	return nil
 }

@@ -28,21 +28,19 @@ func (m *Mapping) NewRenderer() *Renderer {
 // unchanged and the error is a *ColumnError.
 func (r *Renderer) AppendRow(dst []byte, ev *Event) ([]byte, error) {
 	templated, err := r.templates(ev)
-	if err != nil {
-		return dst, err
-	}
-	return r.appendRow(dst, ev, templated)
+	return r.appendRow(dst, ev, templated, err)
 }
 
 // Values renders ev into one string per column, as the Stream API's test endpoint shows them.
 func (r *Renderer) Values(ev *Event) ([]string, error) {
-	templated, err := r.templates(ev)
-	if err != nil {
-		return nil, err
-	}
+	templated, terr := r.templates(ev)
 	r.body.reset()
 	values := make([]string, len(r.m.columns))
+	var err error
 	for i := range r.m.columns {
+		if r.m.columns[i].kind == KindTemplate && terr != nil {
+			return nil, terr
+		}
 		if r.cell, err = r.appendCell(r.cell[:0], &r.m.columns[i], ev, templated); err != nil {
 			return nil, &ColumnError{Column: r.m.columns[i].def.Name, Err: err}
 		}
@@ -60,16 +58,13 @@ func (r *Renderer) RenderBatch(events []Event, rows *Rows) {
 	}
 	k := len(r.m.templates)
 	for i := range events {
-		var err error
-		if r.engine != nil && r.engine.errs[i] != nil {
-			err = r.engine.errs[i]
-		} else {
-			var templated []string
-			if r.engine != nil {
-				templated = r.engine.cells[i*k : (i+1)*k]
-			}
-			rows.buf, err = r.appendRow(rows.buf, &events[i], templated)
+		var templated []string
+		var terr error
+		if r.engine != nil {
+			templated, terr = r.engine.cells[i*k:(i+1)*k], r.engine.errs[i]
 		}
+		var err error
+		rows.buf, err = r.appendRow(rows.buf, &events[i], templated, terr)
 		rows.add(err)
 	}
 }
@@ -83,12 +78,18 @@ func (r *Renderer) templates(ev *Event) ([]string, error) {
 	return r.engine.cells, r.engine.errs[0]
 }
 
-func (r *Renderer) appendRow(dst []byte, ev *Event, templated []string) ([]byte, error) {
+// appendRow renders the columns in order. terr, the templates' error for this event, is
+// reported when the first template column is reached, so the error names the first column
+// that fails in column order (among the templates, the one that failed).
+func (r *Renderer) appendRow(dst []byte, ev *Event, templated []string, terr error) ([]byte, error) {
 	r.body.reset()
 	start := len(dst)
 	var err error
 	for i := range r.m.columns {
 		c := &r.m.columns[i]
+		if c.kind == KindTemplate && terr != nil {
+			return dst[:start], terr
+		}
 		if r.cell, err = r.appendCell(r.cell[:0], c, ev, templated); err != nil {
 			return dst[:start], &ColumnError{Column: c.def.Name, Err: err}
 		}

@@ -1,0 +1,93 @@
+package mapping_test
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"net/http"
+	"testing"
+
+	"github.com/kbridge/kbridge/mapping"
+)
+
+const fuzzColumns = `[
+  {"type":"id","name":"id"},
+  {"type":"path","name":"a","path":"a"},
+  {"type":"path","name":"b","path":"b.c[0]","defaultValue":"d","rawString":true},
+  {"type":"path","name":"all","path":""},
+  {"type":"body","name":"body"},
+  {"type":"headers","name":"headers"},
+  {"type":"kafka.headers","name":"kh"},
+  {"type":"kafka.key","name":"key"},
+  {"type":"template","name":"t","rawString":true,"template":{"language":"jsonnet",
+   "content":"std.toString(Body('a', null)) + Header('X-A', '') + std.toString(Body('b', {}))"}}
+]`
+
+// FuzzRender: no input panics; a failure is a *ColumnError; a row is one CSV record with a field
+// per column; rendering alone and in a batch agree.
+func FuzzRender(f *testing.F) {
+	for _, seed := range []struct {
+		body, contentType string
+		kafka             bool
+	}{
+		{`{"a":1,"b":{"c":["x"]}}`, "application/json", false},
+		{`{"a":"q\"uo,te\n","b":{}}`, "application/json; charset=utf-8", false},
+		{`a=1&b=2&b=3`, "application/x-www-form-urlencoded", false},
+		{`[[[[]]]]`, "application/vnd.x+json", false},
+		{`{"a":12345678901234567890}`, "text/plain", true},
+		{"\xff\xfe", "application/json", true},
+		{`{"a":"\ud83d"}`, "application/json", false},
+	} {
+		f.Add([]byte(seed.body), seed.contentType, seed.kafka, "k\"ey", "X-A")
+	}
+	cols, err := mapping.DecodeColumns([]byte(fuzzColumns))
+	if err != nil {
+		f.Fatal(err)
+	}
+	m, err := mapping.Compile(cols, mapping.Config{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	r := m.NewRenderer()
+	var rows mapping.Rows
+	f.Fuzz(func(t *testing.T, body []byte, contentType string, kafka bool, key, headerValue string) {
+		ev := mapping.Event{Body: body, Header: http.Header{"Content-Type": {contentType}, "X-A": {headerValue}},
+			Kafka: kafka, Key: []byte(key), RecordHeaders: []mapping.RecordHeader{{Key: key, Value: body}}}
+		row, err := r.AppendRow(nil, &ev)
+		r.RenderBatch([]mapping.Event{ev, ev}, &rows)
+		if err != nil {
+			var ce *mapping.ColumnError
+			if !errors.As(err, &ce) {
+				t.Fatalf("error %v is not a *ColumnError", err)
+			}
+			if rows.Err(0) == nil || rows.Err(0).Error() != err.Error() {
+				t.Fatalf("batch error %v, single error %v", rows.Err(0), err)
+			}
+			return
+		}
+		records, cerr := csv.NewReader(bytes.NewReader(row)).ReadAll()
+		if cerr != nil || len(records) != 1 || len(records[0]) != len(cols) {
+			t.Fatalf("row %q is not one CSV record of %d fields: %v", row, len(cols), cerr)
+		}
+		// The id differs per render; everything after it must match.
+		if rows.Err(0) != nil || !bytes.Equal(row[38:], rows.Row(0)[38:]) || !bytes.Equal(rows.Row(0)[38:], rows.Row(1)[38:]) {
+			t.Fatalf("batch row %q differs from single row %q (%v)", rows.Row(0), row, rows.Err(0))
+		}
+	})
+}
+
+// FuzzCompile: no column list panics the compiler.
+func FuzzCompile(f *testing.F) {
+	f.Add([]byte(fuzzColumns))
+	f.Add([]byte(`{"columns":[{"type":"path","name":"x","path":"a[1].b\\.c"}]}`))
+	f.Add([]byte(`[{"type":"template","name":"t","template":{"language":"jsonnet","content":"local Body = 1; Body"}}]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cols, err := mapping.DecodeColumns(data)
+		if err != nil {
+			return
+		}
+		if m, err := mapping.Compile(cols, mapping.Config{}); err == nil && len(m.Names()) != len(cols) {
+			t.Fatalf("compiled %d columns from %d", len(m.Names()), len(cols))
+		}
+	})
+}
