@@ -17,9 +17,9 @@ all: build
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/kbridge
 
-## run: the whole system on embedded defaults (grows with the dev command).
+## run: the local Storage API emulator (the whole system arrives with the dev command).
 run: build
-	$(BIN) $(or $(RUN_ARGS),version)
+	$(BIN) $(or $(RUN_ARGS),emulator --data-dir data/emulator)
 
 ## test-deps: installs what the tests need on a fresh machine.
 test-deps:
