@@ -24,9 +24,11 @@ run: build
 ## test-deps: installs what the tests need on a fresh machine.
 test-deps:
 	@command -v gcc >/dev/null || { apt-get update && apt-get install -y gcc; }
+	@command -v docker-compose >/dev/null || apt-get install -y docker-compose || { apt-get update && apt-get install -y docker-compose; }
 
 ## test: every test, race detector on.
 test: test-deps
+	docker-compose -f docker-compose.yml config -q
 	$(GO) vet ./...
 	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 
