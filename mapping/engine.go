@@ -25,6 +25,16 @@ type engine struct {
 	// Results of run, per event: the raw JSON of each template's value, or an error.
 	cells []string // len(events) × len(m.templates)
 	errs  []error
+
+	// Where runRange and collect write: the results above, or those of a subset of events.
+	out struct {
+		cells []string
+		errs  []error
+	}
+
+	exprBuf []byte   // values computed by string expressions
+	spans   [][2]int // per cell, its bounds in exprBuf
+	slow    []int    // events the string expressions could not render
 }
 
 func newEngine(m *Mapping) *engine {
@@ -43,12 +53,67 @@ func (e *engine) reset() {
 	e.state.register(e.vm)
 }
 
-// run evaluates the templates for events, in chunks of at most TemplateBatchSize.
+// run evaluates the templates for events: in Go where they compiled to string expressions,
+// and in Jsonnet for the rest.
 func (e *engine) run(events []Event) {
 	k := len(e.m.templates)
 	e.cells = resize(e.cells, len(events)*k)
 	e.errs = resize(e.errs, len(events))
 	clear(e.errs)
+	if e.m.exprs == nil {
+		e.runJsonnet(events, e.cells, e.errs)
+		return
+	}
+	e.runExprs(events)
+	if len(e.slow) == 0 {
+		return
+	}
+	sub := make([]Event, len(e.slow))
+	for j, i := range e.slow {
+		sub[j] = events[i]
+	}
+	cells, errs := make([]string, len(sub)*k), make([]error, len(sub))
+	e.runJsonnet(sub, cells, errs)
+	for j, i := range e.slow {
+		copy(e.cells[i*k:(i+1)*k], cells[j*k:(j+1)*k])
+		e.errs[i] = errs[j]
+	}
+}
+
+// runExprs renders every event with the string expressions and lists in e.slow the events
+// where a value was not a string.
+func (e *engine) runExprs(events []Event) {
+	k := len(e.m.templates)
+	e.state.begin(events, e.errs)
+	e.exprBuf, e.slow = e.exprBuf[:0], e.slow[:0]
+	e.spans = resize(e.spans, len(events)*k)
+	for i := range events {
+		mark := len(e.exprBuf)
+		for j, x := range e.m.exprs {
+			start := len(e.exprBuf)
+			var ok bool
+			e.exprBuf, ok = x.eval(e.exprBuf, e.state, i, j)
+			if e.errs[i] != nil {
+				break
+			}
+			if !ok {
+				e.slow = append(e.slow, i)
+				e.exprBuf = e.exprBuf[:mark]
+				break
+			}
+			e.spans[i*k+j] = [2]int{start, len(e.exprBuf)}
+		}
+	}
+	values := bytesToString(e.exprBuf)
+	for i, sp := range e.spans {
+		e.cells[i] = values[sp[0]:sp[1]]
+	}
+}
+
+// runJsonnet evaluates the templates for events in Jsonnet, in chunks of at most
+// TemplateBatchSize, into cells and errs.
+func (e *engine) runJsonnet(events []Event, cells []string, errs []error) {
+	e.out.cells, e.out.errs = cells, errs
 	for lo := 0; lo < len(events); lo += e.m.cfg.TemplateBatchSize {
 		e.runRange(events, lo, min(lo+e.m.cfg.TemplateBatchSize, len(events)))
 	}
@@ -57,7 +122,7 @@ func (e *engine) run(events []Event) {
 // runRange evaluates events[lo:hi]. When the evaluation fails as a whole (a Jsonnet error in
 // one event), it splits the range to find the failing events, so the others still render.
 func (e *engine) runRange(events []Event, lo, hi int) {
-	out, err := e.evaluate(e.m.batchProgram, events[lo:hi], e.errs[lo:hi])
+	out, err := e.evaluate(e.m.batchProgram, events[lo:hi], e.out.errs[lo:hi])
 	if err == nil {
 		err = e.collect(out, lo, hi)
 	}
@@ -71,8 +136,8 @@ func (e *engine) runRange(events []Event, lo, hi int) {
 		mid := (lo + hi) / 2
 		e.runRange(events, lo, mid)
 		e.runRange(events, mid, hi)
-	case e.errs[lo] == nil:
-		e.errs[lo] = e.blame(events[lo:hi], err)
+	case e.out.errs[lo] == nil:
+		e.out.errs[lo] = e.blame(events[lo:hi], err)
 	}
 }
 
@@ -153,18 +218,18 @@ func (e *engine) collect(out string, lo, hi int) error {
 		}
 		size := 0
 		if k == 1 {
-			e.cells[i], size = row.Raw, len(row.Raw)
+			e.out.cells[i], size = row.Raw, len(row.Raw)
 		} else {
 			j := 0
 			row.ForEach(func(_, value gjson.Result) bool {
-				e.cells[i*k+j] = value.Raw
+				e.out.cells[i*k+j] = value.Raw
 				size += len(value.Raw)
 				j++
 				return j < k
 			})
 		}
-		if size > e.m.cfg.TemplateMaxOutput && e.errs[i] == nil {
-			e.errs[i] = &ColumnError{Column: e.m.templateNames[0], Err: fmt.Errorf(
+		if size > e.m.cfg.TemplateMaxOutput && e.out.errs[i] == nil {
+			e.out.errs[i] = &ColumnError{Column: e.m.templateNames[0], Err: fmt.Errorf(
 				"%w: output of %d bytes exceeds the limit of %d bytes", ErrTemplate, size, e.m.cfg.TemplateMaxOutput)}
 		}
 		i++

@@ -19,6 +19,7 @@ type Mapping struct {
 	templateNames  []string // their names, by template number
 	batchProgram   ast.Node // all templates, for a batch of events
 	singlePrograms []ast.Node
+	exprs          []stringExpr // the templates as string expressions, when all of them are
 
 	timeouts atomic.Int64
 }
@@ -66,6 +67,7 @@ func Compile(columns []Column, cfg Config) (*Mapping, error) {
 			return nil, err
 		}
 		m.batchProgram = program
+		m.exprs = compileStringExprs(contents)
 	}
 	return m, nil
 }
@@ -124,3 +126,17 @@ func (m *Mapping) PrimaryKey() []string { return append([]string(nil), m.pk...) 
 
 // TemplateTimeouts counts evaluations abandoned at the time limit since Compile.
 func (m *Mapping) TemplateTimeouts() int64 { return m.timeouts.Load() }
+
+// compileStringExprs compiles every template to a string expression, or returns nil when one
+// of them is more than that.
+func compileStringExprs(contents []string) []stringExpr {
+	exprs := make([]stringExpr, len(contents))
+	for k, content := range contents {
+		x, ok := compileStringExpr(content)
+		if !ok {
+			return nil
+		}
+		exprs[k] = x
+	}
+	return exprs
+}

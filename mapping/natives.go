@@ -3,6 +3,7 @@ package mapping
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/google/go-jsonnet"
@@ -18,6 +19,7 @@ type evalState struct {
 	bodies  []bodyState
 	names   []string // template column names, by template number
 	paths   map[string]string
+	natives map[string]nativeFunc // the globals without a template number, by name
 	scratch []byte
 	keys    []string
 }
@@ -42,11 +44,55 @@ func (s *evalState) fail(i, k int, err error) {
 	}
 }
 
+// nativeFunc implements a global for event i; args are its arguments after the event index.
+type nativeFunc func(ev *Event, i int, args []any) (any, error)
+
+// simpleGlobals implements the globals that need no template number, by name.
+func (s *evalState) simpleGlobals() map[string]nativeFunc {
+	kafka := func(f func(ev *Event) any) nativeFunc {
+		return func(ev *Event, _ int, _ []any) (any, error) {
+			if !ev.Kafka {
+				return nil, nil
+			}
+			return f(ev), nil
+		}
+	}
+	return map[string]nativeFunc{
+		"Ip": func(ev *Event, _ int, _ []any) (any, error) {
+			if !ev.ClientIP.IsValid() {
+				return "", nil
+			}
+			return ev.ClientIP.String(), nil
+		},
+		"Now":     func(ev *Event, _ int, args []any) (any, error) { return s.formatTime(ev.ReceivedAt, arg(args, 0)) },
+		"BodyStr": func(ev *Event, _ int, _ []any) (any, error) { return string(ev.Body), nil },
+		"HeaderStr": func(ev *Event, _ int, _ []any) (any, error) {
+			s.scratch, s.keys = appendHeaderLines(s.scratch[:0], ev.Header, s.keys)
+			return string(s.scratch), nil
+		},
+		"Topic":     kafka(func(ev *Event) any { return ev.Topic }),
+		"Partition": kafka(func(ev *Event) any { return float64(ev.Partition) }),
+		"Offset":    kafka(func(ev *Event) any { return float64(ev.Offset) }),
+		"Key": kafka(func(ev *Event) any {
+			if ev.Key == nil {
+				return nil
+			}
+			return string(ev.Key)
+		}),
+		"Timestamp": func(ev *Event, _ int, args []any) (any, error) {
+			if !ev.Kafka {
+				return nil, nil
+			}
+			return s.formatTime(ev.Timestamp, arg(args, 0))
+		},
+	}
+}
+
 // register installs the natives behind the template globals on vm. Each global has a generic
 // native, used by its Jsonnet closure, and natives per argument count, used by direct calls
 // (see rewriteCalls). Every native takes the event index first.
 func (s *evalState) register(vm *jsonnet.VM) {
-	add := func(name string, params ast.Identifiers, f func(ev *Event, i int, args []any) (any, error)) {
+	add := func(name string, params ast.Identifiers, f nativeFunc) {
 		vm.NativeFunction(&jsonnet.NativeFunction{Name: name, Params: append(ast.Identifiers{"i"}, params...),
 			Func: func(args []any) (any, error) {
 				i := int(args[0].(float64))
@@ -56,26 +102,21 @@ func (s *evalState) register(vm *jsonnet.VM) {
 	vm.NativeFunction(&jsonnet.NativeFunction{Name: "kb_count", Func: func([]any) (any, error) {
 		return float64(len(s.events)), nil
 	}})
-	add("kb_ip", nil, func(ev *Event, _ int, _ []any) (any, error) {
-		if !ev.ClientIP.IsValid() {
-			return "", nil
+	s.natives = s.simpleGlobals()
+	for name, f := range s.natives {
+		native := "kb_" + strings.ToLower(name)
+		if name == "Now" || name == "Timestamp" { // the ones with an optional format
+			add(native, ast.Identifiers{"format"}, f)
+			add(native+"0", nil, f)
+			add(native+"1", ast.Identifiers{"format"}, f)
+			continue
 		}
-		return ev.ClientIP.String(), nil
-	})
-	now := func(ev *Event, _ int, args []any) (any, error) { return s.formatTime(ev.ReceivedAt, arg(args, 0)) }
-	add("kb_now", ast.Identifiers{"format"}, now)
-	add("kb_now0", nil, now)
-	add("kb_now1", ast.Identifiers{"format"}, now)
-	add("kb_bodystr", nil, func(ev *Event, _ int, _ []any) (any, error) { return string(ev.Body), nil })
+		add(native, nil, f)
+	}
 	s.registerLookups(add)
-	add("kb_headerstr", nil, func(ev *Event, _ int, _ []any) (any, error) {
-		s.scratch, s.keys = appendHeaderLines(s.scratch[:0], ev.Header, s.keys)
-		return string(s.scratch), nil
-	})
-	s.registerKafka(add)
 }
 
-type addFunc = func(string, ast.Identifiers, func(*Event, int, []any) (any, error))
+type addFunc = func(string, ast.Identifiers, nativeFunc)
 
 // registerLookups installs Body and Header: (k, what, default), where k is the template number.
 // The generic natives get the noDefault sentinel when no default was given; the others know
@@ -99,35 +140,6 @@ func (s *evalState) registerLookups(add addFunc) {
 			return l.f(ev, i, int(args[0].(float64)), args[1], args[2], true)
 		})
 	}
-}
-
-func (s *evalState) registerKafka(add addFunc) {
-	kafka := func(f func(ev *Event) any) func(*Event, int, []any) (any, error) {
-		return func(ev *Event, _ int, _ []any) (any, error) {
-			if !ev.Kafka {
-				return nil, nil
-			}
-			return f(ev), nil
-		}
-	}
-	add("kb_topic", nil, kafka(func(ev *Event) any { return ev.Topic }))
-	add("kb_partition", nil, kafka(func(ev *Event) any { return float64(ev.Partition) }))
-	add("kb_offset", nil, kafka(func(ev *Event) any { return float64(ev.Offset) }))
-	add("kb_key", nil, kafka(func(ev *Event) any {
-		if ev.Key == nil {
-			return nil
-		}
-		return string(ev.Key)
-	}))
-	timestamp := func(ev *Event, _ int, args []any) (any, error) {
-		if !ev.Kafka {
-			return nil, nil
-		}
-		return s.formatTime(ev.Timestamp, arg(args, 0))
-	}
-	add("kb_timestamp", ast.Identifiers{"format"}, timestamp)
-	add("kb_timestamp0", nil, timestamp)
-	add("kb_timestamp1", ast.Identifiers{"format"}, timestamp)
 }
 
 // arg is args[n], or nil when the native has fewer parameters.
