@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -111,52 +112,29 @@ func (p *exprParser) part() (stringExpr, bool) {
 	return nil, false
 }
 
-// jsonnetStringLiteral decodes a "..." or '...' literal with Jsonnet's escapes. Verbatim
-// strings, text blocks and anything unusual are left to Jsonnet.
+// jsonnetStringLiteral decodes a "..." or '...' literal. It takes the escapes Jsonnet and JSON
+// share (and \'), without surrogates; verbatim strings, text blocks and anything unusual are
+// left to Jsonnet.
 func jsonnetStringLiteral(tok string) (string, bool) {
 	if len(tok) < 2 || (tok[0] != '"' && tok[0] != '\'') || tok[len(tok)-1] != tok[0] {
 		return "", false
 	}
-	var out []byte
 	body := tok[1 : len(tok)-1]
 	for i := 0; i < len(body); i++ {
-		c := body[i]
-		if c != '\\' {
-			out = append(out, c)
+		if body[i] != '\\' {
 			continue
 		}
-		if i+1 == len(body) {
+		if i++; i == len(body) || strings.IndexByte(`"'\/bfnrtu`, body[i]) < 0 {
 			return "", false
 		}
-		i++
-		switch body[i] {
-		case '"', '\'', '\\', '/':
-			out = append(out, body[i])
-		case 'b':
-			out = append(out, '\b')
-		case 'f':
-			out = append(out, '\f')
-		case 'n':
-			out = append(out, '\n')
-		case 'r':
-			out = append(out, '\r')
-		case 't':
-			out = append(out, '\t')
-		case 'u':
-			if i+4 >= len(body) {
+		if body[i] == 'u' {
+			v, err := strconv.ParseUint(body[i+1:min(i+5, len(body))], 16, 16)
+			if err != nil || i+5 > len(body) || utf16Surrogate(rune(v)) {
 				return "", false
 			}
-			v, err := strconv.ParseUint(body[i+1:i+5], 16, 16)
-			if err != nil || utf16Surrogate(rune(v)) {
-				return "", false
-			}
-			out = utf8.AppendRune(out, rune(v))
-			i += 4
-		default:
-			return "", false
 		}
 	}
-	return string(out), true
+	return string(appendUnescaped(nil, body)), true
 }
 
 func utf16Surrogate(r rune) bool { return r >= 0xd800 && r < 0xe000 }

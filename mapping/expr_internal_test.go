@@ -14,6 +14,7 @@ func TestStringExpressionsMatchJsonnet(t *testing.T) {
 	templates := []string{
 		`Body("user.name") + "-" + Header("X-Id", "none")`,
 		`'a\'b' + "\u00e9\n\t\"" + (Ip() + Now()) + Now('%Y|%f')`,
+		`'"quoted"' + "\"" + '\\'`,
 		`Body("s") + BodyStr()`,
 		`"" + Body("n")`, // a number: Jsonnet decides
 		`Body("missing", "dflt") + Header("X-Ctl")`,

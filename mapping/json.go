@@ -37,12 +37,18 @@ func appendJSONString(dst []byte, s string) []byte {
 	return append(dst, '"')
 }
 
-// appendUnquoted appends the content of the JSON string literal raw (quotes included),
-// resolving escapes. Invalid escapes are copied as they are; callers validate JSON first.
-func appendUnquoted(dst []byte, raw string) []byte {
-	if len(raw) >= 2 && raw[0] == '"' {
-		raw = raw[1 : len(raw)-1]
+// appendUnquoted appends the content of the JSON string literal lit (quotes included),
+// resolving escapes.
+func appendUnquoted(dst []byte, lit string) []byte {
+	if len(lit) >= 2 && lit[0] == '"' {
+		lit = lit[1 : len(lit)-1]
 	}
+	return appendUnescaped(dst, lit)
+}
+
+// appendUnescaped appends raw, the inside of a string literal, resolving escapes. Invalid
+// escapes are copied as they are; callers validate first.
+func appendUnescaped(dst []byte, raw string) []byte {
 	for len(raw) > 0 {
 		i := indexBackslash(raw)
 		dst = append(dst, raw[:i]...)

@@ -175,7 +175,7 @@ func (s *evalState) body(ev *Event, i, k int, pathArg, def any, hasDef bool) (an
 	}
 	path, ok := pathArg.(string)
 	if !ok {
-		return nil, fmt.Errorf("Body: path must be a string, got %T", pathArg)
+		return nil, fmt.Errorf("the path given to Body must be a string, got %T", pathArg)
 	}
 	gpath, ok := s.paths[path]
 	if !ok {
@@ -210,7 +210,7 @@ func (s *evalState) header(ev *Event, i, k int, nameArg, def any, hasDef bool) (
 	}
 	name, ok := nameArg.(string)
 	if !ok {
-		return nil, fmt.Errorf("Header: name must be a string, got %T", nameArg)
+		return nil, fmt.Errorf("the name given to Header must be a string, got %T", nameArg)
 	}
 	name = http.CanonicalHeaderKey(name)
 	if values := ev.Header[name]; len(values) > 0 {
