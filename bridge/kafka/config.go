@@ -1,0 +1,220 @@
+package kafka
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Level is how far a record must get before its offset may be committed.
+type Level string
+
+const (
+	LevelLocal   Level = "local"   // fsynced into a local slice
+	LevelStaging Level = "staging" // uploaded into the Storage staging file
+	LevelTarget  Level = "target"  // imported into the table (the default)
+)
+
+// Pipeline binds Kafka topics to a kbridge source. It is read from Kafka Connect keys, so a
+// connector config and a pipeline in kbridge's config file say the same things the same way.
+type Pipeline struct {
+	Name        string         // name
+	Source      string         // kbridge.source: the source whose sinks receive the records
+	Topics      []string       // topics
+	TopicsRegex *regexp.Regexp // topics.regex
+	GroupID     string         // consumer group: connect-<name> unless group.id is overridden
+
+	BatchMaxSize  int   // batch.max.size: records per batch
+	BatchMaxBytes int   // kbridge.batch.max.bytes: record bytes per batch
+	CommitLevel   Level // kbridge.commit.level
+	MaxInFlight   int   // kbridge.partition.max.inflight: records per partition before it is paused
+
+	ErrorsTolerance   string // errors.tolerance: none or all
+	DeadLetterTopic   string // errors.deadletterqueue.topic.name
+	DeadLetterHeaders bool   // errors.deadletterqueue.context.headers.enable
+	NullValues        string // behavior.on.null.values: ignore or fail
+	TasksMax          int    // tasks.max: concurrent consumers in the group
+
+	StartAtEnd bool // consumer auto.offset.reset=latest (earliest by default, as Connect sinks)
+}
+
+// Defaults for the keys a pipeline may leave out.
+const (
+	DefaultBatchMaxSize  = 500
+	DefaultBatchMaxBytes = 16 << 20
+	DefaultMaxInFlight   = 100_000
+)
+
+// ParsePipeline reads a pipeline from Kafka Connect style keys. Values are strings, as Connect
+// configs are. It returns warnings for keys that kbridge accepts but does not use, and an error
+// naming the first bad key.
+func ParsePipeline(keys map[string]string) (Pipeline, []string, error) {
+	p := Pipeline{CommitLevel: LevelTarget, ErrorsTolerance: "none", NullValues: "ignore"}
+	r := keyReader{keys: keys, used: map[string]bool{}}
+	p.Name = r.str("name", "")
+	p.Source = r.str("kbridge.source", "")
+	p.Topics = splitList(r.str("topics", ""))
+	regex := r.str("topics.regex", "")
+	p.BatchMaxSize = r.integer("batch.max.size", DefaultBatchMaxSize, 1, 1_000_000)
+	p.BatchMaxBytes = r.integer("kbridge.batch.max.bytes", DefaultBatchMaxBytes, 1024, 1<<30)
+	p.MaxInFlight = r.integer("kbridge.partition.max.inflight", DefaultMaxInFlight, 1, 10_000_000)
+	p.CommitLevel = Level(r.oneOf("kbridge.commit.level", string(LevelTarget), "local", "staging", "target"))
+	p.ErrorsTolerance = r.oneOf("errors.tolerance", "none", "none", "all")
+	p.DeadLetterTopic = r.str("errors.deadletterqueue.topic.name", "")
+	p.DeadLetterHeaders = r.boolean("errors.deadletterqueue.context.headers.enable", false)
+	p.NullValues = r.oneOf("behavior.on.null.values", "ignore", "ignore", "fail")
+	p.TasksMax = r.integer("tasks.max", 1, 1, 64)
+	p.GroupID = r.consumer("group.id", "connect-"+p.Name)
+	p.StartAtEnd = r.consumerOneOf("auto.offset.reset", "earliest", "earliest", "latest") == "latest"
+	if r.err != nil {
+		return p, nil, r.err
+	}
+	if regex != "" {
+		re, err := regexp.Compile(regex)
+		if err != nil {
+			return p, nil, fmt.Errorf("topics.regex: %w", err)
+		}
+		p.TopicsRegex = re
+	}
+	return p, r.warnings(), p.Validate()
+}
+
+// Validate checks the keys against each other.
+func (p Pipeline) Validate() error {
+	switch {
+	case p.Name == "":
+		return fmt.Errorf("name: missing")
+	case p.Source == "":
+		return fmt.Errorf("kbridge.source: missing: name the source whose sinks receive the records")
+	case len(p.Topics) == 0 && p.TopicsRegex == nil:
+		return fmt.Errorf("topics: set topics or topics.regex")
+	case len(p.Topics) > 0 && p.TopicsRegex != nil:
+		return fmt.Errorf("topics.regex: set topics or topics.regex, not both")
+	case p.DeadLetterTopic != "" && p.ErrorsTolerance != "all":
+		return fmt.Errorf("errors.deadletterqueue.topic.name: needs errors.tolerance=all")
+	case p.DeadLetterTopic != "" && (slices.Contains(p.Topics, p.DeadLetterTopic) ||
+		p.TopicsRegex != nil && p.TopicsRegex.MatchString(p.DeadLetterTopic)):
+		return fmt.Errorf("errors.deadletterqueue.topic.name: %q is also consumed by this pipeline", p.DeadLetterTopic)
+	}
+	return nil
+}
+
+// keyReader reads typed values and remembers the first error and which keys were used.
+type keyReader struct {
+	keys map[string]string
+	used map[string]bool
+	err  error
+}
+
+func (r *keyReader) str(key, def string) string {
+	r.used[key] = true
+	if v, ok := r.keys[key]; ok {
+		return strings.TrimSpace(v)
+	}
+	return def
+}
+
+func (r *keyReader) fail(key, format string, args ...any) {
+	if r.err == nil {
+		r.err = fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...))
+	}
+}
+
+func (r *keyReader) integer(key string, def, lo, hi int) int {
+	v := r.str(key, "")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		r.fail(key, "must be an integer from %d to %d, got %q", lo, hi, v)
+		return def
+	}
+	return n
+}
+
+func (r *keyReader) boolean(key string, def bool) bool {
+	v := r.str(key, "")
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		r.fail(key, "must be true or false, got %q", v)
+	}
+	return b
+}
+
+func (r *keyReader) oneOf(key, def string, allowed ...string) string {
+	v := strings.ToLower(r.str(key, def))
+	if !slices.Contains(allowed, v) {
+		r.fail(key, "must be one of %s, got %q", strings.Join(allowed, ", "), v)
+		return def
+	}
+	return v
+}
+
+// consumer reads a consumer setting given as consumer.override.<key> (Connect's form) or
+// consumer.<key>; the override wins.
+func (r *keyReader) consumer(key, def string) string {
+	if v := r.str("consumer."+key, ""); v != "" {
+		def = v
+	}
+	return r.str("consumer.override."+key, def)
+}
+
+func (r *keyReader) consumerOneOf(key, def string, allowed ...string) string {
+	v := strings.ToLower(r.consumer(key, def))
+	if !slices.Contains(allowed, v) {
+		r.fail("consumer.override."+key, "must be one of %s, got %q", strings.Join(allowed, ", "), v)
+		return def
+	}
+	return v
+}
+
+// ignoredKeys lose their meaning in kbridge: rows go to Storage imports, not HTTP requests.
+var ignoredKeys = map[string]string{
+	"connector.class":      "",
+	"key.converter":        "record keys are read as bytes",
+	"value.converter":      "record values are read as JSON",
+	"header.converter":     "record headers are read as bytes",
+	"batch.prefix":         "rows are written as CSV, not joined into a request body",
+	"batch.suffix":         "rows are written as CSV, not joined into a request body",
+	"batch.separator":      "rows are written as CSV, not joined into a request body",
+	"batch.json.as.array":  "rows are written as CSV, not joined into a request body",
+	"request.body.format":  "rows are written as CSV, not joined into a request body",
+	"batching.enabled":     "kbridge always batches",
+	"errors.log.enable":    "errors are always logged",
+	"errors.retry.timeout": "Storage failures are retried with backoff until they succeed",
+}
+
+// warnings lists keys that were given but are not used.
+func (r *keyReader) warnings() []string {
+	var out []string
+	for key := range r.keys {
+		if r.used[key] {
+			continue
+		}
+		if why, ok := ignoredKeys[key]; ok {
+			if why != "" {
+				out = append(out, fmt.Sprintf("%s: ignored: %s", key, why))
+			}
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s: unknown key, ignored", key))
+	}
+	slices.Sort(out)
+	return out
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}

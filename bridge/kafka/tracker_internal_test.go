@@ -1,0 +1,90 @@
+package kafka
+
+import (
+	"sync"
+	"testing"
+)
+
+func TestTrackerCommitsContiguousPrefix(t *testing.T) {
+	t.Parallel()
+	tr := newTracker(100)
+	var commits []int64
+	commit := func(next int64) { commits = append(commits, next) }
+	for _, b := range [][2]int64{{100, 109}, {110, 119}, {125, 130}, {131, 131}} {
+		if !tr.add(b[0], b[1]) {
+			t.Fatal("add refused")
+		}
+	}
+	if got := tr.inFlight(); got != 27 {
+		t.Fatalf("inFlight = %d, want 27", got)
+	}
+	tr.done(110, commit) // the second batch first: nothing to commit yet
+	tr.done(125, commit)
+	if len(commits) != 0 {
+		t.Fatalf("committed %v before the first batch was done", commits)
+	}
+	tr.done(100, commit) // completes 100..130 (the gap 120..124 is inside the prefix)
+	tr.done(131, commit)
+	if want := []int64{131, 132}; len(commits) != 2 || commits[0] != want[0] || commits[1] != want[1] {
+		t.Fatalf("commits %v, want %v", commits, want)
+	}
+	if tr.inFlight() != 0 {
+		t.Fatalf("inFlight = %d after all done", tr.inFlight())
+	}
+}
+
+func TestTrackerRevokeStopsLateCompletions(t *testing.T) {
+	t.Parallel()
+	tr := newTracker(0)
+	tr.add(0, 9)
+	tr.add(10, 19)
+	var commits []int64
+	tr.done(0, func(next int64) { commits = append(commits, next) })
+	if next := tr.revoke(); next != 10 {
+		t.Fatalf("revoke returned %d, want 10", next)
+	}
+	tr.done(10, func(next int64) { t.Fatalf("a late completion committed %d", next) })
+	if tr.add(20, 29) {
+		t.Fatal("add accepted a batch after revoke")
+	}
+	if len(commits) != 1 || commits[0] != 10 {
+		t.Fatalf("commits %v, want [10]", commits)
+	}
+}
+
+// A completion racing a revoke either commits before the revoke returns or not at all.
+func TestTrackerRevokeRace(t *testing.T) {
+	t.Parallel()
+	for range 200 {
+		tr := newTracker(0)
+		for b := int64(0); b < 50; b++ {
+			tr.add(b*10, b*10+9)
+		}
+		var mu sync.Mutex
+		var last int64
+		revokedAt := int64(-1)
+		var wg sync.WaitGroup
+		for b := int64(0); b < 50; b++ {
+			wg.Go(func() {
+				tr.done(b*10, func(next int64) {
+					mu.Lock()
+					defer mu.Unlock()
+					if revokedAt >= 0 {
+						t.Errorf("commit %d after revoke", next)
+					}
+					last = max(last, next)
+				})
+			})
+		}
+		wg.Go(func() {
+			next := tr.revoke()
+			mu.Lock()
+			defer mu.Unlock()
+			revokedAt = next
+			if next != last {
+				t.Errorf("revoke returned %d, last commit %d", next, last)
+			}
+		})
+		wg.Wait()
+	}
+}
