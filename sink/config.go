@@ -1,0 +1,100 @@
+package sink
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kbridge/kbridge/mapping"
+	"github.com/kbridge/kbridge/sink/clock"
+	"github.com/kbridge/kbridge/sink/local"
+	"github.com/kbridge/kbridge/sink/staging"
+	"github.com/kbridge/kbridge/sink/target"
+	"github.com/kbridge/kbridge/storageapi"
+)
+
+// Config configures a Manager. DefaultConfig gives the defaults; Validate names a bad key.
+type Config struct {
+	// DataDir holds definitions and every sink's files and slices.
+	DataDir string `json:"dataDir" yaml:"dataDir"`
+	// MaxLocalBytes bounds the compressed bytes of one sink not yet uploaded; beyond it
+	// writes fail fast with ErrNotReady.
+	MaxLocalBytes int64 `json:"maxLocalBytes" yaml:"maxLocalBytes"`
+	// RetryAfter is the hint given with ErrNotReady and ErrDiskFull, and the wait before a
+	// broken slice is replaced again.
+	RetryAfter time.Duration `json:"retryAfter" yaml:"retryAfter"`
+	// KeepImportedFiles is how many imported file records a sink keeps for statistics.
+	KeepImportedFiles int `json:"keepImportedFiles" yaml:"keepImportedFiles"`
+	// Mapping bounds template evaluation.
+	Mapping mapping.Config `json:"mapping" yaml:"mapping"`
+	// Staging and Target are the operator settings of those levels.
+	Staging staging.Config `json:"staging" yaml:"staging"`
+	Target  target.Config  `json:"target" yaml:"target"`
+}
+
+// DefaultConfig returns the defaults; DataDir must still be set.
+func DefaultConfig() Config {
+	return Config{
+		MaxLocalBytes:     1 << 30,
+		RetryAfter:        time.Second,
+		KeepImportedFiles: 30,
+		Staging:           staging.DefaultConfig(),
+		Target:            target.DefaultConfig(),
+	}
+}
+
+// Validate names every bad key.
+func (c Config) Validate() error {
+	var errs []error
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("sink config: dataDir: must be set"))
+	}
+	if c.MaxLocalBytes < 1<<20 {
+		errs = append(errs, fmt.Errorf("sink config: maxLocalBytes: must be at least 1MB, got %d", c.MaxLocalBytes))
+	}
+	if c.RetryAfter <= 0 {
+		errs = append(errs, fmt.Errorf("sink config: retryAfter: must be positive, got %s", c.RetryAfter))
+	}
+	if c.KeepImportedFiles < 0 {
+		errs = append(errs, fmt.Errorf("sink config: keepImportedFiles: must not be negative, got %d", c.KeepImportedFiles))
+	}
+	for _, err := range []error{c.Mapping.Validate(), c.Staging.Validate(), c.Target.Validate()} {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Deps are the collaborators of a Manager.
+type Deps struct {
+	// Storage is the Storage API client uploads and imports use. Required.
+	Storage *storageapi.Client
+	// Clock defaults to the system clock.
+	Clock clock.Clock
+	// FS creates the local level's files; defaults to the real file system.
+	FS local.FS
+	// Logger defaults to discarding.
+	Logger *slog.Logger
+	// Registerer receives the metrics; nil registers nowhere.
+	Registerer prometheus.Registerer
+}
+
+func (d Deps) withDefaults() (Deps, error) {
+	if d.Storage == nil {
+		return d, errors.New("sink deps: storage client must be set")
+	}
+	if d.Clock == nil {
+		d.Clock = clock.Real()
+	}
+	if d.FS == nil {
+		d.FS = local.OSFS{}
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	return d, nil
+}

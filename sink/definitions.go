@@ -1,0 +1,115 @@
+package sink
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/kbridge/kbridge/mapping"
+	"github.com/kbridge/kbridge/sink/local"
+	"github.com/kbridge/kbridge/sink/target"
+)
+
+// MaxSinksPerSource is Keboola's limit of sinks in one source.
+const MaxSinksPerSource = 100
+
+// SourceKey identifies a source.
+type SourceKey struct {
+	ProjectID int64  `json:"projectId"`
+	BranchID  int64  `json:"branchId"`
+	SourceID  string `json:"sourceId"`
+}
+
+// String is "projectId/branchId/sourceId".
+func (k SourceKey) String() string {
+	return fmt.Sprintf("%d/%d/%s", k.ProjectID, k.BranchID, k.SourceID)
+}
+
+// SinkKey identifies a sink.
+type SinkKey struct {
+	SourceKey
+	SinkID string `json:"sinkId"`
+}
+
+// String is "projectId/branchId/sourceId/sinkId".
+func (k SinkKey) String() string { return k.SourceKey.String() + "/" + k.SinkID }
+
+// Position is where an event came from (Kafka: Stream "topic/partition" and the offset).
+type Position = local.Position
+
+// Source is a source definition: an entry point whose events go to every enabled sink.
+type Source struct {
+	Key         SourceKey `json:"key"`
+	Type        string    `json:"type"` // "http" or "kafka"
+	Name        string    `json:"name"`
+	Description string    `json:"description,omitempty"`
+	// Secret authenticates the HTTP intake of an http source.
+	Secret   string    `json:"secret,omitempty"`
+	Disabled bool      `json:"disabled,omitempty"`
+	Settings Patch     `json:"settings,omitempty"`
+	Version  int       `json:"version"`
+	Updated  time.Time `json:"updatedAt"`
+}
+
+// Sink is a sink definition: a table and the mapping of events to its columns.
+type Sink struct {
+	Key         SinkKey          `json:"key"`
+	Name        string           `json:"name"`
+	Description string           `json:"description,omitempty"`
+	TableID     string           `json:"tableId"`
+	Columns     []mapping.Column `json:"columns"`
+	Disabled    bool             `json:"disabled,omitempty"`
+	Settings    Patch            `json:"settings,omitempty"`
+	Version     int              `json:"version"`
+	Updated     time.Time        `json:"updatedAt"`
+	// Deleted sinks are kept, invisible, until their data is imported.
+	Deleted bool `json:"deleted,omitempty"`
+}
+
+var idPattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,46}[a-z0-9])?$`)
+
+// Errors of definitions.
+var (
+	ErrSourceNotFound = errors.New("source not found")
+	ErrSinkNotFound   = errors.New("sink not found")
+	ErrTooManySinks   = fmt.Errorf("a source has at most %d sinks", MaxSinksPerSource)
+)
+
+// Validate checks the source's fields and settings (protected keys allowed: the operator
+// writes definitions; the Stream API checks Patch.Validate(false) before).
+func (s *Source) Validate() error {
+	var errs []error
+	if s.Key.ProjectID <= 0 {
+		errs = append(errs, fmt.Errorf("source: projectId: must be positive"))
+	}
+	if !idPattern.MatchString(s.Key.SourceID) {
+		errs = append(errs, fmt.Errorf("source: sourceId %q: want lowercase letters, digits and dashes, at most 48", s.Key.SourceID))
+	}
+	if s.Type != "http" && s.Type != "kafka" {
+		errs = append(errs, fmt.Errorf("source %s: type: must be http or kafka, got %q", s.Key.SourceID, s.Type))
+	}
+	if err := s.Settings.Validate(true); err != nil {
+		errs = append(errs, fmt.Errorf("source %s: settings: %w", s.Key.SourceID, err))
+	}
+	return errors.Join(errs...)
+}
+
+// Validate checks the sink's fields and compiles its mapping.
+func (s *Sink) Validate(cfg mapping.Config) (*mapping.Mapping, error) {
+	var errs []error
+	if !idPattern.MatchString(s.Key.SinkID) {
+		errs = append(errs, fmt.Errorf("sink: sinkId %q: want lowercase letters, digits and dashes, at most 48", s.Key.SinkID))
+	}
+	if err := target.ValidateTableID(s.TableID); err != nil {
+		errs = append(errs, fmt.Errorf("sink %s: tableId: %w", s.Key.SinkID, err))
+	}
+	m, err := mapping.Compile(s.Columns, cfg)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("sink %s: columns: %w", s.Key.SinkID, err))
+	}
+	if err := s.Settings.Validate(true); err != nil {
+		errs = append(errs, fmt.Errorf("sink %s: settings: %w", s.Key.SinkID, err))
+	}
+	return m, errors.Join(errs...)
+}

@@ -1,0 +1,230 @@
+package sink
+
+import (
+	"context"
+	"errors"
+	"os"
+	"time"
+
+	"github.com/kbridge/kbridge/storageapi"
+)
+
+type stagingFile = storageapi.File
+
+// importLoop is one import worker; JobLimit of them run per sink.
+func (p *pipeline) importLoop(ctx context.Context) {
+	for {
+		f, next := p.takeImport()
+		if f == nil {
+			if !p.sleep(ctx, p.kickImport, next) {
+				return
+			}
+			continue
+		}
+		kick(p.kickImport) // another worker may take the next file
+		p.importFile(ctx, f)
+		p.mu.Lock()
+		f.busy = false
+		p.mu.Unlock()
+		if ctx.Err() != nil {
+			return
+		}
+		kick(p.kickRotate) // the throttle may be lifted
+	}
+}
+
+// takeImport claims the oldest importing file whose retry is due.
+func (p *pipeline) takeImport() (*fileEntry, time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.m.clk.Now()
+	var next time.Time
+	for _, f := range p.files {
+		if f.rec.State != FileImporting || f.busy {
+			continue
+		}
+		if !f.rec.Retry.Due(now) {
+			next = earliest(next, f.rec.Retry.After)
+			continue
+		}
+		f.busy = true
+		return f, time.Time{}
+	}
+	return nil, next
+}
+
+// importFile runs one attempt: table check, job start (its id persisted first) and the wait.
+func (p *pipeline) importFile(ctx context.Context, f *fileEntry) {
+	p.mu.Lock()
+	rec, records := f.rec, p.fileStatsLocked(f).Records
+	p.mu.Unlock()
+	if records == 0 {
+		if rec.Staging != nil {
+			if err := p.m.importer.DeleteFile(ctx, rec.Staging.ID); err != nil && !errors.Is(err, storageapi.ErrNotFound) {
+				p.importFailed(ctx, f, err, false)
+				return
+			}
+		}
+		p.imported(f, time.Time{})
+		return
+	}
+	start := p.m.clk.Now()
+	jobID := rec.JobID
+	if jobID == 0 {
+		if err := p.ensureTable(ctx, rec); err != nil {
+			p.importFailed(ctx, f, err, false)
+			return
+		}
+		// A job created by Storage must have its id persisted, or a retry would import twice:
+		// shutdown does not cut this request short (it is bounded by the client's timeouts).
+		id, err := p.m.importer.Start(context.WithoutCancel(ctx), rec.Table, rec.Staging.ID)
+		if err != nil {
+			p.importFailed(ctx, f, err, false)
+			return
+		}
+		if err := p.setJob(f, id); err != nil {
+			p.log.Error("persist import job", "file", rec.ID, "job", id, "error", err)
+		}
+		jobID = id
+	}
+	err := p.m.importer.Wait(ctx, jobID, p.m.cfg.Target.ImportTimeout)
+	switch {
+	case err == nil:
+		p.met.job("success")
+		p.imported(f, start)
+	case ctx.Err() != nil:
+	case errors.Is(err, storageapi.ErrJobFailed), errors.Is(err, storageapi.ErrNotFound):
+		p.met.job("error")
+		p.importFailed(ctx, f, err, true)
+	default:
+		p.importFailed(ctx, f, err, false)
+	}
+}
+
+func (p *pipeline) ensureTable(ctx context.Context, rec fileRecord) error {
+	p.tableMu.Lock()
+	defer p.tableMu.Unlock()
+	p.mu.Lock()
+	ok := p.tableOK == rec.Table.ID+"\x00"+joinNames(rec.Table.Columns, rec.Table.PrimaryKey)
+	p.mu.Unlock()
+	if ok {
+		return nil
+	}
+	if err := p.m.importer.EnsureTable(ctx, rec.Table); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.tableOK = rec.Table.ID + "\x00" + joinNames(rec.Table.Columns, rec.Table.PrimaryKey)
+	p.mu.Unlock()
+	return nil
+}
+
+func joinNames(a, b []string) string {
+	out := ""
+	for _, s := range a {
+		out += s + ","
+	}
+	out += "|"
+	for _, s := range b {
+		out += s + ","
+	}
+	return out
+}
+
+func (p *pipeline) setJob(f *fileEntry, id int64) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	f.rec.JobID = id
+	return f.persist()
+}
+
+// importFailed records a failed attempt; newJob forgets the job so the next attempt starts one.
+func (p *pipeline) importFailed(ctx context.Context, f *fileEntry, err error, newJob bool) {
+	if ctx.Err() != nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if errors.Is(err, storageapi.ErrColumnsMismatch) {
+		p.tableOK = ""
+	}
+	if newJob {
+		f.rec.JobID = 0
+	}
+	f.rec.Retry.Fail(p.m.clk.Now(), err, p.m.cfg.Target.Backoff)
+	p.met.failure(LevelTarget)
+	p.log.Warn("import file", "file", f.rec.ID, "attempt", f.rec.Retry.Attempt, "retryAfter", f.rec.Retry.After, "error", err)
+	if perr := f.persist(); perr != nil {
+		p.log.Error("import file", "file", f.rec.ID, "error", perr)
+	}
+}
+
+// imported marks the file and its slices imported and deletes their local data.
+func (p *pipeline) imported(f *fileEntry, start time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.m.clk.Now()
+	var total = f.rec.Stats
+	for _, s := range f.slices {
+		addStats(&total, s.rec.Stats)
+	}
+	f.rec.State, f.rec.ImportedAt, f.rec.Stats = FileImported, now, total
+	f.rec.Retry.Reset()
+	if err := f.persist(); err != nil {
+		p.log.Error("import file", "file", f.rec.ID, "error", err)
+		return
+	}
+	if !start.IsZero() {
+		p.met.m.importTime.WithLabelValues(p.met.source, p.met.sink).Observe(now.Sub(start).Seconds())
+	}
+	p.met.level(LevelTarget, total.Records, total.CompressedSize, total.UncompressedSize)
+	for _, s := range f.slices {
+		s.rec.State = SliceImported
+		select {
+		case <-s.uploaded:
+		default:
+			close(s.uploaded)
+		}
+		p.removeSliceData(s)
+	}
+	close(f.imported)
+	p.pruneLocked()
+	p.m.progress.notify()
+}
+
+// removeSliceData deletes an imported slice's data file and sync log; its record stays with
+// the file until the file is pruned.
+func (p *pipeline) removeSliceData(s *sliceEntry) {
+	for _, path := range []string{s.path, s.path + ".sync"} {
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			p.log.Error("remove imported slice", "path", path, "error", err)
+		}
+	}
+	p.met.disk.Set(float64(p.diskBytes.Add(-s.rec.Stats.CompressedSize)))
+}
+
+// pruneLocked forgets imported files beyond KeepImportedFiles, oldest first.
+func (p *pipeline) pruneLocked() {
+	imported := 0
+	for _, f := range p.files {
+		if f.rec.State == FileImported {
+			imported++
+		}
+	}
+	kept := p.files[:0]
+	for _, f := range p.files {
+		if f.rec.State == FileImported && imported > p.m.cfg.KeepImportedFiles {
+			imported--
+			for k, r := range f.rec.Stats.Streams {
+				p.pruned[k] = max(p.pruned[k], r.Last)
+			}
+			if err := os.RemoveAll(f.dir); err != nil {
+				p.log.Error("remove imported file", "file", f.rec.ID, "error", err)
+			}
+			continue
+		}
+		kept = append(kept, f)
+	}
+	clear(p.files[len(kept):])
+	p.files = kept
+}

@@ -1,0 +1,107 @@
+package sink_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/kbridge/kbridge/sink"
+)
+
+// TestCloseSyncsPendingRows checks the shutdown order: writes refused, pending rows synced
+// and persisted, waiters released, state recovered by the next process.
+func TestCloseSyncsPendingRows(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	m, err := sink.New(testConfig(e.dir), sink.Deps{Storage: newClient(t, e.em.url), Clock: e.clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runUntil(t, m)
+	define(t, m, columns, nil, "in.c-l.events") // sync every 50ms of the fake clock, which stands still
+	evs, pos := events(0, 25)
+	w, err := m.Write(ctxT(t, 5*time.Second), sourceKey, evs, pos)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := w.Reached(sink.LevelLocal); ok {
+		t.Fatal("local before any sync")
+	}
+	stop()
+	if err := w.Wait(ctxT(t, 5*time.Second), sink.LevelLocal); err != nil {
+		t.Fatalf("the final sync did not cover the pending rows: %v", err)
+	}
+	if err := w.Wait(ctxT(t, 5*time.Second), sink.LevelStaging); !errors.Is(err, sink.ErrClosed) {
+		t.Fatalf("wait staging after close = %v, want ErrClosed", err)
+	}
+	if _, err := m.Write(ctxT(t, time.Second), sourceKey, evs, pos); !errors.Is(err, sink.ErrClosed) {
+		t.Fatalf("write after close = %v", err)
+	}
+
+	again, err := sink.New(testConfig(e.dir), sink.Deps{Storage: newClient(t, e.em.url), Clock: e.clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close(ctxT(t, 5*time.Second))
+	st, err := again.SinkStatistics(sinkKey(0))
+	if err != nil || st.Levels.Local == nil || st.Levels.Local.RecordsCount != 25 {
+		t.Fatalf("after restart = %+v, %v", st, err)
+	}
+	if rec, err := again.Recovered(sourceKey); err != nil || rec["t/0"] != 24 {
+		t.Fatalf("recovered = %v, %v", rec, err)
+	}
+}
+
+func TestSyncWaitFalseReturnsOnceBuffered(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	m := e.manager(sink.Deps{})
+	define(t, m, columns, sink.Patch{"storage.level.local.encoding.sync.wait": false}, "in.c-l.nowait")
+	evs, _ := events(0, 1)
+	w, err := m.Write(ctxT(t, 5*time.Second), sourceKey, evs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.WaitsForSync() {
+		t.Fatal("WaitsForSync with sync.wait=false")
+	}
+	if err := w.Wait(ctxT(t, time.Second), sink.LevelLocal); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := m.SinkStatistics(sinkKey(0))
+	if st.Total.RecordsCount != 1 {
+		t.Fatalf("records = %d", st.Total.RecordsCount)
+	}
+}
+
+func TestSourceSettingsApplyToItsSinks(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	m := e.manager(sink.Deps{})
+	define(t, m, columns, nil, "in.c-l.src")
+	src, _ := m.Source(sourceKey)
+	src.Settings = sink.Patch{"storage.level.local.encoding.sync.wait": false}
+	if err := m.PutSource(src); err != nil {
+		t.Fatal(err)
+	}
+	evs, _ := events(0, 1)
+	w, err := m.Write(ctxT(t, 5*time.Second), sourceKey, evs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := w.Reached(sink.LevelLocal); !ok || err != nil {
+		t.Fatalf("sync.wait=false from the source: reached %v, %v", ok, err)
+	}
+	views, err := m.SinkSettings(sinkKey(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range views {
+		if v.Key == "storage.level.local.encoding.sync.wait" && (v.Value != false || v.Overwritten) {
+			t.Fatalf("sink view = %+v", v)
+		}
+	}
+	if src, _ := m.Source(sourceKey); src.Version != 2 {
+		t.Fatalf("source version = %d", src.Version)
+	}
+}

@@ -1,0 +1,187 @@
+package sink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/kbridge/kbridge/sink/clock"
+	"github.com/kbridge/kbridge/sink/local"
+	"github.com/kbridge/kbridge/sink/staging"
+	"github.com/kbridge/kbridge/sink/target"
+)
+
+// Manager owns the definitions and one pipeline per sink.
+//
+// Lifecycle: New loads definitions and recovers every sink's files from disk (no goroutine).
+// Run starts the pipelines and blocks until ctx ends or Close is called, then shuts down in
+// this order: (1) writes are refused with ErrClosed, (2) every sink's current slice gets its
+// final sync and is persisted as uploading, (3) the background levels are cancelled (an upload
+// in flight is redone after restart; an import job's id is already persisted and is re-polled),
+// (4) every goroutine is waited for, (5) waiting Write handles return ErrClosed.
+type Manager struct {
+	cfg      Config
+	clk      clock.Clock
+	fs       local.FS
+	log      *slog.Logger
+	met      *metrics
+	uploader *staging.Uploader
+	importer *target.Importer
+	progress broadcast
+
+	mu        sync.RWMutex
+	sources   map[SourceKey]*sourceState
+	ctx       context.Context // the Run context, nil before Run
+	cancel    context.CancelCauseFunc
+	closing   bool
+	closeOnce sync.Once
+	closed    chan struct{} // closed when shut down
+	runDone   chan struct{}
+	ready     chan struct{} // closed when Run has started every pipeline
+}
+
+type sourceState struct {
+	rec   sourceRecord
+	pipes map[string]*pipeline // by sink id, deleted sinks included until drained
+}
+
+// New validates the configuration, loads the definitions and recovers the sinks' state.
+func New(cfg Config, deps Deps) (*Manager, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	deps, err := deps.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	met, err := newMetrics(deps.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	m := &Manager{
+		cfg: cfg, clk: deps.Clock, fs: deps.FS, log: deps.Logger.With("component", "sink"), met: met,
+		uploader: staging.NewUploader(deps.Storage), importer: target.NewImporter(deps.Storage),
+		sources: map[SourceKey]*sourceState{}, closed: make(chan struct{}), runDone: make(chan struct{}), ready: make(chan struct{}),
+	}
+	recs, err := loadSources(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	for _, rec := range recs {
+		ss := &sourceState{rec: *rec, pipes: map[string]*pipeline{}}
+		for _, def := range rec.Sinks {
+			if err := m.addPipeline(ss, def); err != nil {
+				return nil, err
+			}
+		}
+		m.sources[rec.Source.Key] = ss
+	}
+	return m, nil
+}
+
+func (m *Manager) addPipeline(ss *sourceState, def Sink) error {
+	mp, err := def.Validate(m.cfg.Mapping)
+	if err != nil {
+		return err
+	}
+	p, err := newPipeline(m, &ss.rec.Source, def, mp)
+	if err != nil {
+		return err
+	}
+	ss.pipes[def.Key.SinkID] = p
+	if m.ctx != nil {
+		p.start(m.ctx)
+	}
+	return nil
+}
+
+// Run runs every sink's levels until ctx ends or Close is called; see Manager for the
+// shutdown order. It returns nil after a Close, else the cause of ctx's end.
+func (m *Manager) Run(ctx context.Context) error {
+	m.mu.Lock()
+	if m.closing {
+		m.mu.Unlock()
+		return ErrClosed
+	}
+	if m.ctx != nil {
+		m.mu.Unlock()
+		return errors.New("sink manager: Run called twice")
+	}
+	m.ctx, m.cancel = context.WithCancelCause(ctx)
+	for _, ss := range m.sources {
+		for _, p := range ss.pipes {
+			p.start(m.ctx)
+		}
+	}
+	runCtx := m.ctx
+	close(m.ready)
+	m.mu.Unlock()
+	defer close(m.runDone)
+	<-runCtx.Done()
+	m.shutdown(context.Cause(runCtx))
+	if errors.Is(context.Cause(runCtx), ErrClosed) {
+		return nil
+	}
+	return context.Cause(runCtx)
+}
+
+// Close stops the manager (see Manager for the order) and waits until it stopped or ctx ends.
+func (m *Manager) Close(ctx context.Context) error {
+	m.mu.Lock()
+	running := m.ctx != nil
+	if running {
+		m.cancel(ErrClosed)
+	}
+	m.mu.Unlock()
+	if !running {
+		m.shutdown(ErrClosed)
+		return nil
+	}
+	select {
+	case <-m.runDone:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("close sink manager: %w", context.Cause(ctx))
+	}
+}
+
+func (m *Manager) shutdown(cause error) {
+	m.closeOnce.Do(func() {
+		m.mu.Lock()
+		m.closing = true
+		pipes := m.allPipelines()
+		m.mu.Unlock()
+		m.log.Info("stopping", "cause", cause)
+		for _, p := range pipes {
+			p.closeWriting()
+		}
+		if m.cancel != nil {
+			m.cancel(cause)
+		}
+		for _, p := range pipes {
+			p.wait()
+		}
+		close(m.closed)
+		m.progress.notify()
+	})
+}
+
+func (m *Manager) allPipelines() []*pipeline {
+	var out []*pipeline
+	for _, ss := range m.sources {
+		for _, p := range ss.pipes {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Ready is closed once Run has opened a slice for every sink; writes before that fail with
+// ErrNotReady.
+func (m *Manager) Ready() <-chan struct{} { return m.ready }
+
+// Progress returns a channel closed at the next change of any level of any sink (a sync, an
+// upload, an import); callers tracking Watermark wait on it instead of polling.
+func (m *Manager) Progress() <-chan struct{} { return m.progress.changed() }

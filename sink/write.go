@@ -1,0 +1,174 @@
+package sink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/kbridge/kbridge/mapping"
+	"github.com/kbridge/kbridge/sink/local"
+)
+
+// renderState is a Renderer with its reusable buffers, pooled per file (per mapping).
+type renderState struct {
+	r    *mapping.Renderer
+	rows mapping.Rows
+	buf  []byte
+	pos  []Position
+}
+
+// Write renders events through every enabled sink of the source and appends each sink's
+// rows to its current slice in one append (one group commit covers the batch). positions is
+// nil or has one entry per event. An event that any sink fails to render is written to no
+// sink: Err(i) tells why (a *mapping.ColumnError). The returned error is for the batch: the
+// source is unknown or has no enabled sink (ErrNoEnabledSink), a sink refuses rows
+// (*BackpressureError: ErrNotReady or ErrDiskFull), or the manager is closed. When a later sink
+// refuses, earlier sinks may already hold the rows (at-least-once: the caller retries).
+func (m *Manager) Write(ctx context.Context, source SourceKey, events []mapping.Event, positions []Position) (*Write, error) {
+	if positions != nil && len(positions) != len(events) {
+		return nil, fmt.Errorf("write to %s: %d positions for %d events", source, len(positions), len(events))
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	pipes, err := m.enabledPipelines(source, make([]*pipeline, 0, 4))
+	if err != nil {
+		return nil, err
+	}
+	w := &Write{m: m, refs: make([]writeRef, len(pipes)), events: len(events)}
+	for _, p := range pipes {
+		if err := p.ready(); err != nil {
+			return nil, err
+		}
+	}
+	states := make([]*renderState, len(pipes))
+	slices := make([]*sliceEntry, len(pipes))
+	defer func() {
+		for i, rs := range states {
+			if rs != nil {
+				slices[i].file.pool.Put(rs)
+			}
+		}
+	}()
+	for i, p := range pipes {
+		s := p.cur.Load()
+		if s == nil {
+			return nil, &BackpressureError{Sink: p.key, Err: ErrNotReady, Reason: "no open slice", RetryAfter: m.cfg.RetryAfter}
+		}
+		slices[i], states[i] = s, s.file.render(events)
+		w.collect(&states[i].rows)
+	}
+	if w.failed == len(events) {
+		return w, nil
+	}
+	for i, p := range pipes {
+		if err := p.write(w, &slices[i], &states[i], events, positions, &w.refs[i]); err != nil {
+			return nil, err
+		}
+	}
+	return w, nil
+}
+
+// render renders events with the file's mapping into a pooled state.
+func (f *fileEntry) render(events []mapping.Event) *renderState {
+	rs, _ := f.pool.Get().(*renderState)
+	if rs == nil {
+		rs = &renderState{r: f.mapping.NewRenderer()}
+	}
+	rs.r.RenderBatch(events, &rs.rows)
+	return rs
+}
+
+// write appends the rendered rows; if the slice was rotated meanwhile it retries on the new
+// one (re-rendering when the new file has another mapping).
+func (p *pipeline) write(w *Write, s **sliceEntry, rs **renderState, events []mapping.Event, positions []Position, ref *writeRef) error {
+	for attempt := 0; ; attempt++ {
+		rows, n, pos := (*rs).selected(w, positions)
+		point, err := (*s).w.Append(rows, n, pos)
+		if err == nil {
+			ref.point, ref.slice, ref.wait = point, *s, p.syncWait.Load()
+			return nil
+		}
+		if !errors.Is(err, local.ErrClosed) {
+			return p.appendError(err)
+		}
+		next := p.cur.Load()
+		if next == nil || attempt > 100 {
+			return &BackpressureError{Sink: p.key, Err: ErrNotReady, Reason: "slice being replaced", RetryAfter: p.m.cfg.RetryAfter}
+		}
+		if next.file != (*s).file {
+			(*s).file.pool.Put(*rs)
+			*rs = next.file.render(events)
+			w.collect(&(*rs).rows)
+		}
+		*s = next
+	}
+}
+
+// selected returns the rows, count and positions of the events no sink failed.
+func (rs *renderState) selected(w *Write, positions []Position) ([]byte, int, []Position) {
+	if w.failed == 0 {
+		return rs.rows.Bytes(), rs.rows.Len(), positions
+	}
+	rs.buf, rs.pos = rs.buf[:0], rs.pos[:0]
+	n := 0
+	for i := range rs.rows.Len() {
+		if w.errs[i] != nil {
+			continue
+		}
+		rs.buf = append(rs.buf, rs.rows.Row(i)...)
+		if positions != nil {
+			rs.pos = append(rs.pos, positions[i])
+		}
+		n++
+	}
+	if positions == nil {
+		return rs.buf, n, nil
+	}
+	return rs.buf, n, rs.pos
+}
+
+// Write is the outcome of one Manager.Write: which events failed to render, and a handle to
+// wait until the written rows reach a level.
+type Write struct {
+	m      *Manager
+	refs   []writeRef
+	errs   []error
+	failed int
+	events int
+}
+
+type writeRef struct {
+	point *local.SyncPoint
+	slice *sliceEntry
+	wait  bool // sync.wait of the sink when written
+}
+
+// collect records render errors of a batch; the first error per event wins.
+func (w *Write) collect(rows *mapping.Rows) {
+	for i := range rows.Len() {
+		if err := rows.Err(i); err != nil {
+			if w.errs == nil {
+				w.errs = make([]error, w.events)
+			}
+			if w.errs[i] == nil {
+				w.errs[i] = err
+				w.failed++
+			}
+		}
+	}
+}
+
+// Err is why event i was not written (a *mapping.ColumnError), nil if it was.
+func (w *Write) Err(i int) error {
+	if w.errs == nil {
+		return nil
+	}
+	return w.errs[i]
+}
+
+// Failed is how many events were not written.
+func (w *Write) Failed() int { return w.failed }
+
+// Written is how many events were written (to every enabled sink).
+func (w *Write) Written() int { return w.events - w.failed }
