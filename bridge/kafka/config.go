@@ -6,15 +6,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-)
+	"time"
 
-// Level is how far a record must get before its offset may be committed.
-type Level string
-
-const (
-	LevelLocal   Level = "local"   // fsynced into a local slice
-	LevelStaging Level = "staging" // uploaded into the Storage staging file
-	LevelTarget  Level = "target"  // imported into the table (the default)
+	"github.com/kbridge/kbridge/sink"
 )
 
 // Pipeline binds Kafka topics to a kbridge source. It is read from Kafka Connect keys, so a
@@ -26,10 +20,10 @@ type Pipeline struct {
 	TopicsRegex *regexp.Regexp // topics.regex
 	GroupID     string         // consumer group: connect-<name> unless group.id is overridden
 
-	BatchMaxSize  int   // batch.max.size: records per batch
-	BatchMaxBytes int   // kbridge.batch.max.bytes: record bytes per batch
-	CommitLevel   Level // kbridge.commit.level
-	MaxInFlight   int   // kbridge.partition.max.inflight: records per partition before it is paused
+	BatchMaxSize  int        // batch.max.size: records per batch
+	BatchMaxBytes int        // kbridge.batch.max.bytes: record bytes per batch
+	CommitLevel   sink.Level // kbridge.commit.level: how far records get before their offsets are committed
+	MaxInFlight   int        // kbridge.partition.max.inflight: records per partition before it is paused
 
 	ErrorsTolerance   string // errors.tolerance: none or all
 	DeadLetterTopic   string // errors.deadletterqueue.topic.name
@@ -38,6 +32,13 @@ type Pipeline struct {
 	TasksMax          int    // tasks.max: concurrent consumers in the group
 
 	StartAtEnd bool // consumer auto.offset.reset=latest (earliest by default, as Connect sinks)
+
+	// Group membership, from consumer.override.* (or consumer.*) keys; zero means franz-go's
+	// defaults (45 s session, 3 s heartbeat, 60 s rebalance).
+	InstanceID        string        // group.instance.id: static membership, e.g. the pod name
+	SessionTimeout    time.Duration // session.timeout.ms
+	HeartbeatInterval time.Duration // heartbeat.interval.ms
+	RebalanceTimeout  time.Duration // max.poll.interval.ms
 }
 
 // Defaults for the keys a pipeline may leave out.
@@ -51,7 +52,7 @@ const (
 // configs are. It returns warnings for keys that kbridge accepts but does not use, and an error
 // naming the first bad key.
 func ParsePipeline(keys map[string]string) (Pipeline, []string, error) {
-	p := Pipeline{CommitLevel: LevelTarget, ErrorsTolerance: "none", NullValues: "ignore"}
+	p := Pipeline{CommitLevel: sink.LevelTarget, ErrorsTolerance: "none", NullValues: "ignore"}
 	r := keyReader{keys: keys, used: map[string]bool{}}
 	p.Name = r.str("name", "")
 	p.Source = r.str("kbridge.source", "")
@@ -60,7 +61,7 @@ func ParsePipeline(keys map[string]string) (Pipeline, []string, error) {
 	p.BatchMaxSize = r.integer("batch.max.size", DefaultBatchMaxSize, 1, 1_000_000)
 	p.BatchMaxBytes = r.integer("kbridge.batch.max.bytes", DefaultBatchMaxBytes, 1024, 1<<30)
 	p.MaxInFlight = r.integer("kbridge.partition.max.inflight", DefaultMaxInFlight, 1, 10_000_000)
-	p.CommitLevel = Level(r.oneOf("kbridge.commit.level", string(LevelTarget), "local", "staging", "target"))
+	p.CommitLevel = sink.Level(r.oneOf("kbridge.commit.level", string(sink.LevelTarget), "local", "staging", "target"))
 	p.ErrorsTolerance = r.oneOf("errors.tolerance", "none", "none", "all")
 	p.DeadLetterTopic = r.str("errors.deadletterqueue.topic.name", "")
 	p.DeadLetterHeaders = r.boolean("errors.deadletterqueue.context.headers.enable", false)
@@ -68,6 +69,10 @@ func ParsePipeline(keys map[string]string) (Pipeline, []string, error) {
 	p.TasksMax = r.integer("tasks.max", 1, 1, 64)
 	p.GroupID = r.consumer("group.id", "connect-"+p.Name)
 	p.StartAtEnd = r.consumerOneOf("auto.offset.reset", "earliest", "earliest", "latest") == "latest"
+	p.InstanceID = r.consumer("group.instance.id", "")
+	p.SessionTimeout = r.consumerMillis("session.timeout.ms", time.Second, time.Hour)
+	p.HeartbeatInterval = r.consumerMillis("heartbeat.interval.ms", 100*time.Millisecond, time.Hour)
+	p.RebalanceTimeout = r.consumerMillis("max.poll.interval.ms", time.Second, 24*time.Hour)
 	if r.err != nil {
 		return p, nil, r.err
 	}
@@ -163,6 +168,20 @@ func (r *keyReader) consumer(key, def string) string {
 		def = v
 	}
 	return r.str("consumer.override."+key, def)
+}
+
+// consumerMillis reads a duration in milliseconds from a consumer setting; 0 when not given.
+func (r *keyReader) consumerMillis(key string, lo, hi time.Duration) time.Duration {
+	v := r.consumer(key, "")
+	if v == "" {
+		return 0
+	}
+	ms, err := strconv.ParseInt(v, 10, 64)
+	if d := time.Duration(ms) * time.Millisecond; err != nil || d < lo || d > hi {
+		r.fail("consumer.override."+key, "must be milliseconds from %d to %d, got %q", lo.Milliseconds(), hi.Milliseconds(), v)
+		return 0
+	}
+	return time.Duration(ms) * time.Millisecond
 }
 
 func (r *keyReader) consumerOneOf(key, def string, allowed ...string) string {

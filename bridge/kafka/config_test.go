@@ -3,8 +3,10 @@ package kafka_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kbridge/kbridge/bridge/kafka"
+	"github.com/kbridge/kbridge/sink"
 )
 
 func TestParsePipeline(t *testing.T) {
@@ -20,19 +22,20 @@ func TestParsePipeline(t *testing.T) {
 	if err != nil || len(warnings) != 0 {
 		t.Fatalf("defaults: %v %v", err, warnings)
 	}
-	if p.GroupID != "connect-orders" || p.BatchMaxSize != 500 || p.CommitLevel != kafka.LevelTarget ||
+	if p.GroupID != "connect-orders" || p.BatchMaxSize != 500 || p.CommitLevel != sink.LevelTarget ||
 		p.ErrorsTolerance != "none" || p.NullValues != "ignore" || strings.Join(p.Topics, "|") != "orders|payments" || p.StartAtEnd {
 		t.Fatalf("defaults: %+v", p)
 	}
 	p, warnings, err = kafka.ParsePipeline(base("batch.max.size", "1000", "errors.tolerance", "ALL",
 		"errors.deadletterqueue.topic.name", "orders-dlq", "errors.deadletterqueue.context.headers.enable", "true",
 		"kbridge.commit.level", "staging", "consumer.override.auto.offset.reset", "latest", "consumer.group.id", "g2",
+		"consumer.override.group.instance.id", "pod-0", "consumer.session.timeout.ms", "6000",
 		"connector.class", "io.confluent.connect.http.HttpSinkConnector", "batch.separator", ",", "frobnicate", "1"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if p.BatchMaxSize != 1000 || p.ErrorsTolerance != "all" || p.DeadLetterTopic != "orders-dlq" || !p.DeadLetterHeaders ||
-		p.CommitLevel != kafka.LevelStaging || !p.StartAtEnd || p.GroupID != "g2" {
+		p.CommitLevel != sink.LevelStaging || !p.StartAtEnd || p.GroupID != "g2" || p.InstanceID != "pod-0" || p.SessionTimeout != 6*time.Second {
 		t.Fatalf("explicit keys: %+v", p)
 	}
 	wantWarnings := "batch.separator: ignored: rows are written as CSV, not joined into a request body|frobnicate: unknown key, ignored"
@@ -59,6 +62,7 @@ func TestParsePipeline(t *testing.T) {
 		{base("errors.deadletterqueue.context.headers.enable", "yes"), `errors.deadletterqueue.context.headers.enable: must be true or false, got "yes"`},
 		{base("kbridge.commit.level", "disk"), `kbridge.commit.level: must be one of local, staging, target, got "disk"`},
 		{base("consumer.override.auto.offset.reset", "none"), `consumer.override.auto.offset.reset: must be one of earliest, latest, got "none"`},
+		{base("consumer.session.timeout.ms", "10"), `consumer.override.session.timeout.ms: must be milliseconds from 1000 to 3600000, got "10"`},
 	} {
 		if _, _, err := kafka.ParsePipeline(tc.keys); err == nil || err.Error() != tc.want {
 			t.Errorf("ParsePipeline(%v) = %v, want %s", tc.keys, err, tc.want)

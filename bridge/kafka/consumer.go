@@ -1,0 +1,154 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/kbridge/kbridge/mapping"
+	"github.com/kbridge/kbridge/sink"
+)
+
+// Writer is where a pipeline's records go: the source's sinks. *sink.Manager implements it.
+// Every method may be called concurrently.
+type Writer interface {
+	// Write renders events through every enabled sink of source and appends the rows; the
+	// result tells which events failed and when the rest reach each level.
+	Write(ctx context.Context, source sink.SourceKey, events []mapping.Event, positions []sink.Position) (*sink.Write, error)
+	// Recovered returns, per stream ("topic/partition"), the highest offset already on local disk.
+	Recovered(source sink.SourceKey) (map[string]int64, error)
+	// Watermark returns the highest offset of stream whose records have all reached level.
+	Watermark(source sink.SourceKey, stream string, level sink.Level) (int64, bool)
+	// Progress returns a channel closed at the next change of any level.
+	Progress() <-chan struct{}
+}
+
+// Deps are what a Consumer uses from outside.
+type Deps struct {
+	Client  ClientConfig
+	Source  sink.SourceKey // the pipeline's source, with its project and branch
+	Writer  Writer
+	Logger  *slog.Logger
+	Metrics *Metrics // optional
+}
+
+// State is a consumer's state, as Kafka Connect names task states.
+type State string
+
+const (
+	StateRunning State = "RUNNING"
+	StateFailed  State = "FAILED"
+	StateStopped State = "STOPPED"
+)
+
+// Consumer runs one pipeline: Pipeline.TasksMax members of its consumer group.
+type Consumer struct {
+	p    Pipeline
+	deps Deps
+	log  *slog.Logger
+
+	mu    sync.Mutex
+	state State
+	err   error
+
+	records, deadLettered atomic.Int64
+}
+
+// NewConsumer checks the pipeline and returns a consumer; it starts nothing.
+func NewConsumer(p Pipeline, deps Deps) (*Consumer, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	if err := deps.Client.Validate(); err != nil {
+		return nil, err
+	}
+	if deps.Writer == nil {
+		return nil, errors.New("kafka consumer: no writer")
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	if deps.Metrics == nil {
+		deps.Metrics = NewMetrics(nil)
+	}
+	return &Consumer{p: p, deps: deps, log: deps.Logger.With("component", "kafka", "pipeline", p.Name), state: StateStopped}, nil
+}
+
+// Run consumes until ctx ends (it then returns nil) or a task fails: a record rejected under
+// errors.tolerance=none, a write that did not reach local disk, an unusable cluster. The
+// failure is also kept as the consumer's state. Offsets of what is done are committed before
+// Run returns.
+func (c *Consumer) Run(ctx context.Context) error {
+	c.setState(StateRunning, nil)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	errs := make(chan error, c.p.TasksMax)
+	var wg sync.WaitGroup
+	for id := range c.p.TasksMax {
+		wg.Go(func() {
+			err := c.runTask(ctx, id)
+			if err != nil {
+				cancel(err)
+			}
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	var first error
+	for err := range errs {
+		if err != nil && first == nil {
+			first = err
+		}
+	}
+	if first != nil {
+		c.setState(StateFailed, first)
+		c.log.Error("pipeline failed", "error", first)
+		return first
+	}
+	c.setState(StateStopped, nil)
+	return nil
+}
+
+func (c *Consumer) runTask(ctx context.Context, id int) error {
+	t, err := newTask(c, id)
+	if err != nil {
+		return err
+	}
+	return t.run(ctx)
+}
+
+// State returns the consumer's state and, when FAILED, why.
+func (c *Consumer) State() (State, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state, c.err
+}
+
+func (c *Consumer) setState(s State, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.state, c.err = s, err
+}
+
+// Counts returns how many records were consumed and dead-lettered since the consumer started.
+func (c *Consumer) Counts() (records, deadLettered int64) {
+	return c.records.Load(), c.deadLettered.Load()
+}
+
+// errRejected is a record the pipeline may not skip (errors.tolerance=none).
+type errRejected struct {
+	topic     string
+	partition int32
+	offset    int64
+	err       error
+}
+
+func (e *errRejected) Error() string {
+	return fmt.Sprintf("record %s/%d@%d rejected (errors.tolerance=none): %v", e.topic, e.partition, e.offset, e.err)
+}
+
+func (e *errRejected) Unwrap() error { return e.err }

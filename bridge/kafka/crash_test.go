@@ -1,0 +1,193 @@
+package kafka_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kbridge/kbridge/bridge/kafka"
+	"github.com/kbridge/kbridge/mapping"
+	"github.com/kbridge/kbridge/sink"
+	"github.com/kbridge/kbridge/storageapi"
+)
+
+// crashChildEnv makes the test binary act as a kbridge process: sink manager and consumer.
+const crashChildEnv = "KBRIDGE_KAFKA_CRASH_CHILD"
+
+type crashChildSpec struct {
+	Brokers []string
+	Storage string
+	DataDir string
+	Columns []mapping.Column
+}
+
+func TestMain(m *testing.M) {
+	if spec := os.Getenv(crashChildEnv); spec != "" {
+		os.Exit(crashChild(spec))
+	}
+	os.Exit(m.Run())
+}
+
+// crashChild runs the pipeline until it is killed (or, on SIGTERM, until it has shut down).
+func crashChild(specJSON string) int {
+	var spec crashChildSpec
+	if err := json.Unmarshal([]byte(specJSON), &spec); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	scfg := storageapi.DefaultConfig()
+	scfg.URL, scfg.Token = spec.Storage, token
+	scfg.JobPoll.InitialInterval, scfg.JobPoll.MaxInterval = 5*time.Millisecond, 20*time.Millisecond
+	client, err := storageapi.New(scfg, storageapi.WithHTTPClient(http.DefaultClient))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	cfg := sink.DefaultConfig()
+	cfg.DataDir = spec.DataDir
+	cfg.Staging.MinInterval, cfg.Target.MinInterval = 0, 0
+	m, err := sink.New(cfg, sink.Deps{Storage: client})
+	if err == nil {
+		err = m.PutSource(sink.Source{Key: source, Type: "kafka", Name: "events", Settings: sink.Patch{
+			"storage.level.local.encoding.sync.intervalTrigger": "10ms",
+			"storage.level.staging.upload.trigger.count":        50, "storage.level.target.import.trigger.count": 200}})
+	}
+	if err == nil {
+		err = m.PutSink(sink.Sink{Key: sink.SinkKey{SourceKey: source, SinkID: "table"}, Name: "table",
+			TableID: "in.c-kafka.events", Columns: spec.Columns})
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	// A restarted process takes its partitions back at once, as a StatefulSet pod with
+	// static membership does.
+	p, _, err := kafka.ParsePipeline(map[string]string{"name": "crash", "kbridge.source": source.SourceID, "topics": "orders",
+		"batch.max.size": "100", "consumer.override.group.instance.id": "kbridge-0", "consumer.override.session.timeout.ms": "6000"})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	c, err := kafka.NewConsumer(p, kafka.Deps{Client: kafka.ClientConfig{Brokers: spec.Brokers}, Source: source, Writer: m, Logger: logger})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	go func() { _ = m.Run(ctx) }()
+	<-m.Ready()
+	err = c.Run(ctx)
+	cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_ = m.Close(cctx)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+func TestCrashRestart(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		columns []mapping.Column
+	}{
+		{"offset key", keyedColumns},
+		{"no key", unkeyed(keyedColumns)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			duplicates := crashRun(t, tc.columns)
+			if tc.columns[0].PrimaryKey && duplicates != 0 {
+				t.Fatalf("%d duplicate rows with (topic, partition, offset) as the primary key", duplicates)
+			}
+			t.Logf("%s: %d duplicate rows after the crashes", tc.name, duplicates)
+		})
+	}
+}
+
+// crashRun kills and restarts a kbridge process while records are produced, then lets it
+// finish; it checks that every record is in the table and returns the number of duplicates.
+func crashRun(t *testing.T, columns []mapping.Column) int {
+	e := newEnv(t, map[string]int32{"orders": 4}, columns) // the child process writes; the env's manager stays idle
+	spec, _ := json.Marshal(crashChildSpec{Brokers: e.cluster.ListenAddrs(), Storage: e.storageURL, DataDir: t.TempDir(), Columns: columns})
+	start := func() *exec.Cmd {
+		cmd := exec.Command(os.Args[0], "-test.run", "^$")
+		cmd.Env = append(os.Environ(), crashChildEnv+"="+string(spec))
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd
+	}
+	const n = 3000
+	produced := make(chan struct{})
+	go func() {
+		defer close(produced)
+		for batch := range 30 {
+			var recs []*kgo.Record
+			for i := range n / 30 {
+				recs = append(recs, &kgo.Record{Topic: "orders", Value: []byte(fmt.Sprintf(`{"id":%d}`, batch*(n/30)+i))})
+			}
+			e.produce(recs...)
+			time.Sleep(30 * time.Millisecond)
+		}
+	}()
+	for range 6 {
+		cmd := start()
+		time.Sleep(time.Duration(300+rand.IntN(1200)) * time.Millisecond)
+		_ = cmd.Process.Kill() // SIGKILL: no shutdown of any kind
+		_ = cmd.Wait()
+	}
+	<-produced
+	final := start()
+	defer func() { _ = final.Process.Signal(syscall.SIGTERM); _ = final.Wait() }()
+	deadline := time.Now().Add(120 * time.Second)
+	for {
+		ids := map[string]bool{}
+		for _, r := range e.rows("in.c-kafka.events") {
+			ids[r[3]] = true
+		}
+		if len(ids) == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			var missing []string
+			for i := 0; i < n && len(missing) < 20; i++ {
+				if !ids[fmt.Sprint(i)] {
+					missing = append(missing, fmt.Sprint(i))
+				}
+			}
+			t.Fatalf("%d of %d records in the table; committed %v; missing ids include %v", len(ids), n, e.committed("connect-crash"), missing)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	rows := e.rows("in.c-kafka.events")
+	if len(rows) < n {
+		t.Fatalf("%d rows for %d records", len(rows), n)
+	}
+	return len(rows) - n
+}
+
+// unkeyed returns columns without a primary key.
+func unkeyed(columns []mapping.Column) []mapping.Column {
+	out := append([]mapping.Column(nil), columns...)
+	for i := range out {
+		out[i].PrimaryKey = false
+	}
+	return out
+}

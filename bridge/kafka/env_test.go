@@ -1,0 +1,200 @@
+package kafka_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"errors"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kbridge/kbridge/mapping"
+	"github.com/kbridge/kbridge/sink"
+	"github.com/kbridge/kbridge/storageapi"
+	"github.com/kbridge/kbridge/storageapi/emulator"
+)
+
+const token = "kafka-test-token"
+
+var source = sink.SourceKey{ProjectID: 1, BranchID: 1, SourceID: "events"}
+
+// env is a kfake cluster, a Storage API emulator and a sink manager writing into it.
+type env struct {
+	t          *testing.T
+	cluster    *kfake.Cluster
+	emDir      string
+	storageURL string
+	manager    *sink.Manager
+}
+
+func newEnv(t *testing.T, topics map[string]int32, columns []mapping.Column) *env {
+	t.Helper()
+	var opts []kfake.Opt
+	for topic, partitions := range topics {
+		opts = append(opts, kfake.SeedTopics(partitions, topic))
+	}
+	cluster, err := kfake.NewCluster(append(opts, kfake.NumBrokers(1), kfake.AllowAutoTopicCreation())...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cluster.Close)
+	e := &env{t: t, cluster: cluster}
+	e.storageURL = e.startEmulator()
+	e.manager = e.startManager(e.storageURL, columns)
+	return e
+}
+
+func (e *env) startEmulator() string {
+	cfg := emulator.DefaultConfig()
+	cfg.DataDir, cfg.MasterToken, cfg.JobDelay = e.t.TempDir(), token, time.Millisecond
+	em, err := emulator.New(cfg)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = em.Serve(ctx, ln) })
+	e.t.Cleanup(func() { cancel(); wg.Wait() })
+	e.emDir = cfg.DataDir
+	return "http://" + ln.Addr().String()
+}
+
+func (e *env) startManager(url string, columns []mapping.Column) *sink.Manager {
+	scfg := storageapi.DefaultConfig()
+	scfg.URL, scfg.Token = url, token
+	scfg.JobPoll.InitialInterval, scfg.JobPoll.MaxInterval = 5*time.Millisecond, 20*time.Millisecond
+	tr := &http.Transport{}
+	e.t.Cleanup(tr.CloseIdleConnections)
+	client, err := storageapi.New(scfg, storageapi.WithHTTPClient(&http.Client{Transport: tr}))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	cfg := sink.DefaultConfig()
+	cfg.DataDir = e.t.TempDir()
+	cfg.Staging.MinInterval, cfg.Target.MinInterval = 0, 0
+	m, err := sink.New(cfg, sink.Deps{Storage: client})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	settings := sink.Patch{"storage.level.local.encoding.sync.intervalTrigger": "10ms",
+		"storage.level.staging.upload.trigger.count": 1, "storage.level.target.import.trigger.count": 1}
+	if err := m.PutSource(sink.Source{Key: source, Type: "kafka", Name: "events", Settings: settings}); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := m.PutSink(sink.Sink{Key: sink.SinkKey{SourceKey: source, SinkID: "table"}, Name: "table",
+		TableID: "in.c-kafka.events", Columns: columns}); err != nil {
+		e.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := m.Run(ctx); err != nil {
+			e.t.Errorf("sink manager: %v", err)
+		}
+	})
+	e.t.Cleanup(func() {
+		cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer ccancel()
+		_ = m.Close(cctx)
+		cancel()
+		wg.Wait()
+	})
+	<-m.Ready()
+	return m
+}
+
+// client is a plain franz-go client of the cluster, for producing and checking.
+func (e *env) client(opts ...kgo.Opt) *kgo.Client {
+	cl, err := kgo.NewClient(append(opts, kgo.SeedBrokers(e.cluster.ListenAddrs()...), kgo.AllowAutoTopicCreation())...)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(cl.Close)
+	return cl
+}
+
+func (e *env) produce(recs ...*kgo.Record) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := e.client().ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// rows reads the table from the emulator's files: one record per row, header excluded.
+func (e *env) rows(tableID string) [][]string {
+	e.t.Helper()
+	data, err := os.ReadFile(filepath.Join(e.emDir, "tables", tableID+".csv"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	records, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
+	if err != nil || len(records) == 0 {
+		e.t.Fatalf("table %s: %v", tableID, err)
+	}
+	return records[1:]
+}
+
+// committed returns the group's committed offsets, per topic and partition.
+func (e *env) committed(group string) map[string]map[int32]int64 {
+	e.t.Helper()
+	adm := kadm.NewClient(e.client())
+	offs, err := adm.FetchOffsets(context.Background(), group)
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		return nil // nothing committed yet
+	}
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	out := map[string]map[int32]int64{}
+	offs.Each(func(o kadm.OffsetResponse) {
+		if out[o.Topic] == nil {
+			out[o.Topic] = map[int32]int64{}
+		}
+		out[o.Topic][o.Partition] = o.At
+	})
+	return out
+}
+
+// runConsumer runs c until the test ends (or it fails) and returns a function reporting Run's result.
+func runConsumer(t *testing.T, c interface{ Run(context.Context) error }) (stop func() error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	var once sync.Once
+	var err error
+	stop = func() error {
+		once.Do(func() { cancel(); err = <-done })
+		return err
+	}
+	t.Cleanup(func() { _ = stop() })
+	return stop
+}
+
+func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(limit); !cond(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", limit, what)
+		}
+	}
+}

@@ -1,0 +1,29 @@
+package kafka
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are the Kafka bridge's counters. One value is shared by every consumer of a process.
+type Metrics struct {
+	Records      prometheus.Counter // records polled
+	DeadLettered prometheus.Counter // records rejected (sent to the dead-letter topic, if any)
+	WriteRetries prometheus.Counter // writes retried because the sinks applied back pressure
+	Marks        prometheus.Counter // offsets marked for commit
+}
+
+// NewMetrics registers the metrics on reg; a nil reg keeps them unregistered.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Records: prometheus.NewCounter(prometheus.CounterOpts{Name: "kbridge_kafka_records_total",
+			Help: "Records polled from Kafka."}),
+		DeadLettered: prometheus.NewCounter(prometheus.CounterOpts{Name: "kbridge_kafka_dead_letter_records_total",
+			Help: "Records rejected by the mapping or as null values, sent to the dead-letter topic when one is set."}),
+		WriteRetries: prometheus.NewCounter(prometheus.CounterOpts{Name: "kbridge_kafka_write_retries_total",
+			Help: "Writes retried because the sinks applied back pressure."}),
+		Marks: prometheus.NewCounter(prometheus.CounterOpts{Name: "kbridge_kafka_offset_marks_total",
+			Help: "Offsets marked for commit after their records reached the commit level."}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.Records, m.DeadLettered, m.WriteRetries, m.Marks)
+	}
+	return m
+}

@@ -1,0 +1,165 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kbridge/kbridge/mapping"
+	"github.com/kbridge/kbridge/sink"
+)
+
+// write turns one batch of polled records into events, writes them through the source's
+// sinks, deals with the records that failed, and registers the batch for completion.
+// Records of partitions this member no longer owns are dropped: their new owner reads them.
+func (t *task) write(ctx context.Context, recs []*kgo.Record) error {
+	now := time.Now()
+	events := make([]mapping.Event, 0, len(recs))
+	positions := make([]sink.Position, 0, len(recs))
+	sources := make([]*kgo.Record, 0, len(recs)) // the record of each event
+	b := &batch{}
+	var rejected []rejection
+	for _, r := range recs {
+		part := partition{r.Topic, r.Partition}
+		tr := t.admit(part, r.Offset)
+		if tr == nil { // not ours any more, or already on local disk
+			continue
+		}
+		b.cover(tr, part, r.Offset)
+		switch {
+		case r.Value == nil && t.c.p.NullValues == "ignore":
+		case r.Value == nil:
+			rejected = append(rejected, rejection{r, StageTransformation, errNullValue})
+		default:
+			events = append(events, eventOf(r, now))
+			positions = append(positions, sink.Position{Stream: part.stream(), Offset: r.Offset})
+			sources = append(sources, r)
+		}
+	}
+	t.c.records.Add(int64(len(recs)))
+	t.c.deps.Metrics.Records.Add(float64(len(recs)))
+	if len(events) > 0 {
+		w, err := t.writeEvents(ctx, events, positions)
+		if err != nil {
+			return err
+		}
+		for i := range events {
+			if err := w.Err(i); err != nil {
+				rejected = append(rejected, rejection{sources[i], StageTransformation, err})
+			}
+		}
+		level := t.c.p.CommitLevel
+		b.done = func() (bool, error) { return w.Reached(level) }
+	}
+	if err := t.reject(ctx, rejected); err != nil {
+		return err
+	}
+	if len(b.spans) > 0 {
+		if b.done == nil {
+			b.done = func() (bool, error) { return true, nil } // nothing written: done at once
+		}
+		t.add(b)
+	}
+	return nil
+}
+
+// cover extends the batch's span of part to offset; records of a partition come in order.
+func (b *batch) cover(tr *tracker, part partition, offset int64) {
+	for i := range b.spans {
+		if b.spans[i].part == part {
+			b.spans[i].last = offset
+			return
+		}
+	}
+	b.spans = append(b.spans, batchSpan{tr: tr, part: part, first: offset, last: offset})
+}
+
+// writeEvents writes events, waiting out back pressure with every partition paused.
+func (t *task) writeEvents(ctx context.Context, events []mapping.Event, positions []sink.Position) (*sink.Write, error) {
+	policy := backoff.NewExponentialBackOff(backoff.WithInitialInterval(100*time.Millisecond),
+		backoff.WithMaxInterval(30*time.Second), backoff.WithMaxElapsedTime(0))
+	paused := false
+	defer func() {
+		if paused {
+			t.resumeAll()
+		}
+	}()
+	for {
+		w, err := t.c.deps.Writer.Write(ctx, t.c.deps.Source, events, positions)
+		var bp *sink.BackpressureError
+		if !errors.As(err, &bp) {
+			return w, err
+		}
+		if !paused {
+			paused = true
+			t.pauseAll()
+		}
+		wait := max(bp.RetryAfter, policy.NextBackOff())
+		t.c.deps.Metrics.WriteRetries.Inc()
+		t.c.log.Warn("sinks not accepting records; partitions paused", "reason", bp.Error(), "retryIn", wait)
+		select {
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		case <-time.After(wait):
+		}
+	}
+}
+
+// eventOf builds the event of a record; its bytes are borrowed until the write returns.
+func eventOf(r *kgo.Record, now time.Time) mapping.Event {
+	ev := mapping.Event{Body: r.Value, ReceivedAt: now, Kafka: true, Topic: r.Topic, Partition: r.Partition,
+		Offset: r.Offset, Key: r.Key, Timestamp: r.Timestamp}
+	if len(r.Headers) > 0 {
+		ev.RecordHeaders = make([]mapping.RecordHeader, len(r.Headers))
+		for i, h := range r.Headers {
+			ev.RecordHeaders[i] = mapping.RecordHeader{Key: h.Key, Value: h.Value}
+		}
+	}
+	return ev
+}
+
+// rejection is a record the sinks did not take, and why.
+type rejection struct {
+	rec   *kgo.Record
+	stage string
+	err   error
+}
+
+// reject handles records that failed: with errors.tolerance=none the task stops; with all they
+// go to the dead-letter topic (or, without one, are logged and counted). A dead-letter record
+// is acknowledged by Kafka before its batch can complete, so a crash cannot lose it.
+func (t *task) reject(ctx context.Context, rejected []rejection) error {
+	if len(rejected) == 0 {
+		return nil
+	}
+	if t.c.p.ErrorsTolerance != "all" {
+		r := rejected[0]
+		return &errRejected{topic: r.rec.Topic, partition: r.rec.Partition, offset: r.rec.Offset, err: r.err}
+	}
+	t.c.deadLettered.Add(int64(len(rejected)))
+	t.c.deps.Metrics.DeadLettered.Add(float64(len(rejected)))
+	for _, r := range rejected {
+		t.c.log.Warn("record rejected", "topic", r.rec.Topic, "partition", r.rec.Partition, "offset", r.rec.Offset,
+			"deadLetterTopic", t.c.p.DeadLetterTopic, "error", r.err)
+	}
+	if t.c.p.DeadLetterTopic == "" {
+		return nil
+	}
+	out := make([]*kgo.Record, len(rejected))
+	for i, r := range rejected {
+		out[i] = deadLetter(&t.c.p, r.rec, t.id, r.stage, r.err)
+	}
+	return backoff.Retry(func() error {
+		err := t.cl.ProduceSync(ctx, out...).FirstErr()
+		if err != nil && ctx.Err() == nil {
+			t.c.log.Warn("dead-letter produce failed; retrying", "topic", t.c.p.DeadLetterTopic, "error", err)
+		}
+		if ctx.Err() != nil {
+			return backoff.Permanent(context.Cause(ctx))
+		}
+		return err
+	}, backoff.WithContext(backoff.NewExponentialBackOff(backoff.WithMaxElapsedTime(0)), ctx))
+}
