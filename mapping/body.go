@@ -34,6 +34,9 @@ func (b *bodyState) parse(ev *Event) (string, error) {
 	switch {
 	case ev.Kafka || isJSONContentType(contentType):
 		b.json = bytesToString(ev.Body)
+		if ev.jsonVerdict == validJSON {
+			break
+		}
 		if err := checkDepth(ev.Body); err != nil {
 			b.json, b.err = "", err
 		} else if !gjson.Valid(b.json) {

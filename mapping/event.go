@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"net/netip"
 	"time"
+
+	"github.com/tidwall/gjson"
 )
 
 // Event is one record as every column sees it. HTTP requests and Kafka records build the same
@@ -28,6 +30,33 @@ type Event struct {
 	Key           []byte
 	Timestamp     time.Time
 	RecordHeaders []RecordHeader
+
+	// jsonVerdict caches whether a JSON body is valid (see Prepare), so every sink of a
+	// source does not check the same body again.
+	jsonVerdict verdict
+}
+
+type verdict uint8
+
+const (
+	unchecked verdict = iota
+	validJSON
+	invalidJSONBody
+)
+
+// Prepare checks the bodies of events once, for every mapping that renders them next: with
+// several sinks on one source, each body is validated once instead of once per sink. It only
+// saves work; rendering unprepared events gives the same rows.
+func Prepare(events []Event) {
+	for i := range events {
+		ev := &events[i]
+		if ev.jsonVerdict == unchecked && (ev.Kafka || isJSONContentType(ev.Header.Get("Content-Type"))) {
+			ev.jsonVerdict = invalidJSONBody
+			if checkDepth(ev.Body) == nil && gjson.Valid(bytesToString(ev.Body)) {
+				ev.jsonVerdict = validJSON
+			}
+		}
+	}
 }
 
 // RecordHeader is one Kafka record header; keys may repeat.

@@ -54,7 +54,9 @@ func FuzzRender(f *testing.F) {
 		ev := mapping.Event{Body: body, Header: http.Header{"Content-Type": {contentType}, "X-A": {headerValue}},
 			Kafka: kafka, Key: []byte(key), RecordHeaders: []mapping.RecordHeader{{Key: key, Value: body}}}
 		row, err := r.AppendRow(nil, &ev)
-		r.RenderBatch([]mapping.Event{ev, ev}, &rows)
+		batch := []mapping.Event{ev, ev}
+		mapping.Prepare(batch) // prepared or not, the rows are the same
+		r.RenderBatch(batch, &rows)
 		if err != nil {
 			var ce *mapping.ColumnError
 			if !errors.As(err, &ce) {

@@ -23,7 +23,8 @@ type renderState struct {
 // sink: Err(i) tells why (a *mapping.ColumnError). The returned error is for the batch: the
 // source is unknown or has no enabled sink (ErrNoEnabledSink), a sink refuses rows
 // (*BackpressureError: ErrNotReady or ErrDiskFull), or the manager is closed. When a later sink
-// refuses, earlier sinks may already hold the rows (at-least-once: the caller retries).
+// refuses, earlier sinks may already hold the rows (at-least-once: the caller retries). Write
+// records in each event whether its body was checked (mapping.Prepare).
 func (m *Manager) Write(ctx context.Context, source SourceKey, events []mapping.Event, positions []Position) (*Write, error) {
 	if positions != nil && len(positions) != len(events) {
 		return nil, fmt.Errorf("write to %s: %d positions for %d events", source, len(positions), len(events))
@@ -41,6 +42,7 @@ func (m *Manager) Write(ctx context.Context, source SourceKey, events []mapping.
 			return nil, err
 		}
 	}
+	mapping.Prepare(events) // each body is checked once, not once per sink
 	states := make([]*renderState, len(pipes))
 	slices := make([]*sliceEntry, len(pipes))
 	defer func() {
