@@ -25,6 +25,7 @@ run: build
 test-deps:
 	@command -v gcc >/dev/null || { apt-get update && apt-get install -y gcc; }
 	@command -v docker-compose >/dev/null || apt-get install -y docker-compose || { apt-get update && apt-get install -y docker-compose; }
+	@command -v kcat >/dev/null || apt-get install -y kcat || { apt-get update && apt-get install -y kcat; }
 
 ## test: every test, race detector on.
 test: test-deps
