@@ -35,19 +35,19 @@ const MaxColumns = 100
 
 // Column is one column definition in Keboola's sink mapping JSON.
 type Column struct {
-	Type         Kind      `json:"type"`
-	Name         string    `json:"name"`
-	Path         string    `json:"path,omitempty"`
-	DefaultValue *string   `json:"defaultValue,omitempty"`
-	RawString    bool      `json:"rawString,omitempty"`
-	Template     *Template `json:"template,omitempty"`
-	PrimaryKey   bool      `json:"primaryKey,omitempty"`
+	Type         Kind      `json:"type" yaml:"type"`
+	Name         string    `json:"name" yaml:"name"`
+	Path         string    `json:"path,omitempty" yaml:"path,omitempty"`
+	DefaultValue *string   `json:"defaultValue,omitempty" yaml:"defaultValue,omitempty"`
+	RawString    bool      `json:"rawString,omitempty" yaml:"rawString,omitempty"`
+	Template     *Template `json:"template,omitempty" yaml:"template,omitempty"`
+	PrimaryKey   bool      `json:"primaryKey,omitempty" yaml:"primaryKey,omitempty"`
 }
 
 // Template is a template column's program.
 type Template struct {
-	Language string `json:"language"`
-	Content  string `json:"content"`
+	Language string `json:"language" yaml:"language"`
+	Content  string `json:"content" yaml:"content"`
 }
 
 // DecodeColumns reads a column list from JSON: either a bare array or Keboola's
@@ -57,7 +57,7 @@ func DecodeColumns(data []byte) ([]Column, error) {
 	var columns []Column
 	if len(trimmed) > 0 && trimmed[0] == '{' {
 		var m struct {
-			Columns []Column `json:"columns"`
+			Columns []Column `json:"columns" yaml:"columns"`
 		}
 		if err := strictUnmarshal(trimmed, &m); err != nil {
 			return nil, err

@@ -1,0 +1,143 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/kbridge/kbridge/bridge/kafka"
+	"github.com/kbridge/kbridge/mapping"
+	"github.com/kbridge/kbridge/sink"
+	"github.com/kbridge/kbridge/storageapi"
+)
+
+// Config is the whole daemon configuration: one YAML file, every scalar key also settable by an
+// environment variable named after its path (storage.token → KBRIDGE_STORAGE_TOKEN).
+type Config struct {
+	// DefaultBranchID is the Storage branch sources belong to unless they say otherwise.
+	DefaultBranchID int64 `yaml:"defaultBranchId"`
+	// Sink configures the storage levels; sink.dataDir holds all local state.
+	Sink sink.Config `yaml:"sink"`
+	// Storage is the Keboola Storage API (or the emulator) and its token.
+	Storage storageapi.Config `yaml:"storage"`
+	// Kafka is the cluster the pipelines consume from; needed only when pipelines are set.
+	Kafka kafka.ClientConfig `yaml:"kafka"`
+	// Sources are source and sink definitions applied at start (they may also come from the
+	// Stream API; these win at every start).
+	Sources []SourceConfig `yaml:"sources"`
+	// Pipelines bind Kafka topics to sources, in Kafka Connect keys.
+	Pipelines []map[string]string `yaml:"pipelines"`
+	// Metrics serves /metrics, /healthz and /readyz.
+	Metrics ListenConfig `yaml:"metrics"`
+	// RestartBackoff bounds the wait before a failed Kafka pipeline is started again.
+	RestartBackoff time.Duration `yaml:"restartBackoff"`
+	// ShutdownTimeout bounds the whole shutdown.
+	ShutdownTimeout time.Duration `yaml:"shutdownTimeout"`
+	// Log is the log format: json or text.
+	Log LogConfig `yaml:"log"`
+}
+
+// SourceConfig defines a source and its sinks.
+type SourceConfig struct {
+	ID       string       `yaml:"id"`
+	Name     string       `yaml:"name"`
+	Type     string       `yaml:"type"`   // http or kafka
+	Secret   string       `yaml:"secret"` // of an http source
+	Settings sink.Patch   `yaml:"settings"`
+	Sinks    []SinkConfig `yaml:"sinks"`
+}
+
+// SinkConfig defines a sink: a table and its column mapping.
+type SinkConfig struct {
+	ID       string           `yaml:"id"`
+	Name     string           `yaml:"name"`
+	TableID  string           `yaml:"tableId"`
+	Columns  []mapping.Column `yaml:"columns"`
+	Settings sink.Patch       `yaml:"settings"`
+}
+
+// ListenConfig is an HTTP listener; an empty address turns it off.
+type ListenConfig struct {
+	Listen string `yaml:"listen"`
+}
+
+// LogConfig configures logging.
+type LogConfig struct {
+	Format string `yaml:"format"` // json or text
+	Level  string `yaml:"level"`  // debug, info, warn, error
+}
+
+// DefaultConfig returns the defaults; sink.dataDir, storage.url and storage.token must be set.
+func DefaultConfig() Config {
+	return Config{
+		DefaultBranchID: 1,
+		Sink:            sink.DefaultConfig(),
+		Storage:         storageapi.DefaultConfig(),
+		Metrics:         ListenConfig{Listen: ":9000"},
+		RestartBackoff:  time.Minute,
+		ShutdownTimeout: 30 * time.Second,
+		Log:             LogConfig{Format: "json", Level: "info"},
+	}
+}
+
+// Load reads a config file over the defaults, then applies environment overrides.
+func Load(path string, env func(string) (string, bool)) (Config, error) {
+	cfg := DefaultConfig()
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return cfg, fmt.Errorf("config: %w", err)
+		}
+		if err := yaml.Unmarshal(data, &cfg); err != nil {
+			return cfg, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	if err := applyEnv(&cfg, "KBRIDGE", env); err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.Validate()
+}
+
+// Validate names every bad key.
+func (c Config) Validate() error {
+	var errs []error
+	if c.DefaultBranchID <= 0 {
+		errs = append(errs, fmt.Errorf("defaultBranchId: must be positive, got %d", c.DefaultBranchID))
+	}
+	if err := c.Sink.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Storage.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("storage: %w", err))
+	}
+	if len(c.Pipelines) > 0 {
+		if err := c.Kafka.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for i, keys := range c.Pipelines {
+		if _, _, err := kafka.ParsePipeline(keys); err != nil {
+			errs = append(errs, fmt.Errorf("pipelines[%d]: %w", i, err))
+		}
+	}
+	for i, s := range c.Sources {
+		if s.ID == "" {
+			errs = append(errs, fmt.Errorf("sources[%d].id: missing", i))
+		}
+		for j, k := range s.Sinks {
+			if k.ID == "" || k.TableID == "" {
+				errs = append(errs, fmt.Errorf("sources[%d].sinks[%d]: id and tableId are required", i, j))
+			}
+		}
+	}
+	if c.RestartBackoff < time.Second {
+		errs = append(errs, fmt.Errorf("restartBackoff: must be at least 1s, got %s", c.RestartBackoff))
+	}
+	if c.Log.Format != "json" && c.Log.Format != "text" {
+		errs = append(errs, fmt.Errorf("log.format: must be json or text, got %q", c.Log.Format))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,181 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/kbridge/kbridge/bridge/kafka"
+	"github.com/kbridge/kbridge/sink"
+	"github.com/kbridge/kbridge/storageapi"
+)
+
+// Daemon is a configured kbridge process. New starts nothing; Run runs it until ctx ends.
+type Daemon struct {
+	cfg      Config
+	log      *slog.Logger
+	registry *prometheus.Registry
+	storage  *storageapi.Client
+	project  int64
+
+	mu        sync.Mutex
+	manager   *sink.Manager
+	consumers map[string]*kafka.Consumer
+}
+
+// New checks the configuration and builds the Storage API client.
+func New(cfg Config, log *slog.Logger) (*Daemon, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	storage, err := storageapi.New(cfg.Storage)
+	if err != nil {
+		return nil, err
+	}
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return &Daemon{cfg: cfg, log: log, registry: registry, storage: storage, consumers: map[string]*kafka.Consumer{}}, nil
+}
+
+// Run starts everything, waits for ctx to end (SIGTERM) and shuts down in order. It returns
+// early with an error when a component cannot start or the storage levels fail.
+func (d *Daemon) Run(ctx context.Context) error {
+	token, err := d.storage.VerifyToken(ctx)
+	if err != nil {
+		return fmt.Errorf("verify the Storage API token (storage.url %s): %w", d.cfg.Storage.URL, err)
+	}
+	d.project = token.ProjectID()
+	manager, err := sink.New(d.cfg.Sink, sink.Deps{Storage: d.storage, Logger: d.log.With("component", "sink"), Registerer: d.registry})
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	d.manager = manager
+	d.mu.Unlock()
+	if err := d.applyDefinitions(manager); err != nil {
+		return err
+	}
+
+	levelsCtx, stopLevels := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer stopLevels(nil)
+	levelsDone := make(chan error, 1)
+	go func() { levelsDone <- manager.Run(levelsCtx) }()
+	select {
+	case <-manager.Ready():
+	case err := <-levelsDone:
+		return fmt.Errorf("storage levels: %w", err)
+	case <-ctx.Done():
+	}
+
+	servers, err := d.startServers(ctx)
+	if err != nil {
+		return errors.Join(err, d.shutdown(servers, func() {}, &sync.WaitGroup{}, manager, stopLevels, levelsDone))
+	}
+	kafkaCtx, stopKafka := context.WithCancel(context.WithoutCancel(ctx))
+	var pipelines sync.WaitGroup
+	d.startPipelines(kafkaCtx, manager, &pipelines)
+	d.log.Info("kbridge running", "project", d.project, "sources", len(manager.Sources()), "pipelines", len(d.cfg.Pipelines))
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-levelsDone:
+		runErr = fmt.Errorf("storage levels stopped: %w", runErr)
+	}
+	return errors.Join(runErr, d.shutdown(servers, stopKafka, &pipelines, manager, stopLevels, levelsDone))
+}
+
+// shutdown stops in the documented order: HTTP listeners, Kafka polling (committing what is
+// done), then the storage levels (final flush and fsync, state persisted).
+func (d *Daemon) shutdown(servers *servers, stopKafka context.CancelFunc, pipelines *sync.WaitGroup,
+	manager *sink.Manager, stopLevels context.CancelCauseFunc, levelsDone chan error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), d.cfg.ShutdownTimeout)
+	defer cancel()
+	d.log.Info("shutting down")
+	servers.stopIntake(ctx)
+	stopKafka()
+	pipelines.Wait()
+	err := manager.Close(ctx)
+	stopLevels(errors.New("shutdown"))
+	select {
+	case <-levelsDone:
+	case <-ctx.Done():
+	}
+	servers.stopRest(ctx)
+	d.log.Info("stopped")
+	return err
+}
+
+// applyDefinitions puts the configured sources and sinks into the manager.
+func (d *Daemon) applyDefinitions(m *sink.Manager) error {
+	for _, s := range d.cfg.Sources {
+		key := sink.SourceKey{ProjectID: d.project, BranchID: d.cfg.DefaultBranchID, SourceID: s.ID}
+		src := sink.Source{Key: key, Type: s.Type, Name: s.Name, Secret: s.Secret, Settings: s.Settings}
+		if src.Type == "" {
+			src.Type = "http"
+		}
+		if src.Name == "" {
+			src.Name = s.ID
+		}
+		if err := m.PutSource(src); err != nil {
+			return fmt.Errorf("sources %s: %w", s.ID, err)
+		}
+		for _, k := range s.Sinks {
+			def := sink.Sink{Key: sink.SinkKey{SourceKey: key, SinkID: k.ID}, Name: k.Name, TableID: k.TableID,
+				Columns: k.Columns, Settings: k.Settings}
+			if def.Name == "" {
+				def.Name = k.ID
+			}
+			if err := m.PutSink(def); err != nil {
+				return fmt.Errorf("sources %s sinks %s: %w", s.ID, k.ID, err)
+			}
+		}
+	}
+	return nil
+}
+
+// startPipelines runs every Kafka pipeline under a supervisor that restarts it with backoff
+// when it fails (Kafka Connect leaves failed tasks failed).
+func (d *Daemon) startPipelines(ctx context.Context, m *sink.Manager, wg *sync.WaitGroup) {
+	metrics := kafka.NewMetrics(d.registry)
+	for _, keys := range d.cfg.Pipelines {
+		p, warnings, _ := kafka.ParsePipeline(keys) // validated with the config
+		for _, w := range warnings {
+			d.log.Warn("pipeline key", "pipeline", p.Name, "warning", w)
+		}
+		source := sink.SourceKey{ProjectID: d.project, BranchID: d.cfg.DefaultBranchID, SourceID: p.Source}
+		c, err := kafka.NewConsumer(p, kafka.Deps{Client: d.cfg.Kafka, Source: source, Writer: m,
+			Logger: d.log, Metrics: metrics})
+		if err != nil {
+			d.log.Error("pipeline not started", "pipeline", p.Name, "error", err)
+			continue
+		}
+		d.mu.Lock()
+		d.consumers[p.Name] = c
+		d.mu.Unlock()
+		wg.Go(func() { d.supervise(ctx, p.Name, c) })
+	}
+}
+
+func (d *Daemon) supervise(ctx context.Context, name string, c *kafka.Consumer) {
+	wait := time.Second
+	for {
+		err := c.Run(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		d.log.Error("pipeline failed; restarting", "pipeline", name, "error", err, "in", wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, d.cfg.RestartBackoff)
+	}
+}
