@@ -24,7 +24,7 @@ var keyedColumns = []mapping.Column{
 	{Type: mapping.KindPath, Name: "id", Path: "id"},
 }
 
-func pipeline(t *testing.T, keys ...string) kafka.Pipeline {
+func pipeline(t testing.TB, keys ...string) kafka.Pipeline {
 	t.Helper()
 	m := map[string]string{"name": "events", "kbridge.source": source.SourceID, "topics": "orders,payments", "batch.max.size": "100"}
 	for i := 0; i+1 < len(keys); i += 2 {

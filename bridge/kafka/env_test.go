@@ -31,14 +31,20 @@ var source = sink.SourceKey{ProjectID: 1, BranchID: 1, SourceID: "events"}
 
 // env is a kfake cluster, a Storage API emulator and a sink manager writing into it.
 type env struct {
-	t          *testing.T
+	t          testing.TB
 	cluster    *kfake.Cluster
 	emDir      string
 	storageURL string
 	manager    *sink.Manager
 }
 
-func newEnv(t *testing.T, topics map[string]int32, columns []mapping.Column) *env {
+func newEnv(t testing.TB, topics map[string]int32, columns []mapping.Column) *env {
+	return newEnvWith(t, topics, columns, sink.Patch{"storage.level.local.encoding.sync.intervalTrigger": "10ms",
+		"storage.level.staging.upload.trigger.count": 1, "storage.level.target.import.trigger.count": 1}, nil)
+}
+
+// newEnvWith is newEnv with the source's settings and a change to the sink manager's config.
+func newEnvWith(t testing.TB, topics map[string]int32, columns []mapping.Column, settings sink.Patch, adjust func(*sink.Config)) *env {
 	t.Helper()
 	var opts []kfake.Opt
 	for topic, partitions := range topics {
@@ -51,7 +57,7 @@ func newEnv(t *testing.T, topics map[string]int32, columns []mapping.Column) *en
 	t.Cleanup(cluster.Close)
 	e := &env{t: t, cluster: cluster}
 	e.storageURL = e.startEmulator()
-	e.manager = e.startManager(e.storageURL, columns)
+	e.manager = e.startManager(e.storageURL, columns, settings, adjust)
 	return e
 }
 
@@ -74,7 +80,7 @@ func (e *env) startEmulator() string {
 	return "http://" + ln.Addr().String()
 }
 
-func (e *env) startManager(url string, columns []mapping.Column) *sink.Manager {
+func (e *env) startManager(url string, columns []mapping.Column, settings sink.Patch, adjust func(*sink.Config)) *sink.Manager {
 	scfg := storageapi.DefaultConfig()
 	scfg.URL, scfg.Token = url, token
 	scfg.JobPoll.InitialInterval, scfg.JobPoll.MaxInterval = 5*time.Millisecond, 20*time.Millisecond
@@ -87,12 +93,13 @@ func (e *env) startManager(url string, columns []mapping.Column) *sink.Manager {
 	cfg := sink.DefaultConfig()
 	cfg.DataDir = e.t.TempDir()
 	cfg.Staging.MinInterval, cfg.Target.MinInterval = 0, 0
+	if adjust != nil {
+		adjust(&cfg)
+	}
 	m, err := sink.New(cfg, sink.Deps{Storage: client})
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	settings := sink.Patch{"storage.level.local.encoding.sync.intervalTrigger": "10ms",
-		"storage.level.staging.upload.trigger.count": 1, "storage.level.target.import.trigger.count": 1}
 	if err := m.PutSource(sink.Source{Key: source, Type: "kafka", Name: "events", Settings: settings}); err != nil {
 		e.t.Fatal(err)
 	}
@@ -176,7 +183,7 @@ func (e *env) committed(group string) map[string]map[int32]int64 {
 }
 
 // runConsumer runs c until the test ends (or it fails) and returns a function reporting Run's result.
-func runConsumer(t *testing.T, c interface{ Run(context.Context) error }) (stop func() error) {
+func runConsumer(t testing.TB, c interface{ Run(context.Context) error }) (stop func() error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
@@ -190,7 +197,7 @@ func runConsumer(t *testing.T, c interface{ Run(context.Context) error }) (stop 
 	return stop
 }
 
-func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, limit time.Duration, what string, cond func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(limit); !cond(); time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -198,3 +205,7 @@ func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
 		}
 	}
 }
+
+type kadmOffset = kadm.ListedOffset
+
+func admin(cl *kgo.Client) *kadm.Client { return kadm.NewClient(cl) }
