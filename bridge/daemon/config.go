@@ -28,7 +28,7 @@ type Config struct {
 	// Sources are source and sink definitions applied at start (they may also come from the
 	// Stream API; these win at every start).
 	Sources []SourceConfig `yaml:"sources"`
-	// Pipelines bind Kafka topics to sources, in Kafka Connect keys.
+	// Pipelines bind Kafka topics to sources, in Kafka Connect keys; values expand ${VAR}.
 	Pipelines []map[string]string `yaml:"pipelines"`
 	// Metrics serves /metrics, /healthz and /readyz.
 	Metrics ListenConfig `yaml:"metrics"`
@@ -97,6 +97,13 @@ func Load(path string, env func(string) (string, bool)) (Config, error) {
 	}
 	if err := applyEnv(&cfg, "KBRIDGE", env); err != nil {
 		return cfg, err
+	}
+	// Pipeline values may name environment variables, e.g. a pod's name as its static
+	// group member id: ${POD_NAME}.
+	for _, keys := range cfg.Pipelines {
+		for k, v := range keys {
+			keys[k] = os.Expand(v, func(name string) string { val, _ := env(name); return val })
+		}
 	}
 	return cfg, cfg.Validate()
 }

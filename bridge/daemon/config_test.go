@@ -1,0 +1,55 @@
+package daemon_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kbridge/kbridge/bridge/daemon"
+)
+
+func TestLoad(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "kbridge.yaml")
+	err := os.WriteFile(path, []byte(`
+sink: {dataDir: /data, retryAfter: 2s}
+storage: {url: "http://storage:8001", token: from-file}
+kafka: {brokers: [k0:9092]}
+pipelines:
+  - {name: orders, kbridge.source: orders, topics: orders, consumer.override.group.instance.id: "${POD_NAME}"}
+`), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"KBRIDGE_STORAGE_TOKEN": "from-env", "KBRIDGE_KAFKA_BROKERS": "a:1, b:2",
+		"KBRIDGE_SINK_TARGET_MININTERVAL": "45s", "POD_NAME": "kbridge-2", "KBRIDGE_LOG_FORMAT": "text"}
+	cfg, err := daemon.Load(path, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Storage.Token != "from-env" || cfg.Storage.URL != "http://storage:8001" || strings.Join(cfg.Kafka.Brokers, "|") != "a:1|b:2" ||
+		cfg.Sink.Target.MinInterval != 45*time.Second || cfg.Sink.RetryAfter != 2*time.Second || cfg.Log.Format != "text" ||
+		cfg.Pipelines[0]["consumer.override.group.instance.id"] != "kbridge-2" || cfg.Metrics.Listen != ":9000" {
+		t.Fatalf("loaded %+v", cfg)
+	}
+
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"KBRIDGE_SINK_RETRYAFTER": "soon"}, `environment KBRIDGE_SINK_RETRYAFTER: time: invalid duration "soon"`},
+		{map[string]string{"KBRIDGE_LOG_FORMAT": "xml"}, `log.format: must be json or text, got "xml"`},
+		{map[string]string{"KBRIDGE_KAFKA_BROKERS": "nohost"}, `kafka.brokers: "nohost" has no port`},
+		{map[string]string{"KBRIDGE_DEFAULTBRANCHID": "0"}, "defaultBranchId: must be positive, got 0"},
+	} {
+		_, err := daemon.Load(path, func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok })
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("env %v: error %v, want %q", tc.env, err, tc.want)
+		}
+	}
+	if _, err := daemon.Load(filepath.Join(t.TempDir(), "missing.yaml"), os.LookupEnv); err == nil {
+		t.Error("a missing file was accepted")
+	}
+}
