@@ -17,9 +17,9 @@ all: build
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/kbridge
 
-## run: the local Storage API emulator (the whole system arrives with the dev command).
+## run: the whole system locally (kbridge dev): embedded Kafka broker, Storage API emulator, kbridge.
 run: build
-	$(BIN) $(or $(RUN_ARGS),emulator --data-dir data/emulator)
+	$(BIN) $(or $(RUN_ARGS),dev --data-dir data)
 
 ## test-deps: installs what the tests need on a fresh machine.
 test-deps:

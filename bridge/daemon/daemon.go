@@ -27,6 +27,7 @@ type Daemon struct {
 	mu        sync.Mutex
 	manager   *sink.Manager
 	consumers map[string]*kafka.Consumer
+	started   chan struct{} // closed once everything runs
 }
 
 // New checks the configuration and builds the Storage API client.
@@ -40,7 +41,23 @@ func New(cfg Config, log *slog.Logger) (*Daemon, error) {
 	}
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return &Daemon{cfg: cfg, log: log, registry: registry, storage: storage, consumers: map[string]*kafka.Consumer{}}, nil
+	return &Daemon{cfg: cfg, log: log, registry: registry, storage: storage, consumers: map[string]*kafka.Consumer{},
+		started: make(chan struct{})}, nil
+}
+
+// Started is closed once the storage levels, the pipelines and the listeners run.
+func (d *Daemon) Started() <-chan struct{} { return d.started }
+
+// Manager returns the sink manager; nil before Run opened it.
+func (d *Daemon) Manager() *sink.Manager {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.manager
+}
+
+// SourceKey returns the key of a configured source id, once Run knows the project.
+func (d *Daemon) SourceKey(id string) sink.SourceKey {
+	return sink.SourceKey{ProjectID: d.project, BranchID: d.cfg.DefaultBranchID, SourceID: id}
 }
 
 // Run starts everything, waits for ctx to end (SIGTERM) and shuts down in order. It returns
@@ -81,6 +98,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	var pipelines sync.WaitGroup
 	d.startPipelines(kafkaCtx, manager, &pipelines)
 	d.log.Info("kbridge running", "project", d.project, "sources", len(manager.Sources()), "pipelines", len(d.cfg.Pipelines))
+	close(d.started)
 
 	var runErr error
 	select {

@@ -103,7 +103,7 @@ func TestRunDaemon(t *testing.T) {
 	if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 60*time.Second, "every record in the table", func() bool { return len(tableRows(t, storageURL, "in.c-demo.events")) == n })
+	waitUntil(t, 60*time.Second, "every record in the table", func() bool { return len(tableRows(t, storageURL, "script-token", "in.c-demo.events")) == n })
 	if status, _ := get(t, "http://"+metricsAddr+"/readyz"); status != http.StatusOK {
 		t.Fatalf("/readyz: %d", status)
 	}
@@ -153,9 +153,9 @@ func get(t *testing.T, u string) (int, string) {
 }
 
 // tableRows reads a table through the emulator's data-preview, header excluded.
-func tableRows(t *testing.T, storageURL, table string) [][]string {
+func tableRows(t *testing.T, storageURL, token, table string) [][]string {
 	req, _ := http.NewRequest(http.MethodGet, storageURL+"/v2/storage/tables/"+table+"/data-preview?limit=1000", nil)
-	req.Header.Set("X-StorageApi-Token", "script-token")
+	req.Header.Set("X-StorageApi-Token", token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

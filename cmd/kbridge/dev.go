@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/kbridge/kbridge/bridge/daemon"
+	"github.com/kbridge/kbridge/mapping"
+	"github.com/kbridge/kbridge/sink"
+	"github.com/kbridge/kbridge/storageapi/emulator"
+)
+
+func init() {
+	commands["dev"] = command{summary: "run the whole system locally: embedded Kafka broker, Storage API emulator, kbridge", run: runDev}
+}
+
+// devTable is the demo sink's table.
+const devTable = "in.c-demo.events"
+
+func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dataDir := fs.String("data-dir", envOr("KBRIDGE_DEV_DATA_DIR", "data"), "where everything keeps its state (env KBRIDGE_DEV_DATA_DIR)")
+	kafkaPort := fs.Int("kafka-port", envInt("KBRIDGE_DEV_KAFKA_PORT", 9092), "embedded Kafka broker port on 127.0.0.1 (env KBRIDGE_DEV_KAFKA_PORT)")
+	storageListen := fs.String("storage-listen", envOr("KBRIDGE_DEV_STORAGE_LISTEN", "127.0.0.1:8001"), "Storage API emulator address (env KBRIDGE_DEV_STORAGE_LISTEN)")
+	metricsListen := fs.String("metrics-listen", envOr("KBRIDGE_DEV_METRICS_LISTEN", "127.0.0.1:9000"), "/metrics, /healthz, /readyz (env KBRIDGE_DEV_METRICS_LISTEN)")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+
+	cluster, err := kfake.NewCluster(kfake.Ports(*kafkaPort), kfake.SeedTopics(3, "events"), kfake.AllowAutoTopicCreation(),
+		kfake.DataDir(filepath.Join(*dataDir, "kafka")))
+	if err != nil {
+		return fmt.Errorf("embedded Kafka broker on port %d: %w", *kafkaPort, err)
+	}
+	defer cluster.Close()
+
+	storageURL, stopStorage, err := startDevEmulator(filepath.Join(*dataDir, "storage"), *storageListen, logger)
+	if err != nil {
+		return err
+	}
+	defer stopStorage()
+
+	d, err := daemon.New(devConfig(*dataDir, storageURL, cluster.ListenAddrs(), *metricsListen), logger)
+	if err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	wg.Go(func() { done <- d.Run(runCtx) })
+	select {
+	case <-d.Started():
+	case err := <-done:
+		return err
+	}
+	printDevGuide(stdout, cluster.ListenAddrs()[0], storageURL, *metricsListen)
+	wg.Go(func() { reportProgress(runCtx, stdout, d) })
+	return <-done
+}
+
+// startDevEmulator serves the Storage API emulator until stop is called.
+func startDevEmulator(dir, listen string, logger *slog.Logger) (string, func(), error) {
+	cfg := emulator.DefaultConfig()
+	cfg.DataDir, cfg.JobDelay, cfg.Logger = dir, 200*time.Millisecond, logger.With("component", "emulator")
+	em, err := emulator.New(cfg)
+	if err != nil {
+		return "", nil, err
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return "", nil, fmt.Errorf("Storage API emulator on %s: %w", listen, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = em.Serve(ctx, ln) })
+	return "http://" + ln.Addr().String(), func() { cancel(); wg.Wait() }, nil
+}
+
+// devConfig is the demo: source "demo" with one sink into in.c-demo.events, fed by the Kafka
+// topic "events", with short triggers so rows show up in the table within about a minute.
+func devConfig(dataDir, storageURL string, brokers []string, metricsListen string) daemon.Config {
+	cfg := daemon.DefaultConfig()
+	cfg.Sink.DataDir = filepath.Join(dataDir, "kbridge")
+	cfg.Sink.Staging.MinInterval, cfg.Sink.Target.MinInterval = time.Second, 10*time.Second
+	cfg.Storage.URL, cfg.Storage.Token = storageURL, emulator.DefaultToken
+	cfg.Kafka.Brokers = brokers
+	cfg.Metrics.Listen = metricsListen
+	cfg.Log.Format = "text"
+	cfg.Sources = []daemon.SourceConfig{{ID: "demo", Name: "Demo", Type: "http", Secret: devSecret,
+		Settings: sink.Patch{"storage.level.staging.upload.trigger.interval": "5s", "storage.level.target.import.trigger.interval": "30s"},
+		Sinks: []daemon.SinkConfig{{ID: "events", Name: "Events", TableID: devTable, Columns: []mapping.Column{
+			{Type: mapping.KindUUID, Name: "id", PrimaryKey: true},
+			{Type: mapping.KindDatetime, Name: "received"},
+			{Type: mapping.KindKafkaTopic, Name: "topic"},
+			{Type: mapping.KindKafkaPartition, Name: "partition"},
+			{Type: mapping.KindKafkaOffset, Name: "offset"},
+			{Type: mapping.KindBody, Name: "body"},
+		}}},
+	}}
+	cfg.Pipelines = []map[string]string{{"name": "demo-events", "kbridge.source": "demo", "topics": "events"}}
+	return cfg
+}
+
+// devSecret is the demo source's intake secret: a local demo needs no secrecy.
+const devSecret = "demo0000000000000000000000000000000000000000demo"
+
+func printDevGuide(w io.Writer, broker, storageURL, metricsListen string) {
+	fmt.Fprintf(w, `kbridge dev is running (Ctrl-C stops it).
+
+  Kafka broker        %s   (topic "events" feeds source "demo")
+  Storage emulator    %s   (token %s)
+  Metrics             http://%s/metrics
+
+Produce an event:
+  echo '{"user":"ann","action":"login"}' | kcat -b %s -t events -P
+See the table (rows arrive within about a minute):
+  kbridge emulator preview --url %s %s
+
+`, broker, storageURL, emulator.DefaultToken, metricsListen, broker, storageURL, devTable)
+}
+
+// reportProgress prints the demo sink's records per level whenever they change.
+func reportProgress(ctx context.Context, w io.Writer, d *daemon.Daemon) {
+	key := sink.SinkKey{SourceKey: d.SourceKey("demo"), SinkID: "events"}
+	last := ""
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		st, err := d.Manager().SinkStatistics(key)
+		if err != nil {
+			continue
+		}
+		line := fmt.Sprintf("demo/events: %d records received, %d on local disk, %d in staging, %d in the table",
+			st.Total.RecordsCount, count(st.Levels.Local), count(st.Levels.Staging), count(st.Levels.Target))
+		if line != last {
+			fmt.Fprintln(w, line)
+			last = line
+		}
+	}
+}
+
+func count(l *sink.LevelStatistics) int64 {
+	if l == nil {
+		return 0
+	}
+	return l.RecordsCount
+}
+
+func envInt(key string, def int) int {
+	if v, err := strconv.Atoi(envOr(key, "")); err == nil {
+		return v
+	}
+	return def
+}
