@@ -53,6 +53,13 @@ func BenchmarkConsumeToLocal(b *testing.B) {
 		b.Fatal(err)
 	}
 	ends := e.endOffsets(cl, "orders")
+	total := int64(0)
+	for _, end := range ends {
+		total += end
+	}
+	if total != int64(b.N) {
+		b.Fatalf("the topic holds %d records, want %d", total, b.N)
+	}
 	c := e.consumer(pipeline(b, "topics", "orders", "batch.max.size", "1000", "kbridge.commit.level", "local"))
 	b.ResetTimer()
 	start := time.Now()
