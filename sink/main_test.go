@@ -1,16 +1,9 @@
 package sink_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/csv"
-	"errors"
 	"fmt"
-	"io/fs"
-	"net"
-	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
@@ -24,6 +17,7 @@ import (
 	"github.com/kbridge/kbridge/sink/retry"
 	"github.com/kbridge/kbridge/storageapi"
 	"github.com/kbridge/kbridge/storageapi/emulator"
+	"github.com/kbridge/kbridge/storageapi/emulator/emulatortest"
 )
 
 func TestMain(m *testing.M) {
@@ -42,70 +36,32 @@ var (
 
 // testEmulator is an emulator served over HTTP until the test ends.
 type testEmulator struct {
+	*emulatortest.Server
 	em  *emulator.Emulator
 	url string
-	dir string
 }
 
 func startEmulator(t testing.TB) *testEmulator {
 	t.Helper()
-	cfg := emulator.DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	cfg.MasterToken = masterToken
-	cfg.JobDelay = 5 * time.Millisecond
-	em, err := emulator.New(cfg)
-	if err != nil {
-		t.Fatalf("new emulator: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := em.Serve(ctx, ln); err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	t.Cleanup(func() { cancel(); wg.Wait() })
-	return &testEmulator{em: em, url: "http://" + ln.Addr().String(), dir: cfg.DataDir}
+	s := emulatortest.Start(t, func(c *emulator.Config) { c.MasterToken = masterToken })
+	return &testEmulator{Server: s, em: s.Emulator, url: s.URL}
 }
 
 // client returns a Storage API client that does not retry by itself, so the sink's own
 // retries are what the fault tests exercise.
 func newClient(t testing.TB, url string) *storageapi.Client {
 	t.Helper()
-	cfg := storageapi.DefaultConfig()
-	cfg.URL, cfg.Token = url, masterToken
-	cfg.RequestTimeout = 5 * time.Second
+	cfg := (&emulatortest.Server{URL: url}).Config(masterToken)
 	cfg.Retry.MaxAttempts = 1
-	cfg.JobPoll.InitialInterval, cfg.JobPoll.MaxInterval = 2*time.Millisecond, 10*time.Millisecond
-	tr := &http.Transport{}
-	t.Cleanup(tr.CloseIdleConnections)
-	c, err := storageapi.New(cfg, storageapi.WithHTTPClient(&http.Client{Transport: tr}))
-	if err != nil {
-		t.Fatalf("new client: %v", err)
-	}
-	return c
+	return emulatortest.Client(t, cfg)
 }
 
-// rows reads a table's rows from the emulator's data directory, keyed by the first column.
+// rows reads a table's rows from the emulator, keyed by the first column; a repeated key
+// gets a #dup suffix.
 func (e *testEmulator) rows(t testing.TB, tableID string) map[string][]string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(e.dir, "tables", tableID+".csv"))
-	if errors.Is(err, fs.ErrNotExist) {
-		return map[string][]string{}
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	records, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
-	if err != nil {
-		t.Fatalf("table %s: %v", tableID, err)
-	}
 	out := map[string][]string{}
-	for _, r := range records[1:] {
+	for _, r := range e.Rows(t, tableID) {
 		if _, dup := out[r[0]]; dup {
 			out[r[0]+"#dup"+strconv.Itoa(len(out))] = r
 			continue

@@ -2,8 +2,6 @@ package storageapi_test
 
 import (
 	"context"
-	"net"
-	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +10,7 @@ import (
 
 	"github.com/kbridge/kbridge/storageapi"
 	"github.com/kbridge/kbridge/storageapi/emulator"
+	"github.com/kbridge/kbridge/storageapi/emulator/emulatortest"
 )
 
 func TestMain(m *testing.M) {
@@ -23,57 +22,21 @@ const masterToken = "test-master-token"
 // startEmulator serves a fresh emulator on a real listener until the test ends.
 func startEmulator(t *testing.T, adjust ...func(*emulator.Config)) (*emulator.Emulator, string) {
 	t.Helper()
-	cfg := emulator.DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	cfg.MasterToken = masterToken
-	cfg.JobDelay = 20 * time.Millisecond
-	for _, fn := range adjust {
-		fn(&cfg)
-	}
-	return serveEmulator(t, cfg)
-}
-
-func serveEmulator(t *testing.T, cfg emulator.Config) (*emulator.Emulator, string) {
-	t.Helper()
-	em, err := emulator.New(cfg)
-	if err != nil {
-		t.Fatalf("new emulator: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := em.Serve(ctx, ln); err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	t.Cleanup(func() { cancel(); wg.Wait() })
-	return em, "http://" + ln.Addr().String()
+	s := emulatortest.Start(t, append([]func(*emulator.Config){func(c *emulator.Config) {
+		c.MasterToken, c.JobDelay = masterToken, 20*time.Millisecond
+	}}, adjust...)...)
+	return s.Emulator, s.URL
 }
 
 // testConfig is a client config with fast retries and polls.
 func testConfig(url, token string) storageapi.Config {
-	cfg := storageapi.DefaultConfig()
-	cfg.URL, cfg.Token = url, token
-	cfg.RequestTimeout = 5 * time.Second
-	cfg.Retry.InitialInterval, cfg.Retry.MaxInterval = time.Millisecond, 10*time.Millisecond
-	cfg.JobPoll.InitialInterval, cfg.JobPoll.MaxInterval = 5*time.Millisecond, 20*time.Millisecond
-	return cfg
+	return (&emulatortest.Server{URL: url}).Config(token)
 }
 
 // newClient builds a client with its own transport, closed when the test ends.
 func newClient(t *testing.T, cfg storageapi.Config, opts ...storageapi.Option) *storageapi.Client {
 	t.Helper()
-	tr := &http.Transport{}
-	t.Cleanup(tr.CloseIdleConnections)
-	c, err := storageapi.New(cfg, append([]storageapi.Option{storageapi.WithHTTPClient(&http.Client{Transport: tr})}, opts...)...)
-	if err != nil {
-		t.Fatalf("new client: %v", err)
-	}
-	return c
+	return emulatortest.Client(t, cfg, opts...)
 }
 
 func testContext(t *testing.T) context.Context {

@@ -20,6 +20,7 @@ import (
 	"github.com/kbridge/kbridge/mapping"
 	"github.com/kbridge/kbridge/sink"
 	"github.com/kbridge/kbridge/storageapi"
+	"github.com/kbridge/kbridge/storageapi/emulator/emulatortest"
 )
 
 // crashChildEnv makes the test binary act as a kbridge process: sink manager and consumer.
@@ -49,7 +50,7 @@ func crashChild(specJSON string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
 	scfg := storageapi.DefaultConfig()
-	scfg.URL, scfg.Token = spec.Storage, token
+	scfg.URL, scfg.Token = spec.Storage, emulatortest.Token
 	scfg.JobPoll.InitialInterval, scfg.JobPoll.MaxInterval = 5*time.Millisecond, 20*time.Millisecond
 	client, err := storageapi.New(scfg, storageapi.WithHTTPClient(http.DefaultClient))
 	if err != nil {

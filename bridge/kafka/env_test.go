@@ -1,15 +1,8 @@
 package kafka_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/csv"
 	"errors"
-	"io/fs"
-	"net"
-	"net/http"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -21,11 +14,8 @@ import (
 
 	"github.com/kbridge/kbridge/mapping"
 	"github.com/kbridge/kbridge/sink"
-	"github.com/kbridge/kbridge/storageapi"
-	"github.com/kbridge/kbridge/storageapi/emulator"
+	"github.com/kbridge/kbridge/storageapi/emulator/emulatortest"
 )
-
-const token = "kafka-test-token"
 
 var source = sink.SourceKey{ProjectID: 1, BranchID: 1, SourceID: "events"}
 
@@ -33,7 +23,7 @@ var source = sink.SourceKey{ProjectID: 1, BranchID: 1, SourceID: "events"}
 type env struct {
 	t          testing.TB
 	cluster    *kfake.Cluster
-	emDir      string
+	storage    *emulatortest.Server
 	storageURL string
 	manager    *sink.Manager
 }
@@ -55,41 +45,14 @@ func newEnvWith(t testing.TB, topics map[string]int32, columns []mapping.Column,
 		t.Fatal(err)
 	}
 	t.Cleanup(cluster.Close)
-	e := &env{t: t, cluster: cluster}
-	e.storageURL = e.startEmulator()
-	e.manager = e.startManager(e.storageURL, columns, settings, adjust)
+	e := &env{t: t, cluster: cluster, storage: emulatortest.Start(t)}
+	e.storageURL = e.storage.URL
+	e.manager = e.startManager(columns, settings, adjust)
 	return e
 }
 
-func (e *env) startEmulator() string {
-	cfg := emulator.DefaultConfig()
-	cfg.DataDir, cfg.MasterToken, cfg.JobDelay = e.t.TempDir(), token, time.Millisecond
-	em, err := emulator.New(cfg)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = em.Serve(ctx, ln) })
-	e.t.Cleanup(func() { cancel(); wg.Wait() })
-	e.emDir = cfg.DataDir
-	return "http://" + ln.Addr().String()
-}
-
-func (e *env) startManager(url string, columns []mapping.Column, settings sink.Patch, adjust func(*sink.Config)) *sink.Manager {
-	scfg := storageapi.DefaultConfig()
-	scfg.URL, scfg.Token = url, token
-	scfg.JobPoll.InitialInterval, scfg.JobPoll.MaxInterval = 5*time.Millisecond, 20*time.Millisecond
-	tr := &http.Transport{}
-	e.t.Cleanup(tr.CloseIdleConnections)
-	client, err := storageapi.New(scfg, storageapi.WithHTTPClient(&http.Client{Transport: tr}))
-	if err != nil {
-		e.t.Fatal(err)
-	}
+func (e *env) startManager(columns []mapping.Column, settings sink.Patch, adjust func(*sink.Config)) *sink.Manager {
+	client := emulatortest.Client(e.t, e.storage.Config(emulatortest.Token))
 	cfg := sink.DefaultConfig()
 	cfg.DataDir = e.t.TempDir()
 	cfg.Staging.MinInterval, cfg.Target.MinInterval = 0, 0
@@ -144,22 +107,8 @@ func (e *env) produce(recs ...*kgo.Record) {
 	}
 }
 
-// rows reads the table from the emulator's files: one record per row, header excluded.
-func (e *env) rows(tableID string) [][]string {
-	e.t.Helper()
-	data, err := os.ReadFile(filepath.Join(e.emDir, "tables", tableID+".csv"))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	records, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
-	if err != nil || len(records) == 0 {
-		e.t.Fatalf("table %s: %v", tableID, err)
-	}
-	return records[1:]
-}
+// rows reads the table: one record per row, header excluded.
+func (e *env) rows(tableID string) [][]string { return e.storage.Rows(e.t, tableID) }
 
 // committed returns the group's committed offsets, per topic and partition.
 func (e *env) committed(group string) map[string]map[int32]int64 {
