@@ -1,0 +1,23 @@
+// Package intake is kbridge's HTTP intake: Keboola's Data Streams endpoint
+// POST /stream/{projectId}/{sourceId}/{secret}, so existing senders switch their URL and keep
+// working.
+//
+// The intake only builds events (body bytes, headers, client IP, receive time) and maps
+// outcomes to HTTP; the sink manager renders and writes them. A body is one record, or, with
+// Content-Type application/x-ndjson, one record per non-empty line, written all or nothing.
+// docs/http.md lists every status and error name.
+//
+// Invariants:
+//   - 200 means every enabled sink fsynced the records (sync.wait=true), 202 that at least
+//     one sink only buffered them; anything else means nothing was acknowledged.
+//   - A bad payload is a 4xx naming the reason (413, 415, 422), never a 500; a source with no
+//     enabled sink is a 409, never a silent 200.
+//   - Nothing queues without bound: a sink that cannot take records answers 503 with
+//     Retry-After at once.
+//   - Secrets are compared in constant time; X-Forwarded-For is believed only from the
+//     configured proxy networks.
+//   - The happy path logs nothing and reuses its buffers (sync.Pool); the sink keeps no
+//     reference to a request's bytes after Write returns.
+//   - New starts nothing; Run/Serve own the HTTP server goroutine and return only after it
+//     stopped and in-flight requests finished (or ShutdownTimeout passed).
+package intake
