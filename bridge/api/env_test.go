@@ -1,0 +1,137 @@
+package api_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kbridge/kbridge/bridge/api"
+	"github.com/kbridge/kbridge/bridge/intake"
+	"github.com/kbridge/kbridge/sink"
+	"github.com/kbridge/kbridge/storageapi"
+	"github.com/kbridge/kbridge/storageapi/emulator"
+)
+
+const (
+	masterToken = "test-master-token"
+	readToken   = "test-read-token"
+	apiURL      = "https://stream.kbridge.test"
+	intakeURL   = "https://stream-in.kbridge.test"
+)
+
+// env is an emulator, a running sink manager and the Stream API over real HTTP.
+type env struct {
+	t         testing.TB
+	emURL     string
+	emDir     string
+	m         *sink.Manager
+	url       string // the API's base URL
+	intake    *intake.Server
+	intakeURL string // the intake's base URL, when started
+	vars      map[string]string
+}
+
+func startEmulator(t testing.TB) (string, string) {
+	t.Helper()
+	cfg := emulator.DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	cfg.MasterToken = masterToken
+	cfg.Tokens = []emulator.TokenConfig{{Token: readToken, Description: "read only"}}
+	cfg.JobDelay = 5 * time.Millisecond
+	em, err := emulator.New(cfg)
+	if err != nil {
+		t.Fatalf("new emulator: %v", err)
+	}
+	ln := listen(t)
+	serveUntilCleanup(t, "emulator", func(ctx context.Context) error { return em.Serve(ctx, ln) })
+	return "http://" + ln.Addr().String(), cfg.DataDir
+}
+
+func listen(t testing.TB) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	return ln
+}
+
+// serveUntilCleanup runs fn until the test ends, then cancels it and waits.
+func serveUntilCleanup(t testing.TB, what string, fn func(ctx context.Context) error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := fn(ctx); err != nil {
+			t.Errorf("%s: %v", what, err)
+		}
+	})
+	t.Cleanup(func() { cancel(); wg.Wait() })
+}
+
+func storageClient(t testing.TB, url string) *storageapi.Client {
+	t.Helper()
+	cfg := storageapi.DefaultConfig()
+	cfg.URL, cfg.Token = url, masterToken
+	cfg.JobPoll.InitialInterval, cfg.JobPoll.MaxInterval = 2*time.Millisecond, 10*time.Millisecond
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	c, err := storageapi.New(cfg, storageapi.WithHTTPClient(&http.Client{Transport: tr}))
+	if err != nil {
+		t.Fatalf("new client: %v", err)
+	}
+	return c
+}
+
+// newEnv starts everything; withIntake also serves the intake, wired as the daemon wires it.
+func newEnv(t testing.TB, withIntake bool) *env {
+	t.Helper()
+	e := &env{t: t}
+	e.emURL, e.emDir = startEmulator(t)
+	client := storageClient(t, e.emURL)
+	cfg := sink.DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	cfg.Staging.MinInterval, cfg.Target.MinInterval = 0, 0
+	m, err := sink.New(cfg, sink.Deps{Storage: client})
+	if err != nil {
+		t.Fatalf("new manager: %v", err)
+	}
+	e.m = m
+	serveUntilCleanup(t, "sink manager", func(ctx context.Context) error {
+		if err := m.Run(ctx); !errors.Is(err, context.Canceled) {
+			return err
+		}
+		return nil
+	})
+	select {
+	case <-m.Ready():
+	case <-time.After(10 * time.Second):
+		t.Fatal("manager not ready")
+	}
+	deps := api.Deps{Manager: m, Tokens: api.StorageTokens(client)}
+	acfg := api.DefaultConfig()
+	acfg.PublicURL, acfg.IntakeURL = apiURL, intakeURL
+	if withIntake {
+		ln := listen(t)
+		e.intakeURL = "http://" + ln.Addr().String()
+		icfg := intake.DefaultConfig()
+		icfg.PublicURL = e.intakeURL
+		acfg.IntakeURL = e.intakeURL
+		if e.intake, err = intake.New(icfg, intake.Deps{Sink: m}); err != nil {
+			t.Fatal(err)
+		}
+		deps.OnChange = e.intake.Refresh
+		serveUntilCleanup(t, "intake", func(ctx context.Context) error { return e.intake.Serve(ctx, ln) })
+	}
+	srv, err := api.New(acfg, deps)
+	if err != nil {
+		t.Fatalf("new api: %v", err)
+	}
+	ln := listen(t)
+	e.url = "http://" + ln.Addr().String()
+	serveUntilCleanup(t, "api", func(ctx context.Context) error { return srv.Serve(ctx, ln) })
+	return e
+}

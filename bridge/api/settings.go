@@ -1,0 +1,103 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/kbridge/kbridge/bridge/httperr"
+	"github.com/kbridge/kbridge/sink"
+)
+
+type settingsBody struct {
+	ChangeDescription string         `json:"changeDescription"`
+	Settings          []settingPatch `json:"settings"`
+}
+
+type settingPatch struct {
+	Key   string `json:"key"`
+	Value any    `json:"value"`
+}
+
+// readPatch decodes a settings PATCH and validates it as a user patch: a bad value is a 400
+// with one line per key, a protected key a 403.
+func readPatch(r *http.Request) (sink.Patch, error) {
+	var b settingsBody
+	if err := decode(r, &b); err != nil {
+		return nil, err
+	}
+	if b.Settings == nil {
+		return nil, missingField("settings")
+	}
+	p := sink.Patch{}
+	for _, kv := range b.Settings {
+		p[kv.Key] = kv.Value
+	}
+	err := p.Validate(false)
+	var pke *sink.ProtectedKeyError
+	switch {
+	case errors.As(err, &pke):
+		return nil, httperr.New(http.StatusForbidden, "stream.api.forbidden", "%s", sentence(pke.Error()))
+	case err != nil:
+		return nil, httperr.New(http.StatusBadRequest, "stream.api.badRequest", "Invalid settings:\n%s", err.Error())
+	}
+	return p, nil
+}
+
+func (s *Server) sourceSettings(c *call) (int, any, error) {
+	src, err := s.source(c)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, map[string]any{"settings": sink.DescribeSettings(nil, src.Settings)}, nil
+}
+
+func (s *Server) patchSourceSettings(c *call) (int, any, error) {
+	src, err := s.source(c)
+	if err != nil {
+		return 0, nil, err
+	}
+	p, err := readPatch(c.r)
+	if err != nil {
+		return 0, nil, err
+	}
+	src.Settings = src.Settings.Merge(p)
+	return s.putSourceTask(c, "api.update.sourceSettings", "Source settings have been updated successfully.", src)
+}
+
+func (s *Server) sinkSettings(c *call) (int, any, error) {
+	def, err := s.sink(c)
+	if err != nil {
+		return 0, nil, err
+	}
+	views, err := s.m.SinkSettings(def.Key)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, map[string]any{"settings": views}, nil
+}
+
+func (s *Server) patchSinkSettings(c *call) (int, any, error) {
+	def, err := s.sink(c)
+	if err != nil {
+		return 0, nil, err
+	}
+	p, err := readPatch(c.r)
+	if err != nil {
+		return 0, nil, err
+	}
+	def.Settings = def.Settings.Merge(p)
+	return s.putSinkTask(c, "api.update.sinkSettings", "Sink settings have been updated successfully.", def)
+}
+
+// sentence capitalises msg and ends it with a period.
+func sentence(msg string) string {
+	r, n := utf8.DecodeRuneInString(msg)
+	msg = string(unicode.ToUpper(r)) + msg[n:]
+	if !strings.HasSuffix(msg, ".") {
+		msg += "."
+	}
+	return msg
+}
