@@ -8,6 +8,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/kbridge/kbridge/bridge/api"
+	"github.com/kbridge/kbridge/bridge/intake"
 	"github.com/kbridge/kbridge/bridge/kafka"
 	"github.com/kbridge/kbridge/mapping"
 	"github.com/kbridge/kbridge/sink"
@@ -30,6 +32,10 @@ type Config struct {
 	Sources []SourceConfig `yaml:"sources"`
 	// Pipelines bind Kafka topics to sources, in Kafka Connect keys; values expand ${VAR}.
 	Pipelines []map[string]string `yaml:"pipelines"`
+	// Intake takes events by HTTP POST on Keboola's intake URL form; an empty listen turns it off.
+	Intake intake.Config `yaml:"intake"`
+	// API serves Keboola's Stream API; an empty listen turns it off.
+	API api.Config `yaml:"api"`
 	// Metrics serves /metrics, /healthz and /readyz.
 	Metrics ListenConfig `yaml:"metrics"`
 	// RestartBackoff bounds the wait before a failed Kafka pipeline is started again.
@@ -76,6 +82,8 @@ func DefaultConfig() Config {
 		DefaultBranchID: 1,
 		Sink:            sink.DefaultConfig(),
 		Storage:         storageapi.DefaultConfig(),
+		Intake:          intake.DefaultConfig(),
+		API:             api.DefaultConfig(),
 		Metrics:         ListenConfig{Listen: ":9000"},
 		RestartBackoff:  time.Minute,
 		ShutdownTimeout: 30 * time.Second,
@@ -119,6 +127,16 @@ func (c Config) Validate() error {
 	}
 	if err := c.Storage.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("storage: %w", err))
+	}
+	if c.Intake.Listen != "" {
+		if err := c.Intake.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("intake: %w", err))
+		}
+	}
+	if c.API.Listen != "" {
+		if err := c.API.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("api: %w", err))
+		}
 	}
 	if len(c.Pipelines) > 0 {
 		if err := c.Kafka.Validate(); err != nil {

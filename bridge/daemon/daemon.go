@@ -90,7 +90,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 
-	servers, err := d.startServers(ctx)
+	servers, err := d.startServers(ctx, manager)
 	if err != nil {
 		return errors.Join(err, d.shutdown(servers, func() {}, &sync.WaitGroup{}, manager, stopLevels, levelsDone))
 	}

@@ -10,19 +10,31 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/kbridge/kbridge/bridge/api"
+	"github.com/kbridge/kbridge/bridge/intake"
+	"github.com/kbridge/kbridge/sink"
 )
 
 // servers are the daemon's HTTP listeners. The intake stops first at shutdown; the rest
 // (metrics, health) last, so the shutdown itself can be watched.
 type servers struct {
-	intake []*http.Server
-	rest   []*http.Server
-	wg     sync.WaitGroup
+	rest []*http.Server
+	wg   sync.WaitGroup
+
+	// The intake and the Stream API run their own servers until their contexts end.
+	stopHTTP   context.CancelFunc
+	intakeDone chan error
+	stopAPI    context.CancelFunc
+	apiDone    chan error
 }
 
 // startServers starts the listeners; an address that cannot be listened on is an error.
-func (d *Daemon) startServers(ctx context.Context) (*servers, error) {
-	s := &servers{}
+func (d *Daemon) startServers(ctx context.Context, m *sink.Manager) (*servers, error) {
+	s := &servers{stopHTTP: func() {}, stopAPI: func() {}}
+	if err := d.startHTTP(ctx, s, m); err != nil {
+		return s, err
+	}
 	if addr := d.cfg.Metrics.Listen; addr != "" {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", promhttp.HandlerFor(d.registry, promhttp.HandlerOpts{}))
@@ -74,12 +86,76 @@ func (s *servers) serve(ctx context.Context, d *Daemon, name, addr string, h htt
 	return srv, nil
 }
 
-func (s *servers) stopIntake(ctx context.Context) { shutdownAll(ctx, s.intake) }
+// startHTTP starts the intake and the Stream API, each listening before this returns.
+func (d *Daemon) startHTTP(ctx context.Context, s *servers, m *sink.Manager) error {
+	base := context.WithoutCancel(ctx)
+	var in *intake.Server
+	if d.cfg.Intake.Listen != "" {
+		var err error
+		if in, err = intake.New(d.cfg.Intake, intake.Deps{Sink: m, Logger: d.log.With("component", "intake"),
+			Registerer: d.registry, Mapping: d.cfg.Sink.Mapping}); err != nil {
+			return err
+		}
+		var ictx context.Context
+		ictx, s.stopHTTP = context.WithCancel(base)
+		if s.intakeDone, err = listenAndRun(ictx, d.cfg.Intake.Listen, in.Serve); err != nil {
+			return fmt.Errorf("intake listener: %w", err)
+		}
+		d.log.Info("listening", "listener", "intake", "addr", d.cfg.Intake.Listen)
+	}
+	if d.cfg.API.Listen != "" {
+		onChange := func() {}
+		if in != nil {
+			onChange = in.Refresh
+		}
+		a, err := api.New(d.cfg.API, api.Deps{Manager: m, Tokens: api.StorageTokens(d.storage), OnChange: onChange,
+			Mapping: d.cfg.Sink.Mapping, Logger: d.log.With("component", "api")})
+		if err != nil {
+			return err
+		}
+		var actx context.Context
+		actx, s.stopAPI = context.WithCancel(base)
+		if s.apiDone, err = listenAndRun(actx, d.cfg.API.Listen, a.Serve); err != nil {
+			return fmt.Errorf("api listener: %w", err)
+		}
+		d.log.Info("listening", "listener", "api", "addr", d.cfg.API.Listen)
+	}
+	return nil
+}
+
+// listenAndRun listens on addr and runs serve on it until ctx ends; done reports serve's end.
+func listenAndRun(ctx context.Context, addr string, serve func(context.Context, net.Listener) error) (chan error, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, ln) }()
+	return done, nil
+}
+
+// stopIntake stops taking events: the intake answers what is in flight, then closes.
+func (s *servers) stopIntake(ctx context.Context) {
+	s.stopHTTP()
+	waitDone(ctx, s.intakeDone)
+}
 
 // stopRest shuts the remaining listeners down and waits for every serving goroutine.
 func (s *servers) stopRest(ctx context.Context) {
+	s.stopAPI()
+	waitDone(ctx, s.apiDone)
 	shutdownAll(ctx, s.rest)
 	s.wg.Wait()
+}
+
+func waitDone(ctx context.Context, done chan error) {
+	if done == nil {
+		return
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
 }
 
 func shutdownAll(ctx context.Context, list []*http.Server) {

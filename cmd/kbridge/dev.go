@@ -34,6 +34,8 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	kafkaPort := fs.Int("kafka-port", envInt("KBRIDGE_DEV_KAFKA_PORT", 9092), "embedded Kafka broker port on 127.0.0.1 (env KBRIDGE_DEV_KAFKA_PORT)")
 	storageListen := fs.String("storage-listen", envOr("KBRIDGE_DEV_STORAGE_LISTEN", "127.0.0.1:8001"), "Storage API emulator address (env KBRIDGE_DEV_STORAGE_LISTEN)")
 	metricsListen := fs.String("metrics-listen", envOr("KBRIDGE_DEV_METRICS_LISTEN", "127.0.0.1:9000"), "/metrics, /healthz, /readyz (env KBRIDGE_DEV_METRICS_LISTEN)")
+	intakeListen := fs.String("intake-listen", envOr("KBRIDGE_DEV_INTAKE_LISTEN", "127.0.0.1:7000"), "HTTP intake (env KBRIDGE_DEV_INTAKE_LISTEN)")
+	apiListen := fs.String("api-listen", envOr("KBRIDGE_DEV_API_LISTEN", "127.0.0.1:8000"), "Stream API (env KBRIDGE_DEV_API_LISTEN)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -52,7 +54,10 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	defer stopStorage()
 
-	d, err := daemon.New(devConfig(*dataDir, storageURL, cluster.ListenAddrs(), *metricsListen), logger)
+	cfg := devConfig(*dataDir, storageURL, cluster.ListenAddrs(), *metricsListen)
+	cfg.Intake.Listen, cfg.Intake.PublicURL = *intakeListen, "http://"+*intakeListen
+	cfg.API.Listen, cfg.API.PublicURL, cfg.API.IntakeURL = *apiListen, "http://"+*apiListen, cfg.Intake.PublicURL
+	d, err := daemon.New(cfg, logger)
 	if err != nil {
 		return err
 	}
@@ -67,7 +72,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	case err := <-done:
 		return err
 	}
-	printDevGuide(stdout, cluster.ListenAddrs()[0], storageURL, *metricsListen)
+	printDevGuide(stdout, devGuide{broker: cluster.ListenAddrs()[0], storage: storageURL, metrics: *metricsListen,
+		intake: fmt.Sprintf("%s/stream/%d/demo/%s", cfg.Intake.PublicURL, d.SourceKey("demo").ProjectID, devSecret),
+		api:    cfg.API.PublicURL})
 	wg.Go(func() { reportProgress(runCtx, stdout, d) })
 	return <-done
 }
@@ -118,19 +125,25 @@ func devConfig(dataDir, storageURL string, brokers []string, metricsListen strin
 // devSecret is the demo source's intake secret: a local demo needs no secrecy.
 const devSecret = "demo0000000000000000000000000000000000000000demo"
 
-func printDevGuide(w io.Writer, broker, storageURL, metricsListen string) {
+type devGuide struct{ broker, storage, metrics, intake, api string }
+
+func printDevGuide(w io.Writer, g devGuide) {
 	fmt.Fprintf(w, `kbridge dev is running (Ctrl-C stops it).
 
-  Kafka broker        %s   (topic "events" feeds source "demo")
-  Storage emulator    %s   (token %s)
-  Metrics             http://%s/metrics
+  Kafka broker        %[1]s   (topic "events" feeds source "demo")
+  HTTP intake         %[4]s
+  Stream API          %[5]s/v1   (token %[6]s)
+  Storage emulator    %[2]s   (token %[6]s)
+  Metrics             http://%[3]s/metrics
 
-Produce an event:
-  echo '{"user":"ann","action":"login"}' | kcat -b %s -t events -P
+Send an event over HTTP:
+  curl -X POST -H 'Content-Type: application/json' -d '{"user":"ann","action":"login"}' %[4]s
+Produce an event to Kafka:
+  echo '{"user":"ann","action":"login"}' | kcat -b %[1]s -t events -P
 See the table (rows arrive within about a minute):
-  kbridge emulator preview --url %s %s
+  kbridge emulator preview --url %[2]s %[7]s
 
-`, broker, storageURL, emulator.DefaultToken, metricsListen, broker, storageURL, devTable)
+`, g.broker, g.storage, g.metrics, g.intake, g.api, emulator.DefaultToken, devTable)
 }
 
 // reportProgress prints the demo sink's records per level whenever they change.

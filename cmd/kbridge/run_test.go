@@ -32,6 +32,8 @@ kafka:
   brokers: [%s]
 metrics:
   listen: %s
+intake: {listen: ""}
+api: {listen: ""}
 log: {format: text, level: info}
 sources:
   - id: events
