@@ -27,10 +27,9 @@ test-deps:
 	@command -v docker-compose >/dev/null || apt-get install -y docker-compose || { apt-get update && apt-get install -y docker-compose; }
 	@command -v kcat >/dev/null || apt-get install -y kcat || { apt-get update && apt-get install -y kcat; }
 
-## test: every test, race detector on.
-test: test-deps
+## test: lint (go vet, staticcheck), the compose file check and every test, race detector on.
+test: test-deps lint
 	docker-compose -f docker-compose.yml config -q
-	$(GO) vet ./...
 	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 ## bench: Go benchmarks, medians over BENCH_COUNT runs (benchstat-friendly output).

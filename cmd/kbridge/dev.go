@@ -89,7 +89,7 @@ func startDevEmulator(dir, listen string, logger *slog.Logger) (string, func(), 
 	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
-		return "", nil, fmt.Errorf("Storage API emulator on %s: %w", listen, err)
+		return "", nil, fmt.Errorf("the Storage API emulator on %s: %w", listen, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
