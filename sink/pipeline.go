@@ -43,6 +43,7 @@ type pipeline struct {
 	tableMu     sync.Mutex       // serializes table checks of the import workers
 	tableOK     string           // table id checked since start
 	pruned      map[string]int64 // per stream, the last offset of imported files no longer listed
+	resetFrom   string           // statistics count files with ids from it on (ClearStatistics)
 
 	ctx        context.Context
 	wg         sync.WaitGroup
@@ -68,6 +69,9 @@ func newPipeline(m *Manager, src *Source, def Sink, mp *mapping.Mapping) (*pipel
 	}
 	p.syncWait.Store(st.SyncWait)
 	if err := p.load(); err != nil {
+		return nil, err
+	}
+	if err := p.loadReset(); err != nil {
 		return nil, err
 	}
 	return p, nil

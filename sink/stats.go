@@ -46,7 +46,8 @@ type FileStatistics struct {
 	Statistics   Statistics `json:"statistics"`
 }
 
-// SinkStatistics returns the sink's totals per level (over the files it still lists).
+// SinkStatistics returns the sink's totals per level, over the files it still lists that were
+// opened since the last ClearStatistics.
 func (m *Manager) SinkStatistics(k SinkKey) (Statistics, error) {
 	p, err := m.pipeline(k)
 	if err != nil {
@@ -56,7 +57,9 @@ func (m *Manager) SinkStatistics(k SinkKey) (Statistics, error) {
 	defer p.mu.Unlock()
 	var acc [4]local.Stats
 	for _, f := range p.files {
-		f.addLevels(&acc)
+		if p.countedLocked(f) {
+			f.addLevels(&acc)
+		}
 	}
 	return toStatistics(acc), nil
 }
@@ -73,6 +76,9 @@ func (m *Manager) SinkFiles(k SinkKey, failedOnly bool) ([]FileStatistics, error
 	defer p.mu.Unlock()
 	out := make([]FileStatistics, 0, len(p.files))
 	for _, f := range p.files {
+		if !p.countedLocked(f) {
+			continue
+		}
 		fs := f.statistics()
 		if failedOnly && (fs.State == FileImported || fs.RetryAttempt == 0) {
 			continue
