@@ -48,6 +48,8 @@ func (s *Server) routes() {
 	s.handle("PATCH "+sinkPath+"/settings", true, s.patchSinkSettings)
 	s.handle("GET "+sinkPath+"/statistics/total", false, s.sinkStatistics)
 	s.handle("GET "+sinkPath+"/statistics/files", false, s.sinkFiles)
+	s.handle("DELETE "+sinkPath+"/statistics/clear", true, s.clearSinkStatistics)
+	s.handle("DELETE "+sourcePath+"/statistics/clear", true, s.clearSourceStatistics)
 
 	for _, p := range []string{
 		"GET " + branchPath + "/sources/deleted",
@@ -55,13 +57,11 @@ func (s *Server) routes() {
 		"GET " + sourcePath + "/versions",
 		"GET " + sourcePath + "/versions/{number}",
 		"PUT " + sourcePath + "/versions/{number}/rollback",
-		"DELETE " + sourcePath + "/statistics/clear",
 		"GET " + sourcePath + "/sinks/deleted",
 		"PUT " + sinkPath + "/undelete",
 		"GET " + sinkPath + "/versions",
 		"GET " + sinkPath + "/versions/{number}",
 		"PUT " + sinkPath + "/versions/{number}/rollback",
-		"DELETE " + sinkPath + "/statistics/clear",
 		"GET " + branchPath + "/aggregation/sources",
 	} {
 		s.handle(p, false, notImplemented)

@@ -29,6 +29,8 @@ type Manager interface {
 	SinkSettings(k sink.SinkKey) ([]sink.SettingView, error)
 	SinkStatistics(k sink.SinkKey) (sink.Statistics, error)
 	SinkFiles(k sink.SinkKey, failedOnly bool) ([]sink.FileStatistics, error)
+	ClearStatistics(k sink.SinkKey) error
+	ClearSourceStatistics(k sink.SourceKey) error
 }
 
 // Deps are the collaborators of a Server.

@@ -251,3 +251,27 @@ func (s *Server) sinkFiles(c *call) (int, any, error) {
 	}
 	return http.StatusOK, map[string]any{"files": files}, nil
 }
+
+// clearSinkStatistics restarts the sink's statistics from zero; 200 with no body, as Keboola.
+func (s *Server) clearSinkStatistics(c *call) (int, any, error) {
+	def, err := s.sink(c)
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := s.m.ClearStatistics(def.Key); err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, nil, nil
+}
+
+// clearSourceStatistics restarts the statistics of every sink of the source.
+func (s *Server) clearSourceStatistics(c *call) (int, any, error) {
+	src, err := s.source(c)
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := s.m.ClearSourceStatistics(src.Key); err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, nil, nil
+}
