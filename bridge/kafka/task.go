@@ -98,6 +98,9 @@ func (t *task) run(ctx context.Context) error {
 	err := t.poll(loopCtx)
 	cancel(err)
 	wg.Wait()
+	if err == nil || errors.Is(err, context.Canceled) {
+		_ = t.settle() // mark what completed since the last pass, for the final commit at Close
+	}
 	if cerr := <-done; err == nil && cerr != nil && !errors.Is(cerr, context.Canceled) {
 		err = cerr
 	}
