@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/kbridge/kbridge/mapping"
 	"github.com/kbridge/kbridge/sink"
@@ -33,6 +34,8 @@ type Deps struct {
 	Writer  Writer
 	Logger  *slog.Logger
 	Metrics *Metrics // optional
+	// LagInterval is how often consumer lag is measured; DefaultLagInterval when zero.
+	LagInterval time.Duration
 }
 
 // State is a consumer's state, as Kafka Connect names task states.
@@ -74,17 +77,27 @@ func NewConsumer(p Pipeline, deps Deps) (*Consumer, error) {
 	if deps.Metrics == nil {
 		deps.Metrics = NewMetrics(nil)
 	}
+	if deps.LagInterval <= 0 {
+		deps.LagInterval = DefaultLagInterval
+	}
+	deps.Metrics.Failures.WithLabelValues(p.Name) // the series exists from the start, at 0
 	return &Consumer{p: p, deps: deps, log: deps.Logger.With("component", "kafka", "pipeline", p.Name), state: StateStopped}, nil
 }
 
 // Run consumes until ctx ends (it then returns nil) or a task fails: a record rejected under
 // errors.tolerance=none, a write that did not reach local disk, an unusable cluster. The
 // failure is also kept as the consumer's state. Offsets of what is done are committed before
-// Run returns.
+// Run returns. While it runs, the pipeline's consumer lag is measured every Deps.LagInterval.
 func (c *Consumer) Run(ctx context.Context) error {
 	c.setState(StateRunning, nil)
 	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
+	var lag sync.WaitGroup
+	defer func() { cancel(nil); lag.Wait() }() // the lag goroutine removes its series as it ends
+	if l, err := newLagReporter(c); err != nil {
+		c.log.Warn("consumer lag not measured", "error", err)
+	} else {
+		lag.Go(func() { l.run(ctx, c.deps.LagInterval) })
+	}
 	errs := make(chan error, c.p.TasksMax)
 	var wg sync.WaitGroup
 	for id := range c.p.TasksMax {
@@ -106,6 +119,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 	}
 	if first != nil {
 		c.setState(StateFailed, first)
+		c.deps.Metrics.Failures.WithLabelValues(c.p.Name).Inc()
 		c.log.Error("pipeline failed", "error", first)
 		return first
 	}

@@ -2,12 +2,20 @@ package kafka
 
 import "github.com/prometheus/client_golang/prometheus"
 
-// Metrics are the Kafka bridge's counters. One value is shared by every consumer of a process.
+// Metrics are the Kafka bridge's metrics. One value is shared by every consumer of a process;
+// labels are bounded by the pipelines and the partitions of their topics.
 type Metrics struct {
 	Records      prometheus.Counter // records polled
 	DeadLettered prometheus.Counter // records rejected (sent to the dead-letter topic, if any)
 	WriteRetries prometheus.Counter // writes retried because the sinks applied back pressure
 	Marks        prometheus.Counter // offsets marked for commit
+
+	// Lag is, per pipeline, topic and partition, the records between the group's committed
+	// offset and the partition's end, measured every DefaultLagInterval while the pipeline runs.
+	Lag *prometheus.GaugeVec
+	// Failures counts, per pipeline, the times a pipeline stopped with an error; the daemon
+	// restarts it after each with backoff.
+	Failures *prometheus.CounterVec
 }
 
 // NewMetrics registers the metrics on reg; a nil reg keeps them unregistered.
@@ -21,9 +29,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Writes retried because the sinks applied back pressure."}),
 		Marks: prometheus.NewCounter(prometheus.CounterOpts{Name: "kbridge_kafka_offset_marks_total",
 			Help: "Offsets marked for commit after their records reached the commit level."}),
+		Lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "kbridge_kafka_consumer_lag",
+			Help: "Records between the consumer group's committed offset and the partition's end."},
+			[]string{"pipeline", "topic", "partition"}),
+		Failures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kbridge_kafka_pipeline_failures_total",
+			Help: "Times a pipeline stopped with an error; it is restarted with backoff after each."},
+			[]string{"pipeline"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Records, m.DeadLettered, m.WriteRetries, m.Marks)
+		reg.MustRegister(m.Records, m.DeadLettered, m.WriteRetries, m.Marks, m.Lag, m.Failures)
 	}
 	return m
 }
