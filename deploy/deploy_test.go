@@ -1,0 +1,376 @@
+// Package deploy_test checks the deployment files against the code: the Kubernetes manifests
+// and the compose file are well-formed and their kbridge configs load, and every metric the
+// dashboard, the alert rules and the docs name is one the code registers.
+package deploy_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/kbridge/kbridge/bridge/daemon"
+)
+
+// yamlDocs decodes every document of a YAML file.
+func yamlDocs(t *testing.T, path string) []*yaml.Node {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var docs []*yaml.Node
+	for {
+		var n yaml.Node
+		err := dec.Decode(&n)
+		if errors.Is(err, io.EOF) {
+			return docs
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		docs = append(docs, &n)
+	}
+}
+
+func decode[T any](t *testing.T, path string, n *yaml.Node) T {
+	t.Helper()
+	var v T
+	if err := n.Decode(&v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return v
+}
+
+func TestEveryYAMLFileParses(t *testing.T) {
+	t.Parallel()
+	files := []string{"../docker-compose.yml"}
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && (strings.HasSuffix(path, ".yaml") || strings.HasSuffix(path, ".yml")) {
+			files = append(files, path)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) < 8 {
+		t.Fatalf("only %d YAML files: %v", len(files), files)
+	}
+	for _, f := range files {
+		if docs := yamlDocs(t, f); len(docs) == 0 {
+			t.Errorf("%s: no YAML document", f)
+		}
+	}
+}
+
+// loadConfig loads a kbridge config as `kbridge run` does, with the given environment.
+func loadConfig(t *testing.T, name, body string, env map[string]string) daemon.Config {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "kbridge.yaml")
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := daemon.Load(path, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatalf("%s does not load: %v", name, err)
+	}
+	return cfg
+}
+
+func TestComposeConfig(t *testing.T) {
+	t.Parallel()
+	type service struct {
+		Image       string         `yaml:"image"`
+		Command     []string       `yaml:"command"`
+		Volumes     []string       `yaml:"volumes"`
+		Ports       []string       `yaml:"ports"`
+		DependsOn   map[string]any `yaml:"depends_on"`
+		Healthcheck map[string]any `yaml:"healthcheck"`
+	}
+	compose := decode[struct {
+		Services map[string]service `yaml:"services"`
+		Volumes  map[string]any     `yaml:"volumes"`
+	}](t, "docker-compose.yml", yamlDocs(t, "../docker-compose.yml")[0])
+	for _, name := range []string{"kafka", "emulator", "kbridge", "producer"} {
+		if _, ok := compose.Services[name]; !ok {
+			t.Errorf("docker-compose.yml: no service %s", name)
+		}
+	}
+	if compose.Services["kafka"].Healthcheck == nil {
+		t.Error("docker-compose.yml: kafka has no healthcheck")
+	}
+	kb := compose.Services["kbridge"]
+	if strings.Join(kb.Command, " ") != "run --config /etc/kbridge/kbridge.yaml" ||
+		!slices.Contains(kb.Volumes, "./deploy/compose/kbridge.yaml:/etc/kbridge/kbridge.yaml:ro") ||
+		!slices.Contains(kb.Volumes, "kbridge-data:/var/lib/kbridge") {
+		t.Errorf("docker-compose.yml: kbridge runs %v with volumes %v", kb.Command, kb.Volumes)
+	}
+	for _, port := range []string{"7000:7000", "8000:8000", "9000:9000"} {
+		if !slices.Contains(kb.Ports, port) {
+			t.Errorf("docker-compose.yml: kbridge does not publish %s", port)
+		}
+	}
+	if _, ok := compose.Volumes["kbridge-data"]; !ok {
+		t.Error("docker-compose.yml: no volume kbridge-data")
+	}
+
+	body, err := os.ReadFile("compose/kbridge.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := loadConfig(t, "compose/kbridge.yaml", string(body), nil)
+	if cfg.Sink.DataDir != "/var/lib/kbridge" || cfg.Intake.Listen != ":7000" || cfg.API.Listen != ":8000" ||
+		cfg.Metrics.Listen != ":9000" || len(cfg.Pipelines) == 0 || len(cfg.Sources) == 0 {
+		t.Errorf("compose/kbridge.yaml: %+v", cfg)
+	}
+}
+
+// k8s holds the fields of the manifests the checks below read.
+type (
+	meta struct {
+		APIVersion string `yaml:"apiVersion"`
+		Kind       string `yaml:"kind"`
+		Metadata   struct {
+			Name   string            `yaml:"name"`
+			Labels map[string]string `yaml:"labels"`
+		} `yaml:"metadata"`
+	}
+	probe struct {
+		HTTPGet struct {
+			Path string `yaml:"path"`
+			Port string `yaml:"port"`
+		} `yaml:"httpGet"`
+	}
+	container struct {
+		Args []string `yaml:"args"`
+		Env  []struct {
+			Name      string `yaml:"name"`
+			ValueFrom struct {
+				FieldRef struct {
+					FieldPath string `yaml:"fieldPath"`
+				} `yaml:"fieldRef"`
+			} `yaml:"valueFrom"`
+		} `yaml:"env"`
+		Ports []struct {
+			Name          string `yaml:"name"`
+			ContainerPort int    `yaml:"containerPort"`
+		} `yaml:"ports"`
+		ReadinessProbe  *probe `yaml:"readinessProbe"`
+		LivenessProbe   *probe `yaml:"livenessProbe"`
+		SecurityContext struct {
+			AllowPrivilegeEscalation *bool `yaml:"allowPrivilegeEscalation"`
+		} `yaml:"securityContext"`
+		VolumeMounts []struct {
+			Name      string `yaml:"name"`
+			MountPath string `yaml:"mountPath"`
+		} `yaml:"volumeMounts"`
+		Lifecycle struct {
+			PreStop struct {
+				Sleep struct {
+					Seconds int `yaml:"seconds"`
+				} `yaml:"sleep"`
+			} `yaml:"preStop"`
+		} `yaml:"lifecycle"`
+	}
+	statefulSet struct {
+		Spec struct {
+			ServiceName string `yaml:"serviceName"`
+			Replicas    int    `yaml:"replicas"`
+			Selector    struct {
+				MatchLabels map[string]string `yaml:"matchLabels"`
+			} `yaml:"selector"`
+			Template struct {
+				Metadata struct {
+					Labels map[string]string `yaml:"labels"`
+				} `yaml:"metadata"`
+				Spec struct {
+					TerminationGracePeriodSeconds int `yaml:"terminationGracePeriodSeconds"`
+					SecurityContext               struct {
+						RunAsNonRoot bool `yaml:"runAsNonRoot"`
+						RunAsUser    int  `yaml:"runAsUser"`
+						FSGroup      int  `yaml:"fsGroup"`
+					} `yaml:"securityContext"`
+					Containers []container `yaml:"containers"`
+					Volumes    []struct {
+						Name      string `yaml:"name"`
+						ConfigMap struct {
+							Name string `yaml:"name"`
+						} `yaml:"configMap"`
+					} `yaml:"volumes"`
+				} `yaml:"spec"`
+			} `yaml:"template"`
+			VolumeClaimTemplates []meta `yaml:"volumeClaimTemplates"`
+		} `yaml:"spec"`
+	}
+	service struct {
+		Spec struct {
+			Selector map[string]string `yaml:"selector"`
+			Ports    []struct {
+				TargetPort string `yaml:"targetPort"`
+			} `yaml:"ports"`
+		} `yaml:"spec"`
+	}
+)
+
+func matches(selector, labels map[string]string) bool {
+	if len(selector) == 0 {
+		return false
+	}
+	for k, v := range selector {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func TestKubernetesManifests(t *testing.T) {
+	t.Parallel()
+	kustomization := decode[struct {
+		Resources []string `yaml:"resources"`
+	}](t, "kustomization.yaml", yamlDocs(t, "kubernetes/kustomization.yaml")[0])
+	byKind := map[string][]*yaml.Node{}
+	names := map[string]bool{}
+	for _, file := range kustomization.Resources {
+		path := filepath.Join("kubernetes", file)
+		for _, doc := range yamlDocs(t, path) {
+			m := decode[meta](t, path, doc)
+			if m.APIVersion == "" || m.Kind == "" || m.Metadata.Name == "" {
+				t.Errorf("%s: a document without apiVersion, kind or metadata.name", path)
+			}
+			byKind[m.Kind] = append(byKind[m.Kind], doc)
+			names[m.Kind+"/"+m.Metadata.Name] = true
+		}
+	}
+	for _, kind := range []string{"StatefulSet", "Service", "ConfigMap", "PodDisruptionBudget"} {
+		if len(byKind[kind]) == 0 {
+			t.Fatalf("no %s in deploy/kubernetes", kind)
+		}
+	}
+
+	sts := decode[statefulSet](t, "statefulset.yaml", byKind["StatefulSet"][0]).Spec
+	pod := sts.Template.Spec
+	podLabels := sts.Template.Metadata.Labels
+	if !matches(sts.Selector.MatchLabels, podLabels) {
+		t.Errorf("StatefulSet selector %v does not match the pod labels %v", sts.Selector.MatchLabels, podLabels)
+	}
+	if !names["Service/"+sts.ServiceName] {
+		t.Errorf("StatefulSet serviceName %q is not a Service here", sts.ServiceName)
+	}
+	if len(sts.VolumeClaimTemplates) != 1 || sts.Replicas < 2 {
+		t.Errorf("StatefulSet: %d volumeClaimTemplates, %d replicas", len(sts.VolumeClaimTemplates), sts.Replicas)
+	}
+	if sc := pod.SecurityContext; !sc.RunAsNonRoot || sc.RunAsUser == 0 || sc.FSGroup == 0 {
+		t.Errorf("pod securityContext %+v: want non-root with an fsGroup", sc)
+	}
+	if len(pod.Containers) != 1 {
+		t.Fatalf("%d containers", len(pod.Containers))
+	}
+	c := pod.Containers[0]
+	if c.SecurityContext.AllowPrivilegeEscalation == nil || *c.SecurityContext.AllowPrivilegeEscalation {
+		t.Error("container allows privilege escalation")
+	}
+	ports := map[string]int{}
+	for _, p := range c.Ports {
+		ports[p.Name] = p.ContainerPort
+	}
+	if ports["intake"] != 7000 || ports["api"] != 8000 || ports["metrics"] != 9000 {
+		t.Errorf("container ports %v", ports)
+	}
+	if c.ReadinessProbe == nil || c.ReadinessProbe.HTTPGet.Path != "/readyz" || ports[c.ReadinessProbe.HTTPGet.Port] != 9000 {
+		t.Errorf("readiness probe %+v: want /readyz on the metrics port", c.ReadinessProbe)
+	}
+	if c.LivenessProbe == nil || c.LivenessProbe.HTTPGet.Path != "/healthz" || ports[c.LivenessProbe.HTTPGet.Port] != 9000 {
+		t.Errorf("liveness probe %+v: want /healthz on the metrics port", c.LivenessProbe)
+	}
+	podName := false
+	for _, e := range c.Env {
+		podName = podName || e.Name == "POD_NAME" && e.ValueFrom.FieldRef.FieldPath == "metadata.name"
+	}
+	if !podName {
+		t.Error("no POD_NAME from metadata.name")
+	}
+	mounts := map[string]string{}
+	for _, m := range c.VolumeMounts {
+		mounts[m.Name] = m.MountPath
+	}
+	if mounts[sts.VolumeClaimTemplates[0].Metadata.Name] == "" {
+		t.Errorf("the volume claim %q is not mounted", sts.VolumeClaimTemplates[0].Metadata.Name)
+	}
+
+	for _, doc := range byKind["Service"] {
+		svc := decode[service](t, "services.yaml", doc)
+		if !matches(svc.Spec.Selector, podLabels) {
+			t.Errorf("a Service selects %v, not the pods", svc.Spec.Selector)
+		}
+		for _, p := range svc.Spec.Ports {
+			if _, ok := ports[p.TargetPort]; !ok {
+				t.Errorf("a Service targets port %q, which the container does not name", p.TargetPort)
+			}
+		}
+	}
+	pdb := decode[struct {
+		Spec struct {
+			Selector struct {
+				MatchLabels map[string]string `yaml:"matchLabels"`
+			} `yaml:"selector"`
+		} `yaml:"spec"`
+	}](t, "pdb.yaml", byKind["PodDisruptionBudget"][0])
+	if !matches(pdb.Spec.Selector.MatchLabels, podLabels) {
+		t.Errorf("the PodDisruptionBudget selects %v, not the pods", pdb.Spec.Selector.MatchLabels)
+	}
+
+	// The ConfigMap's config loads as the pod would load it, and agrees with the pod spec.
+	var configMapName string
+	for _, v := range pod.Volumes {
+		if mounts[v.Name] == "/etc/kbridge" {
+			configMapName = v.ConfigMap.Name
+		}
+	}
+	if !slices.Equal(c.Args, []string{"run", "--config", "/etc/kbridge/kbridge.yaml"}) || configMapName == "" {
+		t.Fatalf("container args %v, config from ConfigMap %q", c.Args, configMapName)
+	}
+	var body string
+	for _, doc := range byKind["ConfigMap"] {
+		cm := decode[struct {
+			Metadata struct {
+				Name string `yaml:"name"`
+			} `yaml:"metadata"`
+			Data map[string]string `yaml:"data"`
+		}](t, "configmap.yaml", doc)
+		if cm.Metadata.Name == configMapName {
+			body = cm.Data["kbridge.yaml"]
+		}
+	}
+	cfg := loadConfig(t, "the ConfigMap's kbridge.yaml", body, map[string]string{"POD_NAME": "kbridge-1", "KBRIDGE_STORAGE_TOKEN": "token"})
+	if cfg.Sink.DataDir != mounts["data"] {
+		t.Errorf("sink.dataDir %s, the volume is at %s", cfg.Sink.DataDir, mounts["data"])
+	}
+	for _, l := range []struct{ key, listen, port string }{{"intake.listen", cfg.Intake.Listen, "intake"},
+		{"api.listen", cfg.API.Listen, "api"}, {"metrics.listen", cfg.Metrics.Listen, "metrics"}} {
+		if !strings.HasSuffix(l.listen, ":"+strconv.Itoa(ports[l.port])) {
+			t.Errorf("%s %q is not the container's %s port %d", l.key, l.listen, l.port, ports[l.port])
+		}
+	}
+	for i, p := range cfg.Pipelines {
+		if p["consumer.override.group.instance.id"] != "kbridge-1" {
+			t.Errorf("pipelines[%d]: group.instance.id %q, want the pod name", i, p["consumer.override.group.instance.id"])
+		}
+	}
+	grace := time.Duration(pod.TerminationGracePeriodSeconds) * time.Second
+	preStop := time.Duration(c.Lifecycle.PreStop.Sleep.Seconds) * time.Second
+	if grace < preStop+cfg.ShutdownTimeout+10*time.Second {
+		t.Errorf("terminationGracePeriodSeconds %s leaves no margin over preStop %s + shutdownTimeout %s", grace, preStop, cfg.ShutdownTimeout)
+	}
+}
