@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kbridge/kbridge/bridge/kafka"
 	"github.com/kbridge/kbridge/sink"
@@ -28,6 +29,8 @@ type Daemon struct {
 	manager   *sink.Manager
 	consumers map[string]*kafka.Consumer
 	started   chan struct{} // closed once everything runs
+
+	kafkaProbe *kgo.Client // for /readyz; nil without pipelines
 }
 
 // New checks the configuration and builds the Storage API client.
@@ -39,10 +42,20 @@ func New(cfg Config, log *slog.Logger) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
+	var probe *kgo.Client
+	if len(cfg.Pipelines) > 0 {
+		opts, err := cfg.Kafka.Options()
+		if err != nil {
+			return nil, err
+		}
+		if probe, err = kgo.NewClient(opts...); err != nil {
+			return nil, fmt.Errorf("kafka: %w", err)
+		}
+	}
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return &Daemon{cfg: cfg, log: log, registry: registry, storage: storage, consumers: map[string]*kafka.Consumer{},
-		started: make(chan struct{})}, nil
+		started: make(chan struct{}), kafkaProbe: probe}, nil
 }
 
 // Started is closed once the storage levels, the pipelines and the listeners run.
@@ -63,6 +76,9 @@ func (d *Daemon) SourceKey(id string) sink.SourceKey {
 // Run starts everything, waits for ctx to end (SIGTERM) and shuts down in order. It returns
 // early with an error when a component cannot start or the storage levels fail.
 func (d *Daemon) Run(ctx context.Context) error {
+	if d.kafkaProbe != nil {
+		defer d.kafkaProbe.Close() // after every listener, /readyz included, has stopped
+	}
 	token, err := d.storage.VerifyToken(ctx)
 	if err != nil {
 		return fmt.Errorf("verify the Storage API token (storage.url %s): %w", d.cfg.Storage.URL, err)

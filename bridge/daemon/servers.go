@@ -49,7 +49,8 @@ func (d *Daemon) startServers(ctx context.Context, m *sink.Manager) (*servers, e
 	return s, nil
 }
 
-// ready answers 200 once the storage levels recovered and started, and the Storage API answers.
+// ready answers 200 once the storage levels recovered and started, the Storage API answers and,
+// when pipelines are configured, a Kafka broker answers.
 func (d *Daemon) ready(w http.ResponseWriter, r *http.Request) {
 	d.mu.Lock()
 	m := d.manager
@@ -65,6 +66,12 @@ func (d *Daemon) ready(w http.ResponseWriter, r *http.Request) {
 	if _, err := d.storage.Index(ctx); err != nil {
 		http.Error(w, "Storage API unreachable: "+err.Error(), http.StatusServiceUnavailable)
 		return
+	}
+	if d.kafkaProbe != nil {
+		if err := d.kafkaProbe.Ping(ctx); err != nil {
+			http.Error(w, "Kafka unreachable: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
 	}
 	_, _ = w.Write([]byte("OK\n"))
 }

@@ -117,6 +117,13 @@ func TestRunDaemon(t *testing.T) {
 	}
 
 	waitUntil(t, 30*time.Second, "offsets committed", func() bool { return committedTotal(t, cl, "connect-orders") == n })
+
+	// Without a broker the process is not ready.
+	cluster.Close()
+	waitUntil(t, 30*time.Second, "/readyz to fail without Kafka", func() bool {
+		status, body := get(t, "http://"+metricsAddr+"/readyz")
+		return status == http.StatusServiceUnavailable && strings.Contains(body, "Kafka unreachable")
+	})
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -125,8 +132,8 @@ func TestRunDaemon(t *testing.T) {
 		if err != nil {
 			t.Fatalf("kbridge exited with %v", err)
 		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("kbridge did not stop within 30s of SIGTERM")
+	case <-time.After(45 * time.Second):
+		t.Fatal("kbridge did not stop within 45s of SIGTERM")
 	}
 	for _, line := range []string{"shutting down", "stopped"} {
 		if !strings.Contains(logs.String(), line) {
