@@ -18,8 +18,8 @@ import (
 )
 
 // registeredMetrics finds every metric the code defines: the Name of each prometheus
-// CounterOpts, GaugeOpts, HistogramOpts or SummaryOpts literal in the module's non-test Go
-// files, with its kind.
+// CounterOpts, GaugeOpts, HistogramOpts or SummaryOpts literal, and the name given to each
+// prometheus.NewDesc (a collector's metric, kind "Desc"), in the module's non-test Go files.
 func registeredMetrics(t *testing.T) map[string]string {
 	t.Helper()
 	out := map[string]string{}
@@ -39,6 +39,10 @@ func registeredMetrics(t *testing.T) map[string]string {
 			return err
 		}
 		ast.Inspect(f, func(n ast.Node) bool {
+			if name, ok := newDescName(n); ok {
+				out[name] = "Desc"
+				return true
+			}
 			lit, ok := n.(*ast.CompositeLit)
 			if !ok {
 				return true
@@ -71,6 +75,27 @@ func registeredMetrics(t *testing.T) map[string]string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// newDescName returns the metric name of a prometheus.NewDesc("kbridge_…", …) call.
+func newDescName(n ast.Node) (string, bool) {
+	call, ok := n.(*ast.CallExpr)
+	if !ok || len(call.Args) == 0 {
+		return "", false
+	}
+	sel, ok := call.Fun.(*ast.SelectorExpr)
+	if !ok || sel.Sel.Name != "NewDesc" {
+		return "", false
+	}
+	if x, isIdent := sel.X.(*ast.Ident); !isIdent || x.Name != "prometheus" {
+		return "", false
+	}
+	s, ok := call.Args[0].(*ast.BasicLit)
+	if !ok || s.Kind != token.STRING {
+		return "", false
+	}
+	name, err := strconv.Unquote(s.Value)
+	return name, err == nil
 }
 
 var metricName = regexp.MustCompile(`\bkbridge_[a-z0-9_]+`)

@@ -65,6 +65,11 @@ func New(cfg Config, deps Deps) (*Manager, error) {
 		uploader: staging.NewUploader(deps.Storage), importer: target.NewImporter(deps.Storage),
 		sources: map[SourceKey]*sourceState{}, closed: make(chan struct{}), runDone: make(chan struct{}), ready: make(chan struct{}),
 	}
+	if deps.Registerer != nil {
+		if err := deps.Registerer.Register(oldestCollector{m}); err != nil {
+			return nil, err
+		}
+	}
 	recs, err := loadSources(cfg.DataDir)
 	if err != nil {
 		return nil, err
