@@ -115,7 +115,9 @@ func (d *Daemon) startHTTP(ctx context.Context, s *servers, m *sink.Manager) err
 		if in != nil {
 			onChange = in.Refresh
 		}
-		a, err := api.New(d.cfg.API, api.Deps{Manager: m, Tokens: api.StorageTokens(d.storage), OnChange: onChange,
+		apiCfg := d.cfg.API
+		apiCfg.DefaultBranchID = d.cfg.DefaultBranchID // the branch the daemon's sources live in
+		a, err := api.New(apiCfg, api.Deps{Manager: m, Tokens: api.StorageTokens(d.storage), OnChange: onChange,
 			Mapping: d.cfg.Sink.Mapping, Logger: d.log.With("component", "api")})
 		if err != nil {
 			return err

@@ -1,0 +1,131 @@
+package daemon_test
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kbridge/kbridge/bridge/daemon"
+)
+
+var update = flag.Bool("update", false, "rewrite the key reference in docs/configuration.md")
+
+// allowed are the values each key accepts, as the Validate functions check them.
+var allowed = map[string]string{
+	"defaultBranchId":                "> 0; also the Stream API's `default` branch",
+	"sink.dataDir":                   "required",
+	"sink.maxLocalBytes":             "≥ 1 MiB",
+	"sink.retryAfter":                "> 0",
+	"sink.keepImportedFiles":         "≥ 0",
+	"sink.mapping.templateTimeout":   "1ms–1m; 0 = 1s",
+	"sink.mapping.templateMaxStack":  "10–10000; 0 = 500",
+	"sink.mapping.templateMaxOutput": "1 KiB–64 MiB; 0 = 1 MiB",
+	"sink.mapping.templateBatchSize": "1–10000; 0 = 256",
+	"sink.staging.minInterval":       "≥ 0",
+	"sink.target.minInterval":        "≥ 0",
+	"sink.target.maxSlices":          "1–1000",
+	"sink.target.jobLimit":           "1–100",
+	"sink.target.importTimeout":      "> 0",
+	"storage.url":                    "required",
+	"storage.token":                  "required",
+	"storage.requestTimeout":         "> 0",
+	"storage.uploadTimeout":          "> 0",
+	"storage.retry.maxAttempts":      "≥ 1",
+	"storage.retry.maxInterval":      "≥ storage.retry.initialInterval",
+	"storage.retry.multiplier":       "≥ 1",
+	"storage.retry.jitter":           "0 ≤ x < 1",
+	"storage.jobPoll.maxInterval":    "≥ storage.jobPoll.initialInterval",
+	"kafka.brokers":                  "host:port list; required with pipelines",
+	"kafka.tls.certFile":             "with kafka.tls.keyFile",
+	"kafka.sasl.mechanism":           "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or empty",
+	"kafka.sasl.username":            "required with a mechanism",
+	"intake.listen":                  "empty turns the intake off",
+	"intake.maxBodySize":             "100 B–4 MB",
+	"intake.maxNdjsonBodySize":       "intake.maxBodySize–256 MB",
+	"intake.maxHeaderBytes":          "1 KB–1 MB",
+	"intake.trustedProxies":          "CIDRs or addresses",
+	"api.listen":                     "empty turns the API off",
+	"api.defaultBranchId":            "set from defaultBranchId",
+	"api.tokenCacheTtl":              "0–1h",
+	"api.taskTtl":                    "≥ 1m",
+	"api.maxBodySize":                "1 KB–64 MB",
+	"metrics.listen":                 "empty turns it off",
+	"restartBackoff":                 "≥ 1s",
+	"log.format":                     "json or text",
+	"log.level":                      "debug, info, warn or error",
+	"sources":                        "file only: see above",
+	"pipelines":                      "file only: Kafka Connect keys, see kafka.md",
+}
+
+// The key reference in docs/configuration.md lists every key of the configuration with its
+// default and environment variable; regenerate it with go test -run TestConfigReference -update.
+func TestConfigReference(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("| key | default | environment variable | allowed |\n|---|---|---|---|\n")
+	walkKeys(reflect.ValueOf(daemon.DefaultConfig()), "", func(key string, v reflect.Value) {
+		env := "KBRIDGE_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+		if v.Kind() == reflect.Map || v.Kind() == reflect.Slice && v.Type().Elem().Kind() != reflect.String {
+			env = "–"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | `%s` | %s |\n", key, defaultText(v), env, allowed[key])
+	})
+	const path, begin, end = "../../docs/configuration.md", "<!-- keys -->\n", "<!-- /keys -->"
+	doc, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, rest, ok1 := strings.Cut(string(doc), begin)
+	_, tail, ok2 := strings.Cut(rest, end)
+	if !ok1 || !ok2 {
+		t.Fatalf("%s has no %q … %q section", path, begin, end)
+	}
+	want := head + begin + b.String() + end + tail
+	if *update {
+		if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if string(doc) != want {
+		t.Fatalf("%s lists other keys or defaults than the code; run go test ./bridge/daemon -run TestConfigReference -update", path)
+	}
+	for key := range allowed {
+		if !strings.Contains(b.String(), "| `"+key+"` |") {
+			t.Errorf("allowed names %q, which is not a key", key)
+		}
+	}
+}
+
+func walkKeys(v reflect.Value, path string, fn func(string, reflect.Value)) {
+	if v.Kind() == reflect.Struct && v.Type() != reflect.TypeOf(time.Duration(0)) {
+		for i := 0; i < v.NumField(); i++ {
+			tag, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("yaml"), ",")
+			if tag == "" || tag == "-" {
+				continue
+			}
+			if path != "" {
+				tag = path + "." + tag
+			}
+			walkKeys(v.Field(i), tag, fn)
+		}
+		return
+	}
+	fn(path, v)
+}
+
+func defaultText(v reflect.Value) string {
+	switch {
+	case v.Kind() == reflect.Slice || v.Kind() == reflect.Map:
+		return "none"
+	case v.IsZero():
+		if v.Kind() == reflect.String {
+			return "empty"
+		}
+		return "`0`"
+	}
+	return fmt.Sprintf("`%v`", v.Interface())
+}
