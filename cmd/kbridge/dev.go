@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -141,9 +142,9 @@ Send an event over HTTP:
 Produce an event to Kafka:
   echo '{"user":"ann","action":"login"}' | kcat -b %[1]s -t events -P
 See the table (rows arrive within about a minute):
-  kbridge emulator preview --url %[2]s %[7]s
+  %[8]s emulator preview --url %[2]s %[7]s
 
-`, g.broker, g.storage, g.metrics, g.intake, g.api, emulator.DefaultToken, devTable)
+`, g.broker, g.storage, g.metrics, g.intake, g.api, emulator.DefaultToken, devTable, os.Args[0])
 }
 
 // reportProgress prints the demo sink's records per level whenever they change.
