@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/kbridge/kbridge/sink"
 	"github.com/kbridge/kbridge/storageapi"
 	"github.com/kbridge/kbridge/storageapi/emulator"
+	"github.com/kbridge/kbridge/storageapi/emulator/emulatortest"
 )
 
 const (
@@ -37,18 +37,11 @@ type env struct {
 
 func startEmulator(t testing.TB) (string, string) {
 	t.Helper()
-	cfg := emulator.DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	cfg.MasterToken = masterToken
-	cfg.Tokens = []emulator.TokenConfig{{Token: readToken, Description: "read only"}}
-	cfg.JobDelay = 5 * time.Millisecond
-	em, err := emulator.New(cfg)
-	if err != nil {
-		t.Fatalf("new emulator: %v", err)
-	}
-	ln := listen(t)
-	serveUntilCleanup(t, "emulator", func(ctx context.Context) error { return em.Serve(ctx, ln) })
-	return "http://" + ln.Addr().String(), cfg.DataDir
+	s := emulatortest.Start(t, func(c *emulator.Config) {
+		c.MasterToken = masterToken
+		c.Tokens = []emulator.TokenConfig{{Token: readToken, Description: "read only"}}
+	})
+	return s.URL, s.DataDir
 }
 
 func listen(t testing.TB) net.Listener {
@@ -74,16 +67,7 @@ func serveUntilCleanup(t testing.TB, what string, fn func(ctx context.Context) e
 
 func storageClient(t testing.TB, url string) *storageapi.Client {
 	t.Helper()
-	cfg := storageapi.DefaultConfig()
-	cfg.URL, cfg.Token = url, masterToken
-	cfg.JobPoll.InitialInterval, cfg.JobPoll.MaxInterval = 2*time.Millisecond, 10*time.Millisecond
-	tr := &http.Transport{}
-	t.Cleanup(tr.CloseIdleConnections)
-	c, err := storageapi.New(cfg, storageapi.WithHTTPClient(&http.Client{Transport: tr}))
-	if err != nil {
-		t.Fatalf("new client: %v", err)
-	}
-	return c
+	return emulatortest.Client(t, (&emulatortest.Server{URL: url}).Config(masterToken))
 }
 
 // newEnv starts everything; withIntake also serves the intake, wired as the daemon wires it.

@@ -3,7 +3,6 @@ package intake_test
 import (
 	"context"
 	"net"
-	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/kbridge/kbridge/sink"
 	"github.com/kbridge/kbridge/storageapi"
 	"github.com/kbridge/kbridge/storageapi/emulator"
+	"github.com/kbridge/kbridge/storageapi/emulator/emulatortest"
 )
 
 const masterToken = "test-master-token"
@@ -19,40 +19,12 @@ const masterToken = "test-master-token"
 // startEmulator serves a Storage API emulator until the test ends and returns its URL.
 func startEmulator(t testing.TB) string {
 	t.Helper()
-	cfg := emulator.DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	cfg.MasterToken = masterToken
-	cfg.JobDelay = 5 * time.Millisecond
-	em, err := emulator.New(cfg)
-	if err != nil {
-		t.Fatalf("new emulator: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := em.Serve(ctx, ln); err != nil {
-			t.Errorf("serve emulator: %v", err)
-		}
-	})
-	t.Cleanup(func() { cancel(); wg.Wait() })
-	return "http://" + ln.Addr().String()
+	return emulatortest.Start(t, func(c *emulator.Config) { c.MasterToken = masterToken }).URL
 }
 
 func newStorageClient(t testing.TB, url string) *storageapi.Client {
 	t.Helper()
-	cfg := storageapi.DefaultConfig()
-	cfg.URL, cfg.Token = url, masterToken
-	tr := &http.Transport{}
-	t.Cleanup(tr.CloseIdleConnections)
-	c, err := storageapi.New(cfg, storageapi.WithHTTPClient(&http.Client{Transport: tr}))
-	if err != nil {
-		t.Fatalf("new client: %v", err)
-	}
-	return c
+	return emulatortest.Client(t, (&emulatortest.Server{URL: url}).Config(masterToken))
 }
 
 // newManager builds a Manager against a fresh emulator; run starts it until the test ends.
