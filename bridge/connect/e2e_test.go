@@ -1,0 +1,178 @@
+package connect_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kbridge/kbridge/bridge/connect"
+)
+
+// confluentConfig is an unchanged Confluent HTTP sink config aimed at the source's intake URL.
+func confluentConfig(name string) string {
+	return fmt.Sprintf(`{"name": %q, "config": {"connector.class": "io.confluent.connect.http.HttpSinkConnector",
+		"topics": "events", "tasks.max": "1", "http.api.url": "https://stream.keboola.com/stream/1/events/%s",
+		"request.method": "POST", "batch.max.size": 10, "max.retries": 10, "retry.backoff.ms": 3000,
+		"headers": "Content-Type:application/json", "key.converter": "org.apache.kafka.connect.storage.StringConverter",
+		"value.converter": "org.apache.kafka.connect.storage.StringConverter", "reporter.bootstrap.servers": "kafka:9092"}}`, name, secret)
+}
+
+func (e *env) call(t *testing.T, method, path, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, e.url+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var v any
+	_ = json.NewDecoder(resp.Body).Decode(&v)
+	out, _ := json.Marshal(v)
+	return resp.StatusCode, string(out)
+}
+
+func (e *env) connectorState(t *testing.T, name string) string {
+	t.Helper()
+	_, body := e.call(t, "GET", "/connectors/"+name+"/status", "")
+	var st struct{ Connector struct{ State string } }
+	_ = json.Unmarshal([]byte(body), &st)
+	return st.Connector.State
+}
+
+// TestConfluentConfigEndToEnd posts an unchanged Confluent HTTP sink config and finds the
+// produced records as rows of the source's table; a paused connector consumes nothing until
+// it is resumed.
+func TestConfluentConfigEndToEnd(t *testing.T) {
+	e := newEnv(t)
+	e.start()
+	if status, body := e.call(t, "POST", "/connectors", confluentConfig("orders")); status != http.StatusCreated {
+		t.Fatalf("create: %d %s", status, body)
+	}
+	e.produce(`{"id":1}`, `{"id":2}`, `{"id":3}`)
+	waitFor(t, 20*time.Second, "3 rows", func() bool { return len(e.storage.Rows(t, tableID)) == 3 })
+	if got := e.connectorState(t, "orders"); got != "RUNNING" {
+		t.Fatalf("state %s, want RUNNING", got)
+	}
+
+	if status, _ := e.call(t, "PUT", "/connectors/orders/pause", ""); status != http.StatusAccepted {
+		t.Fatalf("pause: %d", status)
+	}
+	e.produce(`{"id":4}`)
+	time.Sleep(500 * time.Millisecond)
+	if n := len(e.storage.Rows(t, tableID)); n != 3 {
+		t.Fatalf("a paused connector consumed: %d rows", n)
+	}
+	if status, _ := e.call(t, "PUT", "/connectors/orders/resume", ""); status != http.StatusAccepted {
+		t.Fatalf("resume: %d", status)
+	}
+	waitFor(t, 20*time.Second, "4 rows", func() bool { return len(e.storage.Rows(t, tableID)) == 4 })
+	for _, row := range e.storage.Rows(t, tableID) {
+		if !strings.HasPrefix(row[len(row)-1], `{"id":`) {
+			t.Errorf("row %q: want the record value in the body column", row)
+		}
+	}
+}
+
+// TestPersistedAcrossRestarts creates connectors, changes their state, restarts the API on the
+// same directory and finds them again, each in its state; a deleted one stays deleted.
+func TestPersistedAcrossRestarts(t *testing.T) {
+	e := newEnv(t)
+	e.start()
+	for _, name := range []string{"a", "b", "c"} {
+		if status, body := e.call(t, "POST", "/connectors", confluentConfig(name)); status != http.StatusCreated {
+			t.Fatalf("create %s: %d %s", name, status, body)
+		}
+	}
+	e.call(t, "PUT", "/connectors/a/stop", "")
+	e.call(t, "PUT", "/connectors/b/pause", "")
+	if status, _ := e.call(t, "DELETE", "/connectors/c", ""); status != http.StatusNoContent {
+		t.Fatalf("delete: %d", status)
+	}
+	e.stop()
+
+	e.start()
+	if _, body := e.call(t, "GET", "/connectors", ""); body != `["a","b"]` {
+		t.Fatalf("connectors after restart: %s", body)
+	}
+	for name, want := range map[string]string{"a": "STOPPED", "b": "PAUSED"} {
+		if got := e.connectorState(t, name); got != want {
+			t.Errorf("%s: state %s, want %s", name, got, want)
+		}
+	}
+	_, cfg := e.call(t, "GET", "/connectors/a/config", "")
+	if !strings.Contains(cfg, `"batch.max.size":"10"`) {
+		t.Errorf("config after restart: %s", cfg)
+	}
+}
+
+// TestConnectorFiles reads connectors from .properties and JSON files at start, as
+// connect-standalone does, runs them, and refuses a file with an invalid config.
+func TestConnectorFiles(t *testing.T) {
+	dir := t.TempDir()
+	props := "# a Connect standalone file\nname=props\nconnector.class=io.kbridge.KeboolaSinkConnector\n" +
+		"topics = events\nkbridge.source: events\nbatch.max.size 5\nconsumer.override.group.id=\\\n  props-group\n"
+	files := map[string]string{
+		"props.properties": props,
+		"post.json":        `{"name": "post", "config": {"connector.class": "KeboolaSinkConnector", "topics": "events", "kbridge.source": "events", "tasks.max": 2}}`,
+		"flat.json":        `{"name": "flat", "connector.class": "KeboolaSinkConnector", "topics": "events", "kbridge.source": "events"}`,
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e := newEnv(t)
+	e.start(dir)
+	if _, body := e.call(t, "GET", "/connectors", ""); body != `["flat","post","props"]` {
+		t.Fatalf("connectors: %s", body)
+	}
+	_, cfg := e.call(t, "GET", "/connectors/props/config", "")
+	for _, want := range []string{`"topics":"events"`, `"kbridge.source":"events"`, `"batch.max.size":"5"`, `"consumer.override.group.id":"props-group"`} {
+		if !strings.Contains(cfg, want) {
+			t.Errorf("props config %s: missing %s", cfg, want)
+		}
+	}
+	if got := e.connectorState(t, "post"); got != "RUNNING" {
+		t.Errorf("post: state %s", got)
+	}
+	e.produce(`{"id":1}`)
+	waitFor(t, 20*time.Second, "a row", func() bool { return len(e.storage.Rows(t, tableID)) >= 1 })
+
+	bad := filepath.Join(t.TempDir(), "bad.properties")
+	if err := os.WriteFile(bad, []byte("name=bad\nconnector.class=KeboolaSinkConnector\nkbridge.source=events\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := connect.New(connect.Config{Listen: ":0", StateDir: t.TempDir(), Connectors: []string{bad}}, connect.Deps{})
+	if err == nil || !strings.Contains(err.Error(), "topics") {
+		t.Errorf("bad file: got %v, want an error naming topics", err)
+	}
+}
+
+// TestFailedTaskTrace makes the consumer fail (a tombstone under behavior.on.null.values=fail)
+// and finds FAILED with the reason in the status; a restart of failed tasks starts it again.
+func TestFailedTaskTrace(t *testing.T) {
+	e := newEnv(t)
+	e.start()
+	cfg := `{"name": "strict", "config": {"connector.class": "KeboolaSinkConnector", "topics": "events",
+		"kbridge.source": "events", "behavior.on.null.values": "fail"}}`
+	if status, body := e.call(t, "POST", "/connectors", cfg); status != http.StatusCreated {
+		t.Fatalf("create: %d %s", status, body)
+	}
+	e.produceTombstone()
+	waitFor(t, 20*time.Second, "FAILED", func() bool {
+		_, body := e.call(t, "GET", "/connectors/strict/tasks/0/status", "")
+		return strings.Contains(body, `"state":"FAILED"`) && strings.Contains(body, `"trace":"`)
+	})
+	status, body := e.call(t, "POST", "/connectors/strict/restart?includeTasks=true&onlyFailed=true", "")
+	if status != http.StatusAccepted || !strings.Contains(body, `"RESTARTING"`) {
+		t.Fatalf("restart: %d %s", status, body)
+	}
+}

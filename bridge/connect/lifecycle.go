@@ -1,0 +1,103 @@
+package connect
+
+import (
+	"net/http"
+	"strconv"
+)
+
+func (s *Server) statusOf(w http.ResponseWriter, r *http.Request) error {
+	return s.withConnector(r, func(c *connector) error {
+		writeJSON(w, http.StatusOK, s.status(c))
+		return nil
+	})
+}
+
+func (s *Server) tasks(w http.ResponseWriter, r *http.Request) error {
+	return s.withConnector(r, func(c *connector) error {
+		info := s.infoOf(c)
+		out := make([]taskInfo, len(info.Tasks))
+		for i, id := range info.Tasks {
+			out[i] = taskInfo{ID: id, Config: c.Config}
+		}
+		writeJSON(w, http.StatusOK, out)
+		return nil
+	})
+}
+
+// task finds the task named in the path.
+func (s *Server) task(r *http.Request, st connectorStatus) (taskState, error) {
+	id, err := strconv.Atoi(r.PathValue("id"))
+	if err != nil || id < 0 || id >= len(st.Tasks) {
+		return taskState{}, errorf(http.StatusNotFound, "No status found for task %s-%s", st.Name, r.PathValue("id"))
+	}
+	return st.Tasks[id], nil
+}
+
+func (s *Server) taskStatus(w http.ResponseWriter, r *http.Request) error {
+	return s.withConnector(r, func(c *connector) error {
+		t, err := s.task(r, s.status(c))
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, t)
+		return nil
+	})
+}
+
+// restart stops and starts the connector's consumer. The connector and its tasks are one
+// consumer, so any restart restarts all of them; onlyFailed skips a connector that did not fail.
+func (s *Server) restart(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	includeTasks, onlyFailed := q.Get("includeTasks") == "true", q.Get("onlyFailed") == "true"
+	return s.withConnector(r, func(c *connector) error {
+		before := s.status(c)
+		failed := len(before.Tasks) > 0 && before.Tasks[0].State == stateFailed
+		restarted := c.Target == stateRunning && (!onlyFailed || failed)
+		if restarted {
+			s.reg.halt(c)
+			s.reg.start(c)
+		}
+		if !includeTasks && !onlyFailed {
+			w.WriteHeader(http.StatusNoContent)
+			return nil
+		}
+		st := s.status(c)
+		if restarted {
+			st.Connector.State = stateRestarting
+			for i := range st.Tasks {
+				if includeTasks {
+					st.Tasks[i].State = stateRestarting
+				}
+			}
+		}
+		writeJSON(w, http.StatusAccepted, st)
+		return nil
+	})
+}
+
+func (s *Server) restartTask(w http.ResponseWriter, r *http.Request) error {
+	return s.withConnector(r, func(c *connector) error {
+		if _, err := s.task(r, s.status(c)); err != nil {
+			return err
+		}
+		if c.Target == stateRunning {
+			s.reg.halt(c)
+			s.reg.start(c)
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	})
+}
+
+// lifecycle moves a connector to target: pause (202), resume (202) or stop (204).
+func (s *Server) lifecycle(target string, status int) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		return s.withConnector(r, func(c *connector) error {
+			if err := s.reg.setTarget(c, target); err != nil {
+				return err
+			}
+			w.WriteHeader(status)
+			return nil
+		})
+	}
+}

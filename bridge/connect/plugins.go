@@ -1,0 +1,139 @@
+package connect
+
+import (
+	"net/http"
+	"strings"
+)
+
+// keyDef is one config key as ConfigKeyInfo describes it.
+type keyDef struct {
+	Name          string   `json:"name"`
+	Type          string   `json:"type"`
+	Required      bool     `json:"required"`
+	DefaultValue  *string  `json:"default_value"`
+	Importance    string   `json:"importance"`
+	Documentation string   `json:"documentation"`
+	Group         string   `json:"group"`
+	OrderInGroup  int      `json:"order_in_group"`
+	Width         string   `json:"width"`
+	DisplayName   string   `json:"display_name"`
+	Dependents    []string `json:"dependents"`
+	Order         int      `json:"order"`
+}
+
+func def(group, name, typ, dflt, doc string) keyDef {
+	d := keyDef{Name: name, Type: typ, Required: dflt == "-", Importance: "MEDIUM", Documentation: doc,
+		Group: group, Width: "MEDIUM", DisplayName: name, Dependents: []string{}}
+	if dflt != "-" {
+		d.DefaultValue = &dflt
+	}
+	if d.Required {
+		d.Importance = "HIGH"
+	}
+	return d
+}
+
+// keyDefs are kbridge's connector keys, in the order validate lists them.
+var keyDefs = []keyDef{
+	def("Common", "name", "STRING", "-", "Connector name; also the consumer group connect-<name>."),
+	def("Common", "connector.class", "STRING", "-", "io.kbridge.KeboolaSinkConnector, or a Confluent or Aiven HTTP sink class."),
+	def("Common", "tasks.max", "INT", "1", "Consumer group members, 1 to 64."),
+	def("Common", "topics", "LIST", "", "Topics to consume; set topics or topics.regex."),
+	def("Common", "topics.regex", "STRING", "", "Regular expression of topics to consume."),
+	def("Error Handling", "errors.tolerance", "STRING", "none", "none stops the connector at a bad record; all dead-letters it."),
+	def("Error Handling", "errors.deadletterqueue.topic.name", "STRING", "", "Dead-letter topic; needs errors.tolerance=all."),
+	def("Error Handling", "errors.deadletterqueue.context.headers.enable", "BOOLEAN", "false", "Add the __connect.errors.* headers."),
+	def("Error Handling", "behavior.on.null.values", "STRING", "ignore", "Tombstones: ignore or fail."),
+	def("kbridge", "kbridge.source", "STRING", "", "The source whose sinks receive the records; set from a Data Streams http.api.url or http.url."),
+	def("kbridge", "batch.max.size", "INT", "500", "Records per batch, 1 to 1000000."),
+	def("kbridge", "kbridge.batch.max.bytes", "INT", "16777216", "Record bytes per batch."),
+	def("kbridge", "kbridge.commit.level", "STRING", "target", "Level records reach before offsets are committed: local, staging or target."),
+	def("kbridge", "kbridge.partition.max.inflight", "INT", "100000", "Records per partition in flight before it is paused."),
+	def("HTTP Sink", "http.api.url", "STRING", "", "Confluent HTTP sink URL; a Data Streams intake URL names the source."),
+	def("HTTP Sink", "http.url", "STRING", "", "Aiven HTTP sink URL; a Data Streams intake URL names the source."),
+	def("Consumer", "consumer.override.group.id", "STRING", "", "Consumer group; connect-<name> when empty."),
+	def("Consumer", "consumer.override.auto.offset.reset", "STRING", "earliest", "earliest or latest."),
+	def("Consumer", "consumer.override.group.instance.id", "STRING", "", "Static group membership id."),
+	def("Consumer", "consumer.override.session.timeout.ms", "LONG", "", "Group session timeout."),
+	def("Consumer", "consumer.override.heartbeat.interval.ms", "LONG", "", "Group heartbeat interval."),
+	def("Consumer", "consumer.override.max.poll.interval.ms", "LONG", "", "Group rebalance timeout."),
+}
+
+var keyGroups = []string{"Common", "Error Handling", "kbridge", "HTTP Sink", "Consumer"}
+
+func (s *Server) plugins(w http.ResponseWriter, _ *http.Request) error {
+	out := make([]pluginInfo, len(classes))
+	for i, c := range classes {
+		out[i] = pluginInfo{Class: c, Type: "sink", Version: s.deps.Version}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+type configValue struct {
+	Name              string   `json:"name"`
+	Value             *string  `json:"value"`
+	RecommendedValues []string `json:"recommended_values"`
+	Errors            []string `json:"errors"`
+	Visible           bool     `json:"visible"`
+}
+
+type configInfo struct {
+	Definition keyDef      `json:"definition"`
+	Value      configValue `json:"value"`
+}
+
+// configInfos is Connect's validate answer; Warnings, kbridge's addition, lists ignored keys.
+type configInfos struct {
+	Name       string       `json:"name"`
+	ErrorCount int          `json:"error_count"`
+	Groups     []string     `json:"groups"`
+	Configs    []configInfo `json:"configs"`
+	Warnings   []string     `json:"warnings"`
+}
+
+func (s *Server) validate(w http.ResponseWriter, r *http.Request) error {
+	plugin := r.PathValue("plugin")
+	class, ok := resolveClass(plugin)
+	if !ok {
+		return errorf(http.StatusNotFound, "Unknown plugin %s", plugin)
+	}
+	cfg, err := decodeConfig(r.Body, false)
+	if err != nil {
+		return err
+	}
+	if given, ok := cfg["connector.class"]; ok && !strings.HasSuffix(given, plugin) {
+		return errorf(http.StatusBadRequest, "Included connector type %s does not match request type %s", given, plugin)
+	}
+	if _, ok := cfg["connector.class"]; !ok {
+		cfg["connector.class"] = class
+	}
+	_, warnings, perr := s.tr.pipeline(cfg)
+	out := configInfos{Name: class, Groups: keyGroups, Warnings: append([]string{}, warnings...)}
+	errKey, errText := "", ""
+	if perr != nil {
+		out.ErrorCount = 1
+		errKey, errText, _ = strings.Cut(perr.Error(), ": ")
+	}
+	found := false
+	for i, d := range keyDefs {
+		d.Order = i + 1
+		v := configValue{Name: d.Name, RecommendedValues: []string{}, Errors: []string{}, Visible: true}
+		if val, ok := cfg[d.Name]; ok {
+			v.Value = &val
+		} else if d.DefaultValue != nil {
+			v.Value = d.DefaultValue
+		}
+		if d.Name == errKey {
+			v.Errors, found = append(v.Errors, errText), true
+		}
+		out.Configs = append(out.Configs, configInfo{Definition: d, Value: v})
+	}
+	if perr != nil && !found {
+		d := def("Common", errKey, "STRING", "", "")
+		v := configValue{Name: errKey, RecommendedValues: []string{}, Errors: []string{errText}, Visible: true}
+		out.Configs = append(out.Configs, configInfo{Definition: d, Value: v})
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}

@@ -1,0 +1,152 @@
+package connect
+
+import (
+	"context"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+
+	"github.com/kbridge/kbridge/bridge/kafka"
+	"github.com/kbridge/kbridge/sink"
+)
+
+// Target states a connector is asked to be in.
+const (
+	stateRunning    = "RUNNING"
+	statePaused     = "PAUSED"
+	stateStopped    = "STOPPED"
+	stateFailed     = "FAILED"
+	stateUnassigned = "UNASSIGNED"
+	stateRestarting = "RESTARTING"
+)
+
+// Supervise runs c until ctx ends. The daemon's supervisor restarts a failed consumer with
+// backoff; without one a failed connector stays FAILED until restarted, as in Kafka Connect.
+type Supervise func(ctx context.Context, name string, c *kafka.Consumer)
+
+// connector is one connector's definition and, while it runs, its consumer.
+type connector struct {
+	Name     string            `json:"name"`
+	Config   map[string]string `json:"config"`
+	Target   string            `json:"state"` // RUNNING, PAUSED or STOPPED
+	fromFile bool              // read from Config.Connectors, not persisted
+
+	pipeline kafka.Pipeline
+	consumer *kafka.Consumer // the last consumer, kept for its state; nil before the first start
+	startErr error           // why the consumer could not be built
+	cancel   context.CancelFunc
+	done     chan struct{}
+}
+
+// registry holds the connectors and runs the consumers of those that should run.
+type registry struct {
+	kafka     kafka.Deps // template: Source is set per connector
+	project   int64
+	branch    int64
+	supervise Supervise
+	store     *store
+	log       *slog.Logger
+
+	mu    sync.Mutex
+	conns map[string]*connector
+	ctx   context.Context // Run's context; nil outside Run
+	wg    sync.WaitGroup
+}
+
+// run starts every connector that should run, waits for ctx to end, then stops them all.
+func (r *registry) run(ctx context.Context) {
+	r.mu.Lock()
+	r.ctx = ctx
+	for _, name := range slices.Sorted(maps.Keys(r.conns)) {
+		if c := r.conns[name]; c.Target == stateRunning {
+			r.start(c)
+		}
+	}
+	r.mu.Unlock()
+	<-ctx.Done()
+	r.mu.Lock()
+	for _, c := range r.conns {
+		r.halt(c)
+	}
+	r.ctx = nil
+	r.mu.Unlock()
+	r.wg.Wait()
+}
+
+// start builds and runs c's consumer; r.mu is held.
+func (r *registry) start(c *connector) {
+	if r.ctx == nil || c.cancel != nil {
+		return
+	}
+	deps := r.kafka
+	deps.Source = sink.SourceKey{ProjectID: r.project, BranchID: r.branch, SourceID: c.pipeline.Source}
+	consumer, err := kafka.NewConsumer(c.pipeline, deps)
+	c.startErr = err
+	if err != nil {
+		r.log.Error("connector not started", "connector", c.Name, "error", err)
+		return
+	}
+	c.consumer = consumer
+	ctx, cancel := context.WithCancel(r.ctx)
+	done := make(chan struct{})
+	c.cancel, c.done = cancel, done
+	r.wg.Go(func() {
+		defer close(done)
+		r.supervise(ctx, c.Name, consumer)
+	})
+}
+
+// halt stops c's consumer and waits for it (its offsets are committed); r.mu is held.
+func (r *registry) halt(c *connector) {
+	if c.cancel == nil {
+		return
+	}
+	c.cancel()
+	<-c.done
+	c.cancel, c.done = nil, nil
+}
+
+// setTarget moves c to target, starting or stopping its consumer; r.mu is held.
+func (r *registry) setTarget(c *connector, target string) error {
+	if c.Target == target {
+		if target == stateRunning {
+			r.start(c)
+		}
+		return nil
+	}
+	prev := c.Target
+	c.Target = target
+	if err := r.store.save(c); err != nil {
+		c.Target = prev
+		return err
+	}
+	if target == stateRunning {
+		r.start(c)
+	} else {
+		r.halt(c)
+	}
+	return nil
+}
+
+// status is c's connector state and its tasks' states; r.mu is held.
+func (r *registry) status(c *connector) (state, trace string, tasks int) {
+	switch {
+	case c.Target == stateStopped:
+		return stateStopped, "", 0
+	case c.Target == statePaused:
+		return statePaused, "", c.pipeline.TasksMax
+	case c.startErr != nil:
+		return stateFailed, c.startErr.Error(), c.pipeline.TasksMax
+	case c.consumer == nil:
+		return stateUnassigned, "", c.pipeline.TasksMax
+	}
+	s, err := c.consumer.State()
+	switch {
+	case s == kafka.StateFailed && err != nil:
+		return stateFailed, err.Error(), c.pipeline.TasksMax
+	case s == kafka.StateRunning || c.cancel != nil: // started; Run sets RUNNING as it begins
+		return stateRunning, "", c.pipeline.TasksMax
+	}
+	return stateUnassigned, "", c.pipeline.TasksMax // not started: the registry is not running
+}

@@ -1,0 +1,192 @@
+package connect
+
+import (
+	"encoding/json"
+	"io"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
+)
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	handle := func(pattern string, h func(w http.ResponseWriter, r *http.Request) error) {
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			if err := h(w, r); err != nil {
+				writeError(w, err)
+			}
+		})
+	}
+	handle("GET /{$}", s.serverInfo)
+	handle("GET /connectors", s.list)
+	handle("POST /connectors", s.create)
+	handle("GET /connectors/{name}", s.info)
+	handle("DELETE /connectors/{name}", s.remove)
+	handle("GET /connectors/{name}/config", s.config)
+	handle("PUT /connectors/{name}/config", s.putConfig)
+	handle("PATCH /connectors/{name}/config", s.patchConfig)
+	handle("GET /connectors/{name}/status", s.statusOf)
+	handle("GET /connectors/{name}/tasks", s.tasks)
+	handle("GET /connectors/{name}/tasks/{id}/status", s.taskStatus)
+	handle("POST /connectors/{name}/restart", s.restart)
+	handle("POST /connectors/{name}/tasks/{id}/restart", s.restartTask)
+	handle("PUT /connectors/{name}/pause", s.lifecycle(statePaused, http.StatusAccepted))
+	handle("PUT /connectors/{name}/resume", s.lifecycle(stateRunning, http.StatusAccepted))
+	handle("PUT /connectors/{name}/stop", s.lifecycle(stateStopped, http.StatusNoContent))
+	handle("GET /connector-plugins", s.plugins)
+	handle("PUT /connector-plugins/{plugin}/config/validate", s.validate)
+	handle("/", func(http.ResponseWriter, *http.Request) error {
+		return errorf(http.StatusNotFound, "HTTP 404 Not Found")
+	})
+	return mux
+}
+
+func (s *Server) serverInfo(w http.ResponseWriter, _ *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]string{"version": s.deps.Version, "commit": "", "kafka_cluster_id": ""})
+	return nil
+}
+
+func (s *Server) list(w http.ResponseWriter, r *http.Request) error {
+	s.reg.mu.Lock()
+	defer s.reg.mu.Unlock()
+	names := slices.Sorted(maps.Keys(s.reg.conns))
+	expand := r.URL.Query()["expand"]
+	if len(expand) == 0 {
+		writeJSON(w, http.StatusOK, append([]string{}, names...))
+		return nil
+	}
+	out := map[string]map[string]any{}
+	for _, name := range names {
+		c, item := s.reg.conns[name], map[string]any{}
+		if slices.Contains(expand, "status") {
+			item["status"] = s.status(c)
+		}
+		if slices.Contains(expand, "info") {
+			item["info"] = s.infoOf(c)
+		}
+		out[name] = item
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) create(w http.ResponseWriter, r *http.Request) error {
+	var req createRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
+		if e, ok := err.(*apiError); ok {
+			return e
+		}
+		return errorf(http.StatusBadRequest, "Invalid JSON body: %v", err)
+	}
+	name := strings.TrimSpace(req.Name)
+	if name == "" {
+		return errorf(http.StatusBadRequest, "Connector name cannot be empty")
+	}
+	if req.Config == nil {
+		return errorf(http.StatusBadRequest, "Connector config cannot be empty")
+	}
+	initial := strings.ToUpper(req.InitialState)
+	switch initial {
+	case "":
+		initial = stateRunning
+	case stateRunning, statePaused, stateStopped:
+	default:
+		return errorf(http.StatusBadRequest, "initial_state: must be RUNNING, PAUSED or STOPPED, got %q", req.InitialState)
+	}
+	info, _, err := s.put(name, req.Config, true, initial)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/connectors/"+name)
+	writeJSON(w, http.StatusCreated, info)
+	return nil
+}
+
+func (s *Server) info(w http.ResponseWriter, r *http.Request) error {
+	return s.withConnector(r, func(c *connector) error {
+		writeJSON(w, http.StatusOK, s.infoOf(c))
+		return nil
+	})
+}
+
+func (s *Server) config(w http.ResponseWriter, r *http.Request) error {
+	return s.withConnector(r, func(c *connector) error {
+		writeJSON(w, http.StatusOK, c.Config)
+		return nil
+	})
+}
+
+func (s *Server) putConfig(w http.ResponseWriter, r *http.Request) error {
+	cfg, err := decodeConfig(r.Body, false)
+	if err != nil {
+		return err
+	}
+	name := r.PathValue("name")
+	info, created, err := s.put(name, cfg, false, stateRunning)
+	if err != nil {
+		return err
+	}
+	if created {
+		w.Header().Set("Location", "/connectors/"+name)
+		writeJSON(w, http.StatusCreated, info)
+	} else {
+		writeJSON(w, http.StatusOK, info)
+	}
+	return nil
+}
+
+func (s *Server) patchConfig(w http.ResponseWriter, r *http.Request) error {
+	patch, err := decodeConfig(r.Body, true)
+	if err != nil {
+		return err
+	}
+	name := r.PathValue("name")
+	s.reg.mu.Lock()
+	c, ok := s.reg.conns[name]
+	var cfg map[string]string
+	if ok {
+		cfg = maps.Clone(c.Config)
+	}
+	s.reg.mu.Unlock()
+	if !ok {
+		return errorf(http.StatusNotFound, "Connector %s not found", name)
+	}
+	for k, v := range patch {
+		if v == deleted {
+			delete(cfg, k)
+		} else {
+			cfg[k] = v
+		}
+	}
+	info, _, err := s.put(name, cfg, false, stateRunning)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, info)
+	return nil
+}
+
+func (s *Server) remove(w http.ResponseWriter, r *http.Request) error {
+	return s.withConnector(r, func(c *connector) error {
+		s.reg.halt(c)
+		if err := s.reg.store.remove(c); err != nil {
+			return err
+		}
+		delete(s.reg.conns, c.Name)
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	})
+}
+
+// withConnector runs fn on the connector named in the path under the registry's lock.
+func (s *Server) withConnector(r *http.Request, fn func(c *connector) error) error {
+	name := r.PathValue("name")
+	s.reg.mu.Lock()
+	defer s.reg.mu.Unlock()
+	c, ok := s.reg.conns[name]
+	if !ok {
+		return errorf(http.StatusNotFound, "Connector %s not found", name)
+	}
+	return fn(c)
+}

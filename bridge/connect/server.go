@@ -1,0 +1,121 @@
+package connect
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/kbridge/kbridge/bridge/kafka"
+)
+
+// Deps are what the server uses from outside.
+type Deps struct {
+	// Kafka is the template of every connector's consumer deps (client, writer, logger,
+	// metrics); Source is set per connector.
+	Kafka kafka.Deps
+	// ProjectID and BranchID locate the sources connectors write to; a non-zero ProjectID is
+	// also checked against the project in Data Streams URLs.
+	ProjectID, BranchID int64
+	// Sources, when set, checks that a Data Streams URL names a known source and its secret.
+	Sources SourceLookup
+	// Supervise runs a consumer; when nil, it runs once and a failure leaves it FAILED.
+	Supervise Supervise
+	// Version is reported by GET / and as the plugins' version.
+	Version string
+	Logger  *slog.Logger
+}
+
+// Server is the Connect REST API and the connectors it manages. New starts nothing; Run runs
+// the connectors and Serve the API, each until its context ends.
+type Server struct {
+	cfg     Config
+	deps    Deps
+	worker  string
+	reg     *registry
+	tr      translator
+	handler http.Handler
+}
+
+// New checks the config, reads the persisted connectors and the connector files, and returns
+// the server. A connector file with an invalid config is an error naming the file and key.
+func New(cfg Config, deps Deps) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	if deps.Supervise == nil {
+		deps.Supervise = func(ctx context.Context, _ string, c *kafka.Consumer) { _ = c.Run(ctx) }
+	}
+	s := &Server{cfg: cfg, deps: deps, worker: cfg.workerID(),
+		tr: translator{projectID: deps.ProjectID, branchID: deps.BranchID, sources: deps.Sources}}
+	s.reg = &registry{kafka: deps.Kafka, project: deps.ProjectID, branch: deps.BranchID, supervise: deps.Supervise,
+		store: &store{dir: cfg.StateDir}, log: deps.Logger.With("component", "connect"), conns: map[string]*connector{}}
+	if err := s.load(); err != nil {
+		return nil, err
+	}
+	s.handler = s.routes()
+	return s, nil
+}
+
+func (s *Server) load() error {
+	persisted, err := s.reg.store.load()
+	if err != nil {
+		return err
+	}
+	files, err := s.cfg.connectorFiles()
+	if err != nil {
+		return err
+	}
+	var fromFiles []*connector
+	for _, f := range files {
+		c, err := readConnectorFile(f)
+		if err != nil {
+			return err
+		}
+		fromFiles = append(fromFiles, c)
+	}
+	for _, c := range append(persisted, fromFiles...) { // files win
+		p, warnings, err := s.tr.pipeline(c.Config)
+		if err != nil {
+			return errors.Join(errors.New("connector "+c.Name), err)
+		}
+		for _, w := range warnings {
+			s.reg.log.Warn("connector key", "connector", c.Name, "warning", w)
+		}
+		c.pipeline = p
+		s.reg.conns[c.Name] = c
+	}
+	return nil
+}
+
+// Handler returns the REST API.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Run runs the connectors that should run until ctx ends, then stops them, committing what is
+// done, and returns once every consumer has returned.
+func (s *Server) Run(ctx context.Context) { s.reg.run(ctx) }
+
+// Serve answers on ln until ctx ends, then shuts the listener down gracefully.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) }}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }() // waited for below in every path
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if serr := <-served; !errors.Is(serr, http.ErrServerClosed) {
+		err = errors.Join(err, serr)
+	}
+	return err
+}

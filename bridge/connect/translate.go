@@ -1,0 +1,126 @@
+package connect
+
+import (
+	"fmt"
+	"maps"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/kbridge/kbridge/bridge/kafka"
+	"github.com/kbridge/kbridge/sink"
+)
+
+// Connector classes kbridge accepts. The HTTP sinks are accepted so their configs move over
+// unchanged; kbridge writes into Keboola Storage either way.
+const (
+	ClassKbridge   = "io.kbridge.KeboolaSinkConnector"
+	ClassConfluent = "io.confluent.connect.http.HttpSinkConnector"
+	ClassAiven     = "io.aiven.kafka.connect.http.HttpSinkConnector"
+)
+
+var classes = []string{ClassKbridge, ClassConfluent, ClassAiven}
+
+// resolveClass returns the full class name of a class given fully or by its simple name.
+func resolveClass(name string) (string, bool) {
+	for _, c := range classes {
+		if name == c || !strings.Contains(name, ".") && strings.HasSuffix(c, "."+name) {
+			return c, true
+		}
+	}
+	return "", false
+}
+
+// SourceLookup finds a kbridge source; *sink.Manager implements it. It may be called concurrently.
+type SourceLookup interface {
+	Source(k sink.SourceKey) (sink.Source, bool)
+}
+
+// translator turns a connector config into a pipeline.
+type translator struct {
+	projectID, branchID int64
+	sources             SourceLookup // nil: intake URLs are not checked against sources
+}
+
+// httpOnlyKeys are HTTP sink keys with no meaning when records go to Storage.
+var httpOnlyKeys = []string{"request.method", "headers", "header.separator", "sensitive.headers",
+	"batch.key.pattern", "regex.patterns", "regex.replacements", "regex.separator",
+	"retry.backoff.policy", "retry.on.status.codes", "http.connect.timeout.ms", "http.request.timeout.ms",
+	"http.timeout", "behavior.on.error", "report.errors.as", "auth.type", "connection.user",
+	"connection.password", "http.authorization.type", "http.headers.authorization",
+	"http.headers.content.type", "http.headers.additional", "decimal.format", "kafka.retry.backoff.ms"}
+
+// pipeline checks config and returns its pipeline and warnings; errors start with the key.
+func (t translator) pipeline(config map[string]string) (kafka.Pipeline, []string, error) {
+	keys := maps.Clone(config)
+	class := strings.TrimSpace(keys["connector.class"])
+	if class == "" {
+		return kafka.Pipeline{}, nil, fmt.Errorf("connector.class: missing")
+	}
+	if _, ok := resolveClass(class); !ok {
+		return kafka.Pipeline{}, nil, fmt.Errorf("connector.class: %q is not one of %s", class, strings.Join(classes, ", "))
+	}
+	var warnings []string
+	for _, key := range []string{"http.api.url", "http.url"} {
+		raw, ok := keys[key]
+		if !ok {
+			continue
+		}
+		delete(keys, key)
+		if _, set := keys["kbridge.source"]; set {
+			warnings = append(warnings, key+": ignored: kbridge.source is set")
+			continue
+		}
+		source, err := t.sourceOfURL(key, raw)
+		if err != nil {
+			return kafka.Pipeline{}, nil, err
+		}
+		keys["kbridge.source"] = source
+	}
+	for _, key := range []string{"max.retries", "retry.backoff.ms"} {
+		if _, ok := keys[key]; ok {
+			delete(keys, key)
+			warnings = append(warnings, key+": ignored: Storage requests are retried with kbridge's own backoff until they succeed")
+		}
+	}
+	for k := range keys {
+		if slices.Contains(httpOnlyKeys, k) || strings.HasPrefix(k, "oauth2.") || strings.HasPrefix(k, "reporter.") ||
+			strings.HasPrefix(k, "https.") || strings.HasPrefix(k, "http.") || strings.HasPrefix(k, "confluent.") {
+			delete(keys, k)
+			warnings = append(warnings, k+": ignored: records go to Keboola Storage, not to an HTTP endpoint")
+		}
+	}
+	p, more, err := kafka.ParsePipeline(keys)
+	warnings = append(warnings, more...)
+	slices.Sort(warnings)
+	return p, warnings, err
+}
+
+// sourceOfURL reads a Data Streams intake URL, .../stream/{projectId}/{sourceId}/{secret}, and
+// returns its source id after checking the project and, when the source is known, its secret.
+func (t translator) sourceOfURL(key, raw string) (string, error) {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", key, err)
+	}
+	parts := strings.Split(strings.Trim(u.Path, "/"), "/")
+	if len(parts) < 4 || parts[len(parts)-4] != "stream" {
+		return "", fmt.Errorf("%s: not a Keboola Data Streams URL (…/stream/{projectId}/{sourceId}/{secret}); set kbridge.source instead", key)
+	}
+	project, source, secret := parts[len(parts)-3], parts[len(parts)-2], parts[len(parts)-1]
+	if id, err := strconv.ParseInt(project, 10, 64); err != nil || t.projectID != 0 && id != t.projectID {
+		return "", fmt.Errorf("%s: project %q is not this daemon's project %d", key, project, t.projectID)
+	}
+	if t.sources == nil {
+		return source, nil
+	}
+	src, ok := t.sources.Source(sink.SourceKey{ProjectID: t.projectID, BranchID: t.branchID, SourceID: source})
+	if !ok {
+		return "", fmt.Errorf("%s: source %q not found", key, source)
+	}
+	if src.Secret != "" && src.Secret != secret {
+		return "", fmt.Errorf("%s: the secret does not match source %q", key, source)
+	}
+	return source, nil
+}
