@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/kbridge/kbridge/bridge/api"
+	"github.com/kbridge/kbridge/bridge/connect"
 	"github.com/kbridge/kbridge/bridge/intake"
 	"github.com/kbridge/kbridge/bridge/kafka"
 	"github.com/kbridge/kbridge/mapping"
@@ -36,6 +38,9 @@ type Config struct {
 	Intake intake.Config `yaml:"intake"`
 	// API serves Keboola's Stream API; an empty listen turns it off.
 	API api.Config `yaml:"api"`
+	// Connect serves the Kafka Connect REST API; an empty listen turns it off, and so does an
+	// empty kafka.brokers. Connectors created over it are kept under sink.dataDir/connect.
+	Connect connect.Config `yaml:"connect"`
 	// Metrics serves /metrics, /healthz and /readyz.
 	Metrics ListenConfig `yaml:"metrics"`
 	// RestartBackoff bounds the wait before a failed Kafka pipeline is started again.
@@ -84,6 +89,7 @@ func DefaultConfig() Config {
 		Storage:         storageapi.DefaultConfig(),
 		Intake:          intake.DefaultConfig(),
 		API:             api.DefaultConfig(),
+		Connect:         connect.DefaultConfig(),
 		Metrics:         ListenConfig{Listen: ":9000"},
 		RestartBackoff:  time.Minute,
 		ShutdownTimeout: 30 * time.Second,
@@ -138,7 +144,12 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("api: %w", err))
 		}
 	}
-	if len(c.Pipelines) > 0 {
+	if c.ConnectOn() {
+		if err := c.ConnectConfig().Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("connect: %w", err))
+		}
+	}
+	if len(c.Pipelines) > 0 || c.ConnectOn() {
 		if err := c.Kafka.Validate(); err != nil {
 			errs = append(errs, err)
 		}
@@ -165,4 +176,15 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("log.format: must be json or text, got %q", c.Log.Format))
 	}
 	return errors.Join(errs...)
+}
+
+// ConnectOn tells whether the Kafka Connect REST API runs: it has a listener and there is a
+// Kafka cluster to consume from.
+func (c Config) ConnectOn() bool { return c.Connect.Listen != "" && len(c.Kafka.Brokers) > 0 }
+
+// ConnectConfig is the Connect config with the daemon's state directory.
+func (c Config) ConnectConfig() connect.Config {
+	cc := c.Connect
+	cc.StateDir = filepath.Join(c.Sink.DataDir, "connect")
+	return cc
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kbridge/kbridge/bridge/connect"
 	"github.com/kbridge/kbridge/bridge/kafka"
 	"github.com/kbridge/kbridge/sink"
 	"github.com/kbridge/kbridge/storageapi"
@@ -30,7 +31,9 @@ type Daemon struct {
 	consumers map[string]*kafka.Consumer
 	started   chan struct{} // closed once everything runs
 
-	kafkaProbe *kgo.Client // for /readyz; nil without pipelines
+	kafkaProbe   *kgo.Client // for /readyz; nil without pipelines and the Connect API
+	kafkaMetrics *kafka.Metrics
+	connect      *connect.Server // nil when the Connect API is off
 }
 
 // New checks the configuration and builds the Storage API client.
@@ -43,7 +46,7 @@ func New(cfg Config, log *slog.Logger) (*Daemon, error) {
 		return nil, err
 	}
 	var probe *kgo.Client
-	if len(cfg.Pipelines) > 0 {
+	if len(cfg.Pipelines) > 0 || cfg.ConnectOn() {
 		opts, err := cfg.Kafka.Options()
 		if err != nil {
 			return nil, err
@@ -55,7 +58,7 @@ func New(cfg Config, log *slog.Logger) (*Daemon, error) {
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return &Daemon{cfg: cfg, log: log, registry: registry, storage: storage, consumers: map[string]*kafka.Consumer{},
-		started: make(chan struct{}), kafkaProbe: probe}, nil
+		started: make(chan struct{}), kafkaProbe: probe, kafkaMetrics: kafka.NewMetrics(registry)}, nil
 }
 
 // Started is closed once the storage levels, the pipelines and the listeners run.
@@ -174,10 +177,14 @@ func (d *Daemon) applyDefinitions(m *sink.Manager) error {
 	return nil
 }
 
-// startPipelines runs every Kafka pipeline under a supervisor that restarts it with backoff
-// when it fails (Kafka Connect leaves failed tasks failed).
+// startPipelines runs every Kafka pipeline, configured or created over the Connect API, under
+// a supervisor that restarts it with backoff when it fails (Kafka Connect leaves failed tasks
+// failed).
 func (d *Daemon) startPipelines(ctx context.Context, m *sink.Manager, wg *sync.WaitGroup) {
-	metrics := kafka.NewMetrics(d.registry)
+	metrics := d.kafkaMetrics
+	if d.connect != nil {
+		wg.Go(func() { d.connect.Run(ctx) })
+	}
 	for _, keys := range d.cfg.Pipelines {
 		p, warnings, _ := kafka.ParsePipeline(keys) // validated with the config
 		for _, w := range warnings {

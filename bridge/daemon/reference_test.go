@@ -53,6 +53,8 @@ var allowed = map[string]string{
 	"api.tokenCacheTtl":              "0–1h",
 	"api.taskTtl":                    "≥ 1m",
 	"api.maxBodySize":                "1 KB–64 MB",
+	"connect.listen":                 "empty turns it off; off without kafka.brokers",
+	"connect.connectors":             "connector files (JSON or .properties) or directories; see connect.md",
 	"metrics.listen":                 "empty turns it off",
 	"restartBackoff":                 "≥ 1s",
 	"log.format":                     "json or text",

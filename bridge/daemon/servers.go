@@ -6,13 +6,16 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/kbridge/kbridge/bridge/api"
+	"github.com/kbridge/kbridge/bridge/connect"
 	"github.com/kbridge/kbridge/bridge/intake"
+	"github.com/kbridge/kbridge/bridge/kafka"
 	"github.com/kbridge/kbridge/sink"
 )
 
@@ -27,11 +30,14 @@ type servers struct {
 	intakeDone chan error
 	stopAPI    context.CancelFunc
 	apiDone    chan error
+	// The Connect REST API stops with the intake, before the pipelines it manages.
+	stopConnect context.CancelFunc
+	connectDone chan error
 }
 
 // startServers starts the listeners; an address that cannot be listened on is an error.
 func (d *Daemon) startServers(ctx context.Context, m *sink.Manager) (*servers, error) {
-	s := &servers{stopHTTP: func() {}, stopAPI: func() {}}
+	s := &servers{stopHTTP: func() {}, stopAPI: func() {}, stopConnect: func() {}}
 	if err := d.startHTTP(ctx, s, m); err != nil {
 		return s, err
 	}
@@ -129,7 +135,41 @@ func (d *Daemon) startHTTP(ctx context.Context, s *servers, m *sink.Manager) err
 		}
 		d.log.Info("listening", "listener", "api", "addr", d.cfg.API.Listen)
 	}
+	return d.startConnect(base, s, m)
+}
+
+// startConnect starts the Kafka Connect REST API; its connectors run from startPipelines.
+func (d *Daemon) startConnect(base context.Context, s *servers, m *sink.Manager) error {
+	if !d.cfg.ConnectOn() {
+		if d.cfg.Connect.Listen != "" {
+			d.log.Info("Kafka Connect API off: kafka.brokers is empty")
+		}
+		return nil
+	}
+	log := d.log.With("component", "connect")
+	c, err := connect.New(d.cfg.ConnectConfig(), connect.Deps{
+		Kafka:     kafka.Deps{Client: d.cfg.Kafka, Writer: m, Logger: d.log, Metrics: d.kafkaMetrics},
+		ProjectID: d.project, BranchID: d.cfg.DefaultBranchID, Sources: m, Supervise: d.supervise,
+		Version: version(), Logger: log})
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	d.connect = c
+	var cctx context.Context
+	cctx, s.stopConnect = context.WithCancel(base)
+	if s.connectDone, err = listenAndRun(cctx, d.cfg.Connect.Listen, c.Serve); err != nil {
+		return fmt.Errorf("connect listener: %w", err)
+	}
+	d.log.Info("listening", "listener", "connect", "addr", d.cfg.Connect.Listen)
 	return nil
+}
+
+// version is the module version kbridge was built as; "devel" for a local build.
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "devel"
 }
 
 // listenAndRun listens on addr and runs serve on it until ctx ends; done reports serve's end.
@@ -146,7 +186,9 @@ func listenAndRun(ctx context.Context, addr string, serve func(context.Context, 
 // stopIntake stops taking events: the intake answers what is in flight, then closes.
 func (s *servers) stopIntake(ctx context.Context) {
 	s.stopHTTP()
+	s.stopConnect()
 	waitDone(ctx, s.intakeDone)
+	waitDone(ctx, s.connectDone)
 }
 
 // stopRest shuts the remaining listeners down and waits for every serving goroutine.

@@ -37,6 +37,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	metricsListen := fs.String("metrics-listen", envOr("KBRIDGE_DEV_METRICS_LISTEN", "127.0.0.1:9000"), "/metrics, /healthz, /readyz (env KBRIDGE_DEV_METRICS_LISTEN)")
 	intakeListen := fs.String("intake-listen", envOr("KBRIDGE_DEV_INTAKE_LISTEN", "127.0.0.1:7000"), "HTTP intake (env KBRIDGE_DEV_INTAKE_LISTEN)")
 	apiListen := fs.String("api-listen", envOr("KBRIDGE_DEV_API_LISTEN", "127.0.0.1:8000"), "Stream API (env KBRIDGE_DEV_API_LISTEN)")
+	connectListen := fs.String("connect-listen", envOr("KBRIDGE_DEV_CONNECT_LISTEN", "127.0.0.1:8083"), "Kafka Connect REST API (env KBRIDGE_DEV_CONNECT_LISTEN)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -58,6 +59,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	cfg := devConfig(*dataDir, storageURL, cluster.ListenAddrs(), *metricsListen)
 	cfg.Intake.Listen, cfg.Intake.PublicURL = *intakeListen, "http://"+*intakeListen
 	cfg.API.Listen, cfg.API.PublicURL, cfg.API.IntakeURL = *apiListen, "http://"+*apiListen, cfg.Intake.PublicURL
+	cfg.Connect.Listen = *connectListen
 	d, err := daemon.New(cfg, logger)
 	if err != nil {
 		return err
@@ -126,7 +128,7 @@ func devConfig(dataDir, storageURL string, brokers []string, metricsListen strin
 // devSecret is the demo source's intake secret: a local demo needs no secrecy.
 const devSecret = "demo0000000000000000000000000000000000000000demo"
 
-type devGuide struct{ broker, storage, metrics, intake, api string }
+type devGuide struct{ broker, storage, metrics, intake, api, connect string }
 
 func printDevGuide(w io.Writer, g devGuide) {
 	fmt.Fprintf(w, `kbridge dev is running (Ctrl-C stops it).
@@ -134,6 +136,7 @@ func printDevGuide(w io.Writer, g devGuide) {
   Kafka broker        %[1]s   (topic "events" feeds source "demo")
   HTTP intake         %[4]s
   Stream API          %[5]s/v1   (token %[6]s)
+  Kafka Connect API   http://%[9]s/connectors
   Storage emulator    %[2]s   (token %[6]s)
   Metrics             http://%[3]s/metrics
 
@@ -144,7 +147,7 @@ Produce an event to Kafka:
 See the table (rows arrive within about a minute):
   %[8]s emulator preview --url %[2]s %[7]s
 
-`, g.broker, g.storage, g.metrics, g.intake, g.api, emulator.DefaultToken, devTable, os.Args[0])
+`, g.broker, g.storage, g.metrics, g.intake, g.api, emulator.DefaultToken, devTable, os.Args[0], g.connect)
 }
 
 // reportProgress prints the demo sink's records per level whenever they change.

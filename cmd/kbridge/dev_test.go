@@ -17,10 +17,10 @@ import (
 func TestDev(t *testing.T) {
 	t.Parallel()
 	bin := buildKbridge(t)
-	kafkaAddr, storageAddr, metricsAddr, intakeAddr, apiAddr := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
+	kafkaAddr, storageAddr, metricsAddr, intakeAddr, apiAddr, connectAddr := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
 	_, kafkaPort, _ := strings.Cut(kafkaAddr, ":")
 	cmd := exec.Command(bin, "dev", "--data-dir", t.TempDir(), "--kafka-port", kafkaPort, "--storage-listen", storageAddr,
-		"--metrics-listen", metricsAddr, "--intake-listen", intakeAddr, "--api-listen", apiAddr)
+		"--metrics-listen", metricsAddr, "--intake-listen", intakeAddr, "--api-listen", apiAddr, "--connect-listen", connectAddr)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -60,6 +60,11 @@ func TestDev(t *testing.T) {
 		}
 	case <-time.After(60 * time.Second):
 		t.Fatal("kbridge dev did not start")
+	}
+
+	// The Kafka Connect REST API answers.
+	if status, body := get(t, "http://"+connectAddr+"/connectors"); status != http.StatusOK || strings.TrimSpace(body) != "[]" {
+		t.Fatalf("GET /connectors: %d %s", status, body)
 	}
 
 	// The curl line of the guide, sent as curl would.

@@ -32,6 +32,7 @@ metrics:
   listen: %s
 intake: {listen: %s, publicUrl: "http://%[5]s"}
 api: {listen: ""}
+connect: {listen: ""}
 log: {format: text, level: info}
 sources:
   - id: orders

@@ -34,6 +34,7 @@ metrics:
   listen: %s
 intake: {listen: ""}
 api: {listen: ""}
+connect: {listen: ""}
 log: {format: text, level: info}
 sources:
   - id: events
