@@ -16,6 +16,7 @@ import (
 	"github.com/kbridge/kbridge/bridge/kafka"
 	"github.com/kbridge/kbridge/mapping"
 	"github.com/kbridge/kbridge/sink"
+	"github.com/kbridge/kbridge/sink/sinktest"
 	"github.com/kbridge/kbridge/storageapi/emulator/emulatortest"
 )
 
@@ -54,14 +55,7 @@ func newEnv(t testing.TB) *env {
 }
 
 func (e *env) startManager() *sink.Manager {
-	client := emulatortest.Client(e.t, e.storage.Config(emulatortest.Token))
-	cfg := sink.DefaultConfig()
-	cfg.DataDir = e.t.TempDir()
-	cfg.Staging.MinInterval, cfg.Target.MinInterval = 0, 0
-	m, err := sink.New(cfg, sink.Deps{Storage: client})
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	m := sinktest.New(e.t, emulatortest.Client(e.t, e.storage.Config(emulatortest.Token)))
 	settings := sink.Patch{"storage.level.local.encoding.sync.intervalTrigger": "10ms",
 		"storage.level.staging.upload.trigger.count": 1, "storage.level.target.import.trigger.count": 1}
 	if err := m.PutSource(sink.Source{Key: source, Type: "http", Name: "events", Secret: secret, Settings: settings}); err != nil {
@@ -74,21 +68,7 @@ func (e *env) startManager() *sink.Manager {
 		TableID: tableID, Columns: columns}); err != nil {
 		e.t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := m.Run(ctx); err != nil {
-			e.t.Errorf("sink manager: %v", err)
-		}
-	})
-	e.t.Cleanup(func() {
-		cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer ccancel()
-		_ = m.Close(cctx)
-		cancel()
-		wg.Wait()
-	})
-	<-m.Ready()
+	sinktest.Start(e.t, m)
 	return m
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/kbridge/kbridge/mapping"
 	"github.com/kbridge/kbridge/sink"
+	"github.com/kbridge/kbridge/sink/sinktest"
 	"github.com/kbridge/kbridge/storageapi/emulator/emulatortest"
 )
 
@@ -52,17 +53,11 @@ func newEnvWith(t testing.TB, topics map[string]int32, columns []mapping.Column,
 }
 
 func (e *env) startManager(columns []mapping.Column, settings sink.Patch, adjust func(*sink.Config)) *sink.Manager {
-	client := emulatortest.Client(e.t, e.storage.Config(emulatortest.Token))
-	cfg := sink.DefaultConfig()
-	cfg.DataDir = e.t.TempDir()
-	cfg.Staging.MinInterval, cfg.Target.MinInterval = 0, 0
-	if adjust != nil {
-		adjust(&cfg)
-	}
-	m, err := sink.New(cfg, sink.Deps{Storage: client})
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	m := sinktest.New(e.t, emulatortest.Client(e.t, e.storage.Config(emulatortest.Token)), func(c *sink.Config) {
+		if adjust != nil {
+			adjust(c)
+		}
+	})
 	if err := m.PutSource(sink.Source{Key: source, Type: "kafka", Name: "events", Settings: settings}); err != nil {
 		e.t.Fatal(err)
 	}
@@ -70,21 +65,7 @@ func (e *env) startManager(columns []mapping.Column, settings sink.Patch, adjust
 		TableID: "in.c-kafka.events", Columns: columns}); err != nil {
 		e.t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := m.Run(ctx); err != nil {
-			e.t.Errorf("sink manager: %v", err)
-		}
-	})
-	e.t.Cleanup(func() {
-		cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer ccancel()
-		_ = m.Close(cctx)
-		cancel()
-		wg.Wait()
-	})
-	<-m.Ready()
+	sinktest.Start(e.t, m)
 	return m
 }
 
