@@ -26,10 +26,9 @@ type Daemon struct {
 	storage  *storageapi.Client
 	project  int64
 
-	mu        sync.Mutex
-	manager   *sink.Manager
-	consumers map[string]*kafka.Consumer
-	started   chan struct{} // closed once everything runs
+	mu      sync.Mutex
+	manager *sink.Manager
+	started chan struct{} // closed once everything runs
 
 	kafkaProbe   *kgo.Client // for /readyz; nil without pipelines and the Connect API
 	kafkaMetrics *kafka.Metrics
@@ -57,7 +56,7 @@ func New(cfg Config, log *slog.Logger) (*Daemon, error) {
 	}
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return &Daemon{cfg: cfg, log: log, registry: registry, storage: storage, consumers: map[string]*kafka.Consumer{},
+	return &Daemon{cfg: cfg, log: log, registry: registry, storage: storage,
 		started: make(chan struct{}), kafkaProbe: probe, kafkaMetrics: kafka.NewMetrics(registry)}, nil
 }
 
@@ -197,9 +196,6 @@ func (d *Daemon) startPipelines(ctx context.Context, m *sink.Manager, wg *sync.W
 			d.log.Error("pipeline not started", "pipeline", p.Name, "error", err)
 			continue
 		}
-		d.mu.Lock()
-		d.consumers[p.Name] = c
-		d.mu.Unlock()
 		wg.Go(func() { d.supervise(ctx, p.Name, c) })
 	}
 }
