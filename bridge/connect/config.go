@@ -3,6 +3,7 @@ package connect
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -21,6 +22,9 @@ type Config struct {
 	StateDir string `yaml:"-"`
 	// WorkerID is the worker_id in status answers; hostname:port of Listen when empty.
 	WorkerID string `yaml:"-"`
+	// Pipelines are the consumer groups of the pipelines in the daemon's config file, by
+	// pipeline name; set by the daemon. A connector may take neither a name nor a group of theirs.
+	Pipelines map[string]string `yaml:"-"`
 }
 
 // DefaultConfig returns the defaults: Connect's port.
@@ -43,6 +47,21 @@ func (c Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// collision tells why a connector named name consuming as group would clash with a pipeline
+// of the daemon's config file, which has the same name (and metrics) or the same consumer
+// group; "" when it would not.
+func (c Config) collision(name, group string) string {
+	if g, ok := c.Pipelines[name]; ok {
+		return fmt.Sprintf("has the name of pipeline %s of the daemon's config file (consumer group %s); give the connector another name", name, g)
+	}
+	for _, p := range slices.Sorted(maps.Keys(c.Pipelines)) {
+		if c.Pipelines[p] == group {
+			return fmt.Sprintf("would share consumer group %s with pipeline %s of the daemon's config file; set another consumer.override.group.id", group, p)
+		}
+	}
+	return ""
 }
 
 func (c Config) workerID() string {

@@ -18,8 +18,10 @@ func (s *Server) put(name string, cfg map[string]string, mustBeNew bool, initial
 	cfg["name"] = name
 	p, warnings, err := s.tr.pipeline(cfg)
 	if err != nil {
-		return connectorInfo{}, false, errorf(http.StatusBadRequest, "Connector configuration is invalid and contains the following 1 error(s):\n%v\n"+
-			"You can also find the above list of errors at the endpoint `/connector-plugins/{connectorType}/config/validate`", err)
+		return connectorInfo{}, false, invalidConfig(keyErrors(err))
+	}
+	if why := s.cfg.collision(name, p.GroupID); why != "" {
+		return connectorInfo{}, false, errorf(http.StatusConflict, "Connector %s %s", name, why)
 	}
 	for _, w := range warnings {
 		s.reg.log.Warn("connector key", "connector", name, "warning", w)
@@ -32,13 +34,16 @@ func (s *Server) put(name string, cfg map[string]string, mustBeNew bool, initial
 	}
 	c := &connector{Name: name, Config: cfg, Target: initial, pipeline: p}
 	if exists {
-		c.Target = old.Target
+		c.Target, c.Reread = old.Target, old.Reread
+	} else if err := s.reg.store.saveTopics(name, nil); err != nil { // a namesake's, left by a file
+		return connectorInfo{}, false, fmt.Errorf("save connector %s: %w", name, err)
 	}
 	if err := s.reg.store.save(c); err != nil {
 		return connectorInfo{}, false, fmt.Errorf("save connector %s: %w", name, err)
 	}
 	if exists {
 		s.reg.halt(old)
+		c.Topics = old.Topics // its consumer has stopped: nothing adds to them any more
 	}
 	s.reg.conns[name] = c
 	if c.Target == stateRunning {
@@ -49,25 +54,25 @@ func (s *Server) put(name string, cfg map[string]string, mustBeNew bool, initial
 
 // infoOf is c's ConnectorInfo; the registry's lock is held.
 func (s *Server) infoOf(c *connector) connectorInfo {
-	_, _, n := s.reg.status(c)
-	tasks := make([]taskID, n)
+	_, states := s.reg.status(c)
+	tasks := make([]taskID, len(states))
 	for i := range tasks {
 		tasks[i] = taskID{Connector: c.Name, Task: i}
 	}
 	return connectorInfo{Name: c.Name, Config: c.Config, Tasks: tasks, Type: "sink"}
 }
 
-// status is c's ConnectorStateInfo; the registry's lock is held. The tasks are one consumer
-// group, so they share the connector's state and trace.
+// status is c's ConnectorStateInfo; the registry's lock is held. The tasks are the members of
+// one consumer, which stops as a whole when a task fails: each task says why it stopped.
 func (s *Server) status(c *connector) connectorStatus {
-	state, trace, n := s.reg.status(c)
-	out := connectorStatus{Name: c.Name, Type: "sink", Tasks: make([]taskState, n),
-		Connector: stateInfo{State: state, WorkerID: s.worker, Trace: trace}}
+	state, tasks := s.reg.status(c)
+	out := connectorStatus{Name: c.Name, Type: "sink", Tasks: make([]taskState, len(tasks)),
+		Connector: stateInfo{State: state, WorkerID: s.worker}}
 	if state == stateFailed {
-		out.Connector.State, out.Connector.Trace = stateRunning, "" // the connector runs; its tasks failed
+		out.Connector.State = stateRunning // the connector runs; its tasks failed
 	}
-	for i := range out.Tasks {
-		out.Tasks[i] = taskState{ID: i, stateInfo: stateInfo{State: state, WorkerID: s.worker, Trace: trace}}
+	for i, t := range tasks {
+		out.Tasks[i] = taskState{ID: i, stateInfo: stateInfo{State: t.state, WorkerID: s.worker, Trace: t.trace}}
 	}
 	return out
 }

@@ -1,11 +1,14 @@
 package connect_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -78,6 +81,98 @@ func TestConfluentConfigEndToEnd(t *testing.T) {
 		if !strings.HasPrefix(row[len(row)-1], `{"id":`) {
 			t.Errorf("row %q: want the record value in the body column", row)
 		}
+	}
+}
+
+// aivenConfig is a real-world Aiven HTTP sink config, unchanged but for http.url, which is the
+// source's Data Streams URL.
+func aivenConfig(name string) string {
+	return fmt.Sprintf(`{"name": %q, "config": {
+		"connector.class": "io.aiven.kafka.connect.http.HttpSinkConnector",
+		"topics": "events",
+		"tasks.max": "1",
+		"http.url": "https://stream.keboola.com/stream/1/events/%s",
+		"http.authorization.type": "none",
+		"http.headers.content.type": "application/json",
+		"http.headers.additional": "X-Forwarded-By:kafka-connect",
+		"http.timeout": "30",
+		"batching.enabled": "true",
+		"batch.max.size": "50",
+		"batch.prefix": "",
+		"batch.suffix": "\n",
+		"batch.separator": "\n",
+		"max.retries": "5",
+		"retry.backoff.ms": "2000",
+		"key.converter": "org.apache.kafka.connect.storage.StringConverter",
+		"value.converter": "org.apache.kafka.connect.storage.StringConverter",
+		"errors.tolerance": "none"}}`, name, secret)
+}
+
+// TestAivenConfigEndToEnd posts an unchanged Aiven HTTP sink config and finds the records as
+// rows of the source's table, produced by franz-go and by kcat (librdkafka).
+func TestAivenConfigEndToEnd(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		produce func(e *env, values ...string)
+	}{
+		{"franz-go", (*env).produce},
+		{"kcat", (*env).produceKcat},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			e.start()
+			if status, body := e.call(t, "POST", "/connectors", aivenConfig("aiven")); status != http.StatusCreated {
+				t.Fatalf("create: %d %s", status, body)
+			}
+			const n = 120
+			values := make([]string, n)
+			for i := range values {
+				values[i] = fmt.Sprintf(`{"id":%d,"page":"/p/%d"}`, i, i%7)
+			}
+			tc.produce(e, values...)
+			waitFor(t, 30*time.Second, "a row per record", func() bool { return len(e.storage.Rows(t, tableID)) >= n })
+			rows := e.storage.Rows(t, tableID)
+			got := make([]string, len(rows))
+			for i, row := range rows {
+				got[i] = row[len(row)-1]
+			}
+			slices.Sort(got)
+			slices.Sort(values)
+			if !slices.Equal(got, values) {
+				t.Fatalf("bodies of %d rows, want the %d record values:\n%q", len(got), n, got)
+			}
+			if got := e.connectorState(t, "aiven"); got != "RUNNING" {
+				t.Fatalf("state %s, want RUNNING", got)
+			}
+			_, cfg := e.call(t, "GET", "/connectors/aiven/config", "")
+			for _, want := range []string{`"http.url":"https://stream.keboola.com/stream/1/events/` + secret + `"`,
+				`"batching.enabled":"true"`, `"batch.separator":"\n"`} {
+				if !strings.Contains(cfg, want) {
+					t.Errorf("config %s: missing %s, as posted", cfg, want)
+				}
+			}
+		})
+	}
+}
+
+// produceKcat produces values to the events topic with kcat, keyed, as librdkafka clients do.
+func (e *env) produceKcat(values ...string) {
+	e.t.Helper()
+	kcat, err := exec.LookPath("kcat")
+	if err != nil {
+		e.t.Fatal("kcat is not installed: make test installs Debian's kcat package")
+	}
+	var lines strings.Builder
+	for i, v := range values {
+		fmt.Fprintf(&lines, "user-%d|%s\n", i%5, v)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, kcat, "-b", strings.Join(e.cluster.ListenAddrs(), ","), "-t", "events", "-P", "-K", "|")
+	cmd.Stdin = strings.NewReader(lines.String())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		e.t.Fatalf("kcat: %v\n%s", err, out)
 	}
 }
 
@@ -156,21 +251,44 @@ func TestConnectorFiles(t *testing.T) {
 	}
 }
 
-// TestFailedTaskTrace makes the consumer fail (a tombstone under behavior.on.null.values=fail)
-// and finds FAILED with the reason in the status; a restart of failed tasks starts it again.
+// TestFailedTaskTrace makes a task fail (a tombstone under behavior.on.null.values=fail) and
+// finds it FAILED with the reason in the status; the other task, which the failure stopped, is
+// FAILED with a trace naming it. A restart of failed tasks starts them again.
 func TestFailedTaskTrace(t *testing.T) {
 	e := newEnv(t)
 	e.start()
 	cfg := `{"name": "strict", "config": {"connector.class": "KeboolaSinkConnector", "topics": "events",
-		"kbridge.source": "events", "behavior.on.null.values": "fail"}}`
+		"kbridge.source": "events", "behavior.on.null.values": "fail", "tasks.max": 2}}`
 	if status, body := e.call(t, "POST", "/connectors", cfg); status != http.StatusCreated {
 		t.Fatalf("create: %d %s", status, body)
 	}
+	e.waitMembers(t, "connect-strict", 2) // the tombstone's partition has an owner, and only one
 	e.produceTombstone()
+	type task struct {
+		ID           int
+		State, Trace string
+	}
+	var st struct {
+		Connector struct{ State string }
+		Tasks     []task
+	}
 	waitFor(t, 20*time.Second, "FAILED", func() bool {
-		_, body := e.call(t, "GET", "/connectors/strict/tasks/0/status", "")
-		return strings.Contains(body, `"state":"FAILED"`) && strings.Contains(body, `"trace":"`)
+		_, body := e.call(t, "GET", "/connectors/strict/status", "")
+		return json.Unmarshal([]byte(body), &st) == nil && len(st.Tasks) == 2 &&
+			st.Tasks[0].State == "FAILED" && st.Tasks[1].State == "FAILED"
 	})
+	failed := slices.IndexFunc(st.Tasks, func(t task) bool { return strings.HasPrefix(t.Trace, "record events/") })
+	if failed < 0 || st.Connector.State != "RUNNING" {
+		t.Fatalf("no task failed with the record: %+v", st)
+	}
+	want := fmt.Sprintf("stopped because task %d failed: record events/", failed)
+	if other := st.Tasks[1-failed]; !strings.HasPrefix(other.Trace, want) {
+		t.Fatalf("task %d trace %q, want %q…", other.ID, other.Trace, want)
+	}
+	_, body := e.call(t, "GET", fmt.Sprintf("/connectors/strict/tasks/%d/status", failed), "")
+	if !strings.Contains(body, `"trace":"record events/`) {
+		t.Fatalf("task status %s", body)
+	}
 	status, body := e.call(t, "POST", "/connectors/strict/restart?includeTasks=true&onlyFailed=true", "")
 	if status != http.StatusAccepted || !strings.Contains(body, `"RESTARTING"`) {
 		t.Fatalf("restart: %d %s", status, body)

@@ -30,6 +30,9 @@ const (
 
 var source = sink.SourceKey{ProjectID: projectID, BranchID: 1, SourceID: "events"}
 
+// configured stands for the daemon's config-file pipelines: their names and consumer groups.
+var configured = map[string]string{"configured": "connect-configured", "legacy": "legacy-group"}
+
 // env is a kfake cluster, a Storage API emulator, a sink manager writing into it, and the
 // Connect REST API over them, listening on a local port.
 type env struct {
@@ -75,7 +78,8 @@ func (e *env) startManager() *sink.Manager {
 // start runs the REST API and its connectors until stop or the end of the test.
 func (e *env) start(files ...string) {
 	e.t.Helper()
-	cfg := connect.Config{Listen: "127.0.0.1:0", StateDir: e.dir, Connectors: files, WorkerID: "kbridge:8083"}
+	cfg := connect.Config{Listen: "127.0.0.1:0", StateDir: e.dir, Connectors: files, WorkerID: "kbridge:8083",
+		Pipelines: configured}
 	srv, err := connect.New(cfg, connect.Deps{
 		Kafka:     kafka.Deps{Client: kafka.ClientConfig{Brokers: e.cluster.ListenAddrs()}, Writer: e.manager},
 		ProjectID: projectID, BranchID: 1, Sources: e.manager, Version: "test",

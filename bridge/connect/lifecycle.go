@@ -2,6 +2,7 @@ package connect
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 )
 
@@ -18,6 +19,18 @@ func (s *Server) tasks(w http.ResponseWriter, r *http.Request) error {
 		out := make([]taskInfo, len(info.Tasks))
 		for i, id := range info.Tasks {
 			out[i] = taskInfo{ID: id, Config: c.Config}
+		}
+		writeJSON(w, http.StatusOK, out)
+		return nil
+	})
+}
+
+// tasksConfig answers each task's config by "<name>-<id>", as Connect's deprecated endpoint.
+func (s *Server) tasksConfig(w http.ResponseWriter, r *http.Request) error {
+	return s.withConnector(r, func(c *connector) error {
+		out := map[string]map[string]string{}
+		for _, id := range s.infoOf(c).Tasks {
+			out[c.Name+"-"+strconv.Itoa(id.Task)] = c.Config
 		}
 		writeJSON(w, http.StatusOK, out)
 		return nil
@@ -51,7 +64,7 @@ func (s *Server) restart(w http.ResponseWriter, r *http.Request) error {
 	includeTasks, onlyFailed := q.Get("includeTasks") == "true", q.Get("onlyFailed") == "true"
 	return s.withConnector(r, func(c *connector) error {
 		before := s.status(c)
-		failed := len(before.Tasks) > 0 && before.Tasks[0].State == stateFailed
+		failed := slices.ContainsFunc(before.Tasks, func(t taskState) bool { return t.State == stateFailed })
 		restarted := c.Target == stateRunning && (!onlyFailed || failed)
 		if restarted {
 			s.reg.halt(c)

@@ -2,7 +2,7 @@ package connect
 
 import (
 	"net/http"
-	"strings"
+	"slices"
 )
 
 // keyDef is one config key as ConfigKeyInfo describes it.
@@ -61,6 +61,14 @@ var keyDefs = []keyDef{
 
 var keyGroups = []string{"Common", "Error Handling", "kbridge", "HTTP Sink", "Consumer"}
 
+// keyOrder is the position of key in keyDefs; keys kbridge does not define come after them.
+func keyOrder(key string) int {
+	if i := slices.IndexFunc(keyDefs, func(d keyDef) bool { return d.Name == key }); i >= 0 {
+		return i
+	}
+	return len(keyDefs)
+}
+
 func (s *Server) plugins(w http.ResponseWriter, _ *http.Request) error {
 	out := make([]pluginInfo, len(classes))
 	for i, c := range classes {
@@ -70,69 +78,16 @@ func (s *Server) plugins(w http.ResponseWriter, _ *http.Request) error {
 	return nil
 }
 
-type configValue struct {
-	Name              string   `json:"name"`
-	Value             *string  `json:"value"`
-	RecommendedValues []string `json:"recommended_values"`
-	Errors            []string `json:"errors"`
-	Visible           bool     `json:"visible"`
-}
-
-type configInfo struct {
-	Definition keyDef      `json:"definition"`
-	Value      configValue `json:"value"`
-}
-
-// configInfos is Connect's validate answer; Warnings, kbridge's addition, lists ignored keys.
-type configInfos struct {
-	Name       string       `json:"name"`
-	ErrorCount int          `json:"error_count"`
-	Groups     []string     `json:"groups"`
-	Configs    []configInfo `json:"configs"`
-	Warnings   []string     `json:"warnings"`
-}
-
-func (s *Server) validate(w http.ResponseWriter, r *http.Request) error {
+// pluginConfig answers the keys of a connector class, given as Connect matches plugins.
+func (s *Server) pluginConfig(w http.ResponseWriter, r *http.Request) error {
 	plugin := r.PathValue("plugin")
-	class, ok := resolveClass(plugin)
-	if !ok {
-		return errorf(http.StatusNotFound, "Unknown plugin %s", plugin)
+	if _, ok := resolveClass(plugin); !ok {
+		return errorf(http.StatusNotFound, "Unknown plugin %s.", plugin)
 	}
-	cfg, err := decodeConfig(r.Body, false)
-	if err != nil {
-		return err
-	}
-	if given, ok := cfg["connector.class"]; ok && !strings.HasSuffix(given, plugin) {
-		return errorf(http.StatusBadRequest, "Included connector type %s does not match request type %s", given, plugin)
-	}
-	if _, ok := cfg["connector.class"]; !ok {
-		cfg["connector.class"] = class
-	}
-	_, warnings, perr := s.tr.pipeline(cfg)
-	out := configInfos{Name: class, Groups: keyGroups, Warnings: append([]string{}, warnings...)}
-	errKey, errText := "", ""
-	if perr != nil {
-		out.ErrorCount = 1
-		errKey, errText, _ = strings.Cut(perr.Error(), ": ")
-	}
-	found := false
+	out := make([]keyDef, len(keyDefs))
 	for i, d := range keyDefs {
 		d.Order = i + 1
-		v := configValue{Name: d.Name, RecommendedValues: []string{}, Errors: []string{}, Visible: true}
-		if val, ok := cfg[d.Name]; ok {
-			v.Value = &val
-		} else if d.DefaultValue != nil {
-			v.Value = d.DefaultValue
-		}
-		if d.Name == errKey {
-			v.Errors, found = append(v.Errors, errText), true
-		}
-		out.Configs = append(out.Configs, configInfo{Definition: d, Value: v})
-	}
-	if perr != nil && !found {
-		d := def("Common", errKey, "STRING", "", "")
-		v := configValue{Name: errKey, RecommendedValues: []string{}, Errors: []string{errText}, Visible: true}
-		out.Configs = append(out.Configs, configInfo{Definition: d, Value: v})
+		out[i] = d
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

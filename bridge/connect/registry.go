@@ -31,6 +31,15 @@ type connector struct {
 	Config   map[string]string `json:"config"`
 	Target   string            `json:"state"` // RUNNING, PAUSED or STOPPED
 	fromFile bool              // read from Config.Connectors, not persisted
+	// Reread holds, per stream, the offset up to which records the sinks already hold are
+	// written again: set when the offsets are moved back (see kafka.Deps.Reread). It is
+	// persisted apart from the definition, for connectors from files too.
+	Reread map[string]int64 `json:"-"`
+	// Topics are the active topics, sorted: those the connector took records from since it was
+	// created or its topics were reset. Persisted apart from the definition, for connectors
+	// from files too; consumers add to them under topicsMu, without the registry's lock.
+	Topics   []string `json:"-"`
+	topicsMu sync.Mutex
 
 	pipeline kafka.Pipeline
 	consumer *kafka.Consumer // the last consumer, kept for its state; nil before the first start
@@ -81,6 +90,7 @@ func (r *registry) start(c *connector) {
 	}
 	deps := r.kafka
 	deps.Source = sink.SourceKey{ProjectID: r.project, BranchID: r.branch, SourceID: c.pipeline.Source}
+	deps.Reread = maps.Clone(c.Reread)
 	consumer, err := kafka.NewConsumer(c.pipeline, deps)
 	c.startErr = err
 	if err != nil {
@@ -88,6 +98,7 @@ func (r *registry) start(c *connector) {
 		return
 	}
 	c.consumer = consumer
+	consumer.OnActiveTopic(func(topic string) { r.activeTopic(c, topic) })
 	ctx, cancel := context.WithCancel(r.ctx)
 	done := make(chan struct{})
 	c.cancel, c.done = cancel, done
@@ -129,24 +140,43 @@ func (r *registry) setTarget(c *connector, target string) error {
 	return nil
 }
 
-// status is c's connector state and its tasks' states; r.mu is held.
-func (r *registry) status(c *connector) (state, trace string, tasks int) {
+// taskStatus is one task's state and, when FAILED, why.
+type taskStatus struct{ state, trace string }
+
+// status is c's connector state and its tasks' states; r.mu is held. FAILED means the consumer
+// failed: each task tells why it stopped (kafka.Consumer.TaskStates).
+func (r *registry) status(c *connector) (string, []taskStatus) {
+	all := func(state, trace string) []taskStatus {
+		tasks := make([]taskStatus, c.pipeline.TasksMax)
+		for i := range tasks {
+			tasks[i] = taskStatus{state, trace}
+		}
+		return tasks
+	}
 	switch {
 	case c.Target == stateStopped:
-		return stateStopped, "", 0
+		return stateStopped, nil
 	case c.Target == statePaused:
-		return statePaused, "", c.pipeline.TasksMax
+		return statePaused, all(statePaused, "")
 	case c.startErr != nil:
-		return stateFailed, c.startErr.Error(), c.pipeline.TasksMax
+		return stateFailed, all(stateFailed, c.startErr.Error())
 	case c.consumer == nil:
-		return stateUnassigned, "", c.pipeline.TasksMax
+		return stateUnassigned, all(stateUnassigned, "")
 	}
 	s, err := c.consumer.State()
 	switch {
 	case s == kafka.StateFailed && err != nil:
-		return stateFailed, err.Error(), c.pipeline.TasksMax
+		states := c.consumer.TaskStates()
+		tasks := make([]taskStatus, len(states))
+		for i, t := range states {
+			tasks[i].state = string(t.State)
+			if t.Err != nil {
+				tasks[i].trace = t.Err.Error()
+			}
+		}
+		return stateFailed, tasks
 	case s == kafka.StateRunning || c.cancel != nil: // started; Run sets RUNNING as it begins
-		return stateRunning, "", c.pipeline.TasksMax
+		return stateRunning, all(stateRunning, "")
 	}
-	return stateUnassigned, "", c.pipeline.TasksMax // not started: the registry is not running
+	return stateUnassigned, all(stateUnassigned, "") // not started: the registry is not running
 }

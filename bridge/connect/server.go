@@ -3,9 +3,12 @@ package connect
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/kbridge/kbridge/bridge/kafka"
@@ -72,12 +75,17 @@ func (s *Server) load() error {
 		return err
 	}
 	var fromFiles []*connector
+	origin := map[string]string{} // the file each connector is read from
+	for _, c := range persisted {
+		origin[c.Name] = s.reg.store.path(c.Name)
+	}
 	for _, f := range files {
 		c, err := readConnectorFile(f)
 		if err != nil {
 			return err
 		}
 		fromFiles = append(fromFiles, c)
+		origin[c.Name] = f
 	}
 	for _, c := range append(persisted, fromFiles...) { // files win
 		p, warnings, err := s.tr.pipeline(c.Config)
@@ -88,9 +96,21 @@ func (s *Server) load() error {
 			s.reg.log.Warn("connector key", "connector", c.Name, "warning", w)
 		}
 		c.pipeline = p
+		if err := s.reg.store.loadReread(c); err != nil {
+			return err
+		}
+		if err := s.reg.store.loadTopics(c); err != nil {
+			return err
+		}
 		s.reg.conns[c.Name] = c
 	}
-	return nil
+	var clashes []error
+	for _, name := range slices.Sorted(maps.Keys(s.reg.conns)) {
+		if why := s.cfg.collision(name, s.reg.conns[name].pipeline.GroupID); why != "" {
+			clashes = append(clashes, fmt.Errorf("connector %s (%s) %s", name, origin[name], why))
+		}
+	}
+	return errors.Join(clashes...)
 }
 
 // Handler returns the REST API.

@@ -34,6 +34,12 @@ func (s *store) save(c *connector) error {
 }
 
 func (s *store) remove(c *connector) error {
+	if err := os.Remove(s.rereadPath(c.Name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("connector %s: %w", c.Name, err)
+	}
+	if err := s.saveTopics(c.Name, nil); err != nil {
+		return err
+	}
 	if c.fromFile {
 		return nil
 	}
@@ -41,6 +47,70 @@ func (s *store) remove(c *connector) error {
 		return fmt.Errorf("connector %s: %w", c.Name, err)
 	}
 	return state.SyncDir(s.dir)
+}
+
+// rereadPath is where a connector's Reread marks are kept.
+func (s *store) rereadPath(name string) string {
+	return filepath.Join(s.dir, "reread", url.PathEscape(name)+".json")
+}
+
+// saveReread writes a connector's Reread marks atomically.
+func (s *store) saveReread(name string, marks map[string]int64) error {
+	if err := state.MkdirAll(filepath.Dir(s.rereadPath(name))); err != nil {
+		return err
+	}
+	if err := state.Write(s.rereadPath(name), marks); err != nil {
+		return fmt.Errorf("connector %s: %w", name, err)
+	}
+	return nil
+}
+
+// loadReread reads a connector's Reread marks; a connector without any has no file.
+func (s *store) loadReread(c *connector) error {
+	err := state.Read(s.rereadPath(c.Name), &c.Reread)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+// topicsPath is where a connector's active topics are kept.
+func (s *store) topicsPath(name string) string {
+	return filepath.Join(s.dir, "topics", url.PathEscape(name)+".json")
+}
+
+// saveTopics writes a connector's active topics atomically; no topics removes the file.
+func (s *store) saveTopics(name string, topics []string) error {
+	path := s.topicsPath(name)
+	if len(topics) == 0 {
+		err := os.Remove(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err == nil {
+			err = state.SyncDir(filepath.Dir(path))
+		}
+		if err != nil {
+			return fmt.Errorf("connector %s: %w", name, err)
+		}
+		return nil
+	}
+	if err := state.MkdirAll(filepath.Dir(path)); err != nil {
+		return err
+	}
+	if err := state.Write(path, topics); err != nil {
+		return fmt.Errorf("connector %s: %w", name, err)
+	}
+	return nil
+}
+
+// loadTopics reads a connector's active topics; a connector without any has no file.
+func (s *store) loadTopics(c *connector) error {
+	err := state.Read(s.topicsPath(c.Name), &c.Topics)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
 }
 
 // load reads every persisted connector.

@@ -1,6 +1,7 @@
 package connect
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"net/url"
@@ -22,10 +23,12 @@ const (
 
 var classes = []string{ClassKbridge, ClassConfluent, ClassAiven}
 
-// resolveClass returns the full class name of a class given fully or by its simple name.
+// resolveClass returns the full class name of a class given as Connect matches plugins: fully,
+// by its simple name, or by its simple name without the "Connector" suffix.
 func resolveClass(name string) (string, bool) {
 	for _, c := range classes {
-		if name == c || !strings.Contains(name, ".") && strings.HasSuffix(c, "."+name) {
+		if name == c || !strings.Contains(name, ".") && name != "" &&
+			(strings.HasSuffix(c, "."+name) || strings.HasSuffix(c, "."+name+"Connector")) {
 			return c, true
 		}
 	}
@@ -51,17 +54,18 @@ var httpOnlyKeys = []string{"request.method", "headers", "header.separator", "se
 	"connection.password", "http.authorization.type", "http.headers.authorization",
 	"http.headers.content.type", "http.headers.additional", "decimal.format", "kafka.retry.backoff.ms"}
 
-// pipeline checks config and returns its pipeline and warnings; errors start with the key.
+// pipeline checks config and returns its pipeline and warnings. The error joins one error per
+// bad key, each starting with the key (see keyErrors).
 func (t translator) pipeline(config map[string]string) (kafka.Pipeline, []string, error) {
 	keys := maps.Clone(config)
-	class := strings.TrimSpace(keys["connector.class"])
-	if class == "" {
-		return kafka.Pipeline{}, nil, fmt.Errorf("connector.class: missing")
-	}
-	if _, ok := resolveClass(class); !ok {
-		return kafka.Pipeline{}, nil, fmt.Errorf("connector.class: %q is not one of %s", class, strings.Join(classes, ", "))
+	var errs []error
+	if class := strings.TrimSpace(keys["connector.class"]); class == "" {
+		errs = append(errs, errors.New("connector.class: missing"))
+	} else if _, ok := resolveClass(class); !ok {
+		errs = append(errs, fmt.Errorf("connector.class: %q is not one of %s", class, strings.Join(classes, ", ")))
 	}
 	var warnings []string
+	urlFailed := false // kbridge.source is then unknown, not missing
 	for _, key := range []string{"http.api.url", "http.url"} {
 		raw, ok := keys[key]
 		if !ok {
@@ -74,7 +78,8 @@ func (t translator) pipeline(config map[string]string) (kafka.Pipeline, []string
 		}
 		source, err := t.sourceOfURL(key, raw)
 		if err != nil {
-			return kafka.Pipeline{}, nil, err
+			errs, urlFailed = append(errs, err), true
+			continue
 		}
 		keys["kbridge.source"] = source
 	}
@@ -94,7 +99,12 @@ func (t translator) pipeline(config map[string]string) (kafka.Pipeline, []string
 	p, more, err := kafka.ParsePipeline(keys)
 	warnings = append(warnings, more...)
 	slices.Sort(warnings)
-	return p, warnings, err
+	for _, e := range splitErrors(err) {
+		if !urlFailed || !strings.HasPrefix(e.Error(), "kbridge.source: ") {
+			errs = append(errs, e)
+		}
+	}
+	return p, warnings, errors.Join(errs...)
 }
 
 // sourceOfURL reads a Data Streams intake URL, .../stream/{projectId}/{sourceId}/{secret}, and

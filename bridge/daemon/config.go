@@ -155,8 +155,9 @@ func (c Config) Validate() error {
 		}
 	}
 	for i, keys := range c.Pipelines {
-		if _, _, err := kafka.ParsePipeline(keys); err != nil {
-			errs = append(errs, fmt.Errorf("pipelines[%d]: %w", i, err))
+		_, _, err := kafka.ParsePipeline(keys)
+		for _, e := range unjoin(err) {
+			errs = append(errs, fmt.Errorf("pipelines[%d]: %w", i, e))
 		}
 	}
 	for i, s := range c.Sources {
@@ -182,9 +183,27 @@ func (c Config) Validate() error {
 // Kafka cluster to consume from.
 func (c Config) ConnectOn() bool { return c.Connect.Listen != "" && len(c.Kafka.Brokers) > 0 }
 
-// ConnectConfig is the Connect config with the daemon's state directory.
+// ConnectConfig is the Connect config with the daemon's state directory and the names and
+// consumer groups of its pipelines, which connectors may not take.
 func (c Config) ConnectConfig() connect.Config {
 	cc := c.Connect
 	cc.StateDir = filepath.Join(c.Sink.DataDir, "connect")
+	cc.Pipelines = map[string]string{}
+	for _, keys := range c.Pipelines {
+		if p, _, _ := kafka.ParsePipeline(keys); p.Name != "" {
+			cc.Pipelines[p.Name] = p.GroupID
+		}
+	}
 	return cc
+}
+
+// unjoin returns the errors err joins, or err alone; nil for nil.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	if err != nil {
+		return []error{err}
+	}
+	return nil
 }

@@ -52,4 +52,29 @@ pipelines:
 	if _, err := daemon.Load(filepath.Join(t.TempDir(), "missing.yaml"), os.LookupEnv); err == nil {
 		t.Error("a missing file was accepted")
 	}
+	if got := cfg.ConnectConfig().Pipelines; len(got) != 1 || got["orders"] != "connect-orders" {
+		t.Errorf("connect config pipelines %v, want orders in group connect-orders", got)
+	}
+}
+
+// Every bad key of a pipeline is named, each with the pipeline's index.
+func TestPipelineErrors(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "kbridge.yaml")
+	err := os.WriteFile(path, []byte(`
+sink: {dataDir: /data}
+storage: {url: "http://storage:8001", token: t}
+kafka: {brokers: [k0:9092]}
+pipelines:
+  - {name: orders, topics: orders, batch.max.size: "0"}
+`), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = daemon.Load(path, func(string) (string, bool) { return "", false })
+	want := "pipelines[0]: batch.max.size: must be an integer from 1 to 1000000, got \"0\"\n" +
+		"pipelines[0]: kbridge.source: missing: name the source whose sinks receive the records"
+	if err == nil || err.Error() != want {
+		t.Fatalf("error %v, want %s", err, want)
+	}
 }

@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -50,10 +51,10 @@ const (
 
 // ParsePipeline reads a pipeline from Kafka Connect style keys. Values are strings, as Connect
 // configs are. It returns warnings for keys that kbridge accepts but does not use, and an error
-// naming the first bad key.
+// that joins one error per bad key, each starting with the key.
 func ParsePipeline(keys map[string]string) (Pipeline, []string, error) {
 	p := Pipeline{CommitLevel: sink.LevelTarget, ErrorsTolerance: "none", NullValues: "ignore"}
-	r := keyReader{keys: keys, used: map[string]bool{}}
+	r := keyReader{keys: keys, used: map[string]bool{}, failed: map[string]bool{}}
 	p.Name = r.str("name", "")
 	p.Source = r.str("kbridge.source", "")
 	p.Topics = splitList(r.str("topics", ""))
@@ -73,44 +74,53 @@ func ParsePipeline(keys map[string]string) (Pipeline, []string, error) {
 	p.SessionTimeout = r.consumerMillis("session.timeout.ms", time.Second, time.Hour)
 	p.HeartbeatInterval = r.consumerMillis("heartbeat.interval.ms", 100*time.Millisecond, time.Hour)
 	p.RebalanceTimeout = r.consumerMillis("max.poll.interval.ms", time.Second, 24*time.Hour)
-	if r.err != nil {
-		return p, nil, r.err
-	}
 	if regex != "" {
-		re, err := regexp.Compile(regex)
-		if err != nil {
-			return p, nil, fmt.Errorf("topics.regex: %w", err)
+		if re, err := regexp.Compile(regex); err != nil {
+			r.fail("topics.regex", "%v", err)
+		} else {
+			p.TopicsRegex = re
 		}
-		p.TopicsRegex = re
 	}
-	return p, r.warnings(), p.Validate()
+	return p, r.warnings(), errors.Join(append(r.errs, p.check(r.failed)...)...)
 }
 
-// Validate checks the keys against each other.
-func (p Pipeline) Validate() error {
-	switch {
-	case p.Name == "":
-		return fmt.Errorf("name: missing")
-	case p.Source == "":
-		return fmt.Errorf("kbridge.source: missing: name the source whose sinks receive the records")
-	case len(p.Topics) == 0 && p.TopicsRegex == nil:
-		return fmt.Errorf("topics: set topics or topics.regex")
-	case len(p.Topics) > 0 && p.TopicsRegex != nil:
-		return fmt.Errorf("topics.regex: set topics or topics.regex, not both")
-	case p.DeadLetterTopic != "" && p.ErrorsTolerance != "all":
-		return fmt.Errorf("errors.deadletterqueue.topic.name: needs errors.tolerance=all")
-	case p.DeadLetterTopic != "" && (slices.Contains(p.Topics, p.DeadLetterTopic) ||
-		p.TopicsRegex != nil && p.TopicsRegex.MatchString(p.DeadLetterTopic)):
-		return fmt.Errorf("errors.deadletterqueue.topic.name: %q is also consumed by this pipeline", p.DeadLetterTopic)
+// Validate checks the keys against each other; the error joins one error per bad key.
+func (p Pipeline) Validate() error { return errors.Join(p.check(nil)...) }
+
+// check returns the errors of the checks across keys, skipping those that involve a key in
+// failed: a key that could not be read is reported once, as unreadable.
+func (p Pipeline) check(failed map[string]bool) []error {
+	dlqConsumed := p.DeadLetterTopic != "" && (slices.Contains(p.Topics, p.DeadLetterTopic) ||
+		p.TopicsRegex != nil && p.TopicsRegex.MatchString(p.DeadLetterTopic))
+	checks := []struct {
+		bad  bool
+		keys []string // the first is the key the error names
+		msg  string
+	}{
+		{p.Name == "", []string{"name"}, "missing"},
+		{p.Source == "", []string{"kbridge.source"}, "missing: name the source whose sinks receive the records"},
+		{len(p.Topics) == 0 && p.TopicsRegex == nil, []string{"topics", "topics.regex"}, "set topics or topics.regex"},
+		{len(p.Topics) > 0 && p.TopicsRegex != nil, []string{"topics.regex", "topics"}, "set topics or topics.regex, not both"},
+		{p.DeadLetterTopic != "" && p.ErrorsTolerance != "all", []string{"errors.deadletterqueue.topic.name", "errors.tolerance"},
+			"needs errors.tolerance=all"},
+		{dlqConsumed, []string{"errors.deadletterqueue.topic.name", "topics", "topics.regex"},
+			fmt.Sprintf("%q is also consumed by this pipeline", p.DeadLetterTopic)},
 	}
-	return nil
+	var errs []error
+	for _, c := range checks {
+		if c.bad && !slices.ContainsFunc(c.keys, func(k string) bool { return failed[k] }) {
+			errs = append(errs, fmt.Errorf("%s: %s", c.keys[0], c.msg))
+		}
+	}
+	return errs
 }
 
-// keyReader reads typed values and remembers the first error and which keys were used.
+// keyReader reads typed values and remembers which keys were used and which could not be read.
 type keyReader struct {
-	keys map[string]string
-	used map[string]bool
-	err  error
+	keys   map[string]string
+	used   map[string]bool
+	failed map[string]bool
+	errs   []error
 }
 
 func (r *keyReader) str(key, def string) string {
@@ -122,8 +132,9 @@ func (r *keyReader) str(key, def string) string {
 }
 
 func (r *keyReader) fail(key, format string, args ...any) {
-	if r.err == nil {
-		r.err = fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...))
+	if !r.failed[key] {
+		r.failed[key] = true
+		r.errs = append(r.errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
 	}
 }
 

@@ -63,6 +63,10 @@ func TestParsePipeline(t *testing.T) {
 		{base("kbridge.commit.level", "disk"), `kbridge.commit.level: must be one of local, staging, target, got "disk"`},
 		{base("consumer.override.auto.offset.reset", "none"), `consumer.override.auto.offset.reset: must be one of earliest, latest, got "none"`},
 		{base("consumer.session.timeout.ms", "10"), `consumer.override.session.timeout.ms: must be milliseconds from 1000 to 3600000, got "10"`},
+		{map[string]string{"name": "n", "topics": "a", "batch.max.size": "0", "tasks.max": "many"},
+			"batch.max.size: must be an integer from 1 to 1000000, got \"0\"\ntasks.max: must be an integer from 1 to 64, got \"many\"\n" +
+				"kbridge.source: missing: name the source whose sinks receive the records"},
+		{base("errors.tolerance", "some", "errors.deadletterqueue.topic.name", "dlq"), `errors.tolerance: must be one of none, all, got "some"`},
 	} {
 		if _, _, err := kafka.ParsePipeline(tc.keys); err == nil || err.Error() != tc.want {
 			t.Errorf("ParsePipeline(%v) = %v, want %s", tc.keys, err, tc.want)

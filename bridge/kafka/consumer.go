@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,6 +37,10 @@ type Deps struct {
 	Metrics *Metrics // optional
 	// LagInterval is how often consumer lag is measured; DefaultLagInterval when zero.
 	LagInterval time.Duration
+	// Reread holds, per stream ("topic/partition"), an offset up to which records are written
+	// even when already on local disk: the group's offsets were moved back to read them again.
+	// Without it, records the sinks already hold are skipped (see Writer.Recovered).
+	Reread map[string]int64
 }
 
 // State is a consumer's state, as Kafka Connect names task states.
@@ -56,8 +61,10 @@ type Consumer struct {
 	mu    sync.Mutex
 	state State
 	err   error
+	tasks []TaskState // by task id; nil while they all share state
 
 	records, deadLettered atomic.Int64
+	topics                activeTopics
 }
 
 // NewConsumer checks the pipeline and returns a consumer; it starts nothing.
@@ -89,7 +96,7 @@ func NewConsumer(p Pipeline, deps Deps) (*Consumer, error) {
 // failure is also kept as the consumer's state. Offsets of what is done are committed before
 // Run returns. While it runs, the pipeline's consumer lag is measured every Deps.LagInterval.
 func (c *Consumer) Run(ctx context.Context) error {
-	c.setState(StateRunning, nil)
+	c.setState(StateRunning, nil, nil)
 	ctx, cancel := context.WithCancelCause(ctx)
 	var lag sync.WaitGroup
 	defer func() { cancel(nil); lag.Wait() }() // the lag goroutine removes its series as it ends
@@ -98,32 +105,28 @@ func (c *Consumer) Run(ctx context.Context) error {
 	} else {
 		lag.Go(func() { l.run(ctx, c.deps.LagInterval) })
 	}
-	errs := make(chan error, c.p.TasksMax)
+	errs := make([]error, c.p.TasksMax)
+	failed := -1 // the task whose failure stopped the others
+	var failOnce sync.Once
 	var wg sync.WaitGroup
 	for id := range c.p.TasksMax {
 		wg.Go(func() {
 			err := c.runTask(ctx, id)
 			if err != nil {
-				cancel(err)
+				failOnce.Do(func() { failed = id; cancel(err) })
 			}
-			errs <- err
+			errs[id] = err
 		})
 	}
 	wg.Wait()
-	close(errs)
-	var first error
-	for err := range errs {
-		if err != nil && first == nil {
-			first = err
-		}
-	}
-	if first != nil {
-		c.setState(StateFailed, first)
+	if failed >= 0 {
+		first := errs[failed]
+		c.setState(StateFailed, first, failedTasks(failed, errs))
 		c.deps.Metrics.Failures.WithLabelValues(c.p.Name).Inc()
-		c.log.Error("pipeline failed", "error", first)
+		c.log.Error("pipeline failed", "task", failed, "error", first)
 		return first
 	}
-	c.setState(StateStopped, nil)
+	c.setState(StateStopped, nil, nil)
 	return nil
 }
 
@@ -142,10 +145,45 @@ func (c *Consumer) State() (State, error) {
 	return c.state, c.err
 }
 
-func (c *Consumer) setState(s State, err error) {
+// TaskState is one task's state and, when FAILED, why.
+type TaskState struct {
+	State State
+	Err   error
+}
+
+// TaskStates returns the state of each task, by task id (0 to tasks.max-1). A failing task
+// stops them all: it carries its own error, and so does a task that failed on its own at the
+// same time; the others carry an error naming the task that stopped them.
+func (c *Consumer) TaskStates() []TaskState {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.state, c.err = s, err
+	if c.tasks != nil {
+		return slices.Clone(c.tasks)
+	}
+	out := make([]TaskState, c.p.TasksMax)
+	for i := range out {
+		out[i].State = c.state
+	}
+	return out
+}
+
+// setState sets the consumer's state and its tasks'; nil tasks all share state.
+func (c *Consumer) setState(s State, err error, tasks []TaskState) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.state, c.err, c.tasks = s, err, tasks
+}
+
+// failedTasks are the task states after task failed: errs are what each task returned.
+func failedTasks(failed int, errs []error) []TaskState {
+	out := make([]TaskState, len(errs))
+	for id, err := range errs {
+		if id != failed && (err == nil || errors.Is(err, errs[failed])) {
+			err = fmt.Errorf("stopped because task %d failed: %w", failed, errs[failed])
+		}
+		out[id] = TaskState{State: StateFailed, Err: err}
+	}
+	return out
 }
 
 // Counts returns how many records were consumed and dead-lettered since the consumer started.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -162,5 +163,51 @@ func TestToleranceNoneStops(t *testing.T) {
 	waitFor(t, 30*time.Second, "the first record imported", func() bool { return len(e.rows("in.c-kafka.events")) == 1 })
 	if at := e.committed("connect-events")["orders"][0]; at > 1 {
 		t.Fatalf("committed %d: past the rejected record", at)
+	}
+}
+
+// With tasks.max=2, the task that takes a rejected record fails with it; the other is stopped
+// and says which task stopped it.
+func TestTaskStates(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, map[string]int32{"orders": 2}, keyedColumns)
+	c := e.consumer(pipeline(t, "topics", "orders", "tasks.max", "2"))
+	for _, s := range c.TaskStates() {
+		if s.State != kafka.StateStopped || s.Err != nil {
+			t.Fatalf("before Run: %+v", c.TaskStates())
+		}
+	}
+	stop := runConsumer(t, c)
+	adm := admin(e.client())
+	waitFor(t, 30*time.Second, "a partition for each task", func() bool {
+		groups, err := adm.DescribeGroups(t.Context(), "connect-events")
+		if err != nil || len(groups["connect-events"].Members) != 2 || groups["connect-events"].State != "Stable" {
+			return false
+		}
+		for _, m := range groups["connect-events"].Members {
+			if a, ok := m.Assigned.AsConsumer(); !ok || len(a.Topics) != 1 || len(a.Topics[0].Partitions) != 1 {
+				return false
+			}
+		}
+		return true
+	})
+	if s := c.TaskStates(); s[0].State != kafka.StateRunning || s[1].State != kafka.StateRunning {
+		t.Fatalf("running: %+v", s)
+	}
+	e.produce(&kgo.Record{Topic: "orders", Value: []byte(`oops`)})
+	waitFor(t, 30*time.Second, "the pipeline to fail", func() bool { s, _ := c.State(); return s == kafka.StateFailed })
+	_ = stop()
+	states := c.TaskStates()
+	failed := slices.IndexFunc(states, func(s kafka.TaskState) bool {
+		return s.Err != nil && strings.HasPrefix(s.Err.Error(), "record orders/")
+	})
+	if failed < 0 || len(states) != 2 {
+		t.Fatalf("no task failed with the record: %+v", states)
+	}
+	other := states[1-failed]
+	want := fmt.Sprintf("stopped because task %d failed: record orders/", failed)
+	if states[failed].State != kafka.StateFailed || other.State != kafka.StateFailed || other.Err == nil ||
+		!strings.HasPrefix(other.Err.Error(), want) {
+		t.Fatalf("task states %+v, want the other task FAILED with %q…", states, want)
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // DefaultLagInterval is how often a running pipeline measures its consumer lag.
@@ -32,15 +31,11 @@ type lagReporter struct {
 }
 
 func newLagReporter(c *Consumer) (*lagReporter, error) {
-	opts, err := c.deps.Client.Options()
+	adm, err := newAdmin(c.deps.Client)
 	if err != nil {
 		return nil, err
 	}
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		return nil, fmt.Errorf("kafka lag client: %w", err)
-	}
-	return &lagReporter{p: c.p, adm: kadm.NewClient(cl), gauge: c.deps.Metrics.Lag, log: c.log, seen: map[partition]bool{}}, nil
+	return &lagReporter{p: c.p, adm: adm, gauge: c.deps.Metrics.Lag, log: c.log, seen: map[partition]bool{}}, nil
 }
 
 // run measures at once and then every interval until ctx ends; it then removes the

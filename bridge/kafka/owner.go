@@ -70,7 +70,8 @@ func (t *task) drop(m map[string][]int32) int {
 }
 
 // admit returns the tracker of part for a record at offset, or nil when the record is not to
-// be written: the partition is not ours, or the record is already on local disk. The first
+// be written: the partition is not ours, or the record is already on local disk and no offset
+// rewind (Deps.Reread) asked for it again. The first
 // such record registers the recovered range, done once the sinks' watermark passes it.
 func (t *task) admit(part partition, offset int64) *tracker {
 	t.mu.Lock()
@@ -82,6 +83,9 @@ func (t *task) admit(part partition, offset int64) *tracker {
 	upTo, ok := t.recovered[part.stream()]
 	if !ok || offset > upTo {
 		return tr
+	}
+	if again, ok := t.c.deps.Reread[part.stream()]; ok && offset <= again {
+		return tr // asked for again by an offset rewind
 	}
 	if !t.skipping[part] && tr.add(offset, upTo) {
 		t.skipping[part] = true

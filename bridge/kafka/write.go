@@ -22,6 +22,7 @@ func (t *task) write(ctx context.Context, recs []*kgo.Record) error {
 	sources := make([]*kgo.Record, 0, len(recs)) // the record of each event
 	b := &batch{}
 	var rejected []rejection
+	t.c.topics.saw(recs)
 	for _, r := range recs {
 		part := partition{r.Topic, r.Partition}
 		tr := t.admit(part, r.Offset)
