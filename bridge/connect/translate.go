@@ -83,12 +83,6 @@ func (t translator) pipeline(config map[string]string) (kafka.Pipeline, []string
 		}
 		keys["kbridge.source"] = source
 	}
-	for _, key := range []string{"max.retries", "retry.backoff.ms"} {
-		if _, ok := keys[key]; ok {
-			delete(keys, key)
-			warnings = append(warnings, key+": ignored: Storage requests are retried with kbridge's own backoff until they succeed")
-		}
-	}
 	for k := range keys {
 		if slices.Contains(httpOnlyKeys, k) || strings.HasPrefix(k, "oauth2.") || strings.HasPrefix(k, "reporter.") ||
 			strings.HasPrefix(k, "https.") || strings.HasPrefix(k, "http.") || strings.HasPrefix(k, "confluent.") {

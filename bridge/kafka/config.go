@@ -32,6 +32,11 @@ type Pipeline struct {
 	NullValues        string // behavior.on.null.values: ignore or fail
 	TasksMax          int    // tasks.max: concurrent consumers in the group
 
+	// When the sinks refuse a batch (back pressure: a full disk, a sink not ready), the task
+	// pauses its partitions and retries, as an HTTP sink retries a failed request.
+	MaxRetries   int           // max.retries: retries before the task fails; -1 retries until the sinks take it
+	RetryBackoff time.Duration // retry.backoff.ms: the first wait, doubled at each retry up to 30 s
+
 	StartAtEnd bool // consumer auto.offset.reset=latest (earliest by default, as Connect sinks)
 
 	// Group membership, from consumer.override.* (or consumer.*) keys; zero means franz-go's
@@ -47,6 +52,7 @@ const (
 	DefaultBatchMaxSize  = 500
 	DefaultBatchMaxBytes = 16 << 20
 	DefaultMaxInFlight   = 100_000
+	DefaultRetryBackoff  = 100 * time.Millisecond
 )
 
 // ParsePipeline reads a pipeline from Kafka Connect style keys. Values are strings, as Connect
@@ -68,6 +74,8 @@ func ParsePipeline(keys map[string]string) (Pipeline, []string, error) {
 	p.DeadLetterHeaders = r.boolean("errors.deadletterqueue.context.headers.enable", false)
 	p.NullValues = r.oneOf("behavior.on.null.values", "ignore", "ignore", "fail")
 	p.TasksMax = r.integer("tasks.max", 1, 1, 64)
+	p.MaxRetries = r.integer("max.retries", -1, -1, 1<<31-1)
+	p.RetryBackoff = time.Duration(r.integer("retry.backoff.ms", int(DefaultRetryBackoff/time.Millisecond), 1, 3_600_000)) * time.Millisecond
 	p.GroupID = r.consumer("group.id", "connect-"+p.Name)
 	p.StartAtEnd = r.consumerOneOf("auto.offset.reset", "earliest", "earliest", "latest") == "latest"
 	p.InstanceID = r.consumer("group.instance.id", "")

@@ -3,6 +3,7 @@ package kafka
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -78,21 +79,25 @@ func (b *batch) cover(tr *tracker, part partition, offset int64) {
 	b.spans = append(b.spans, batchSpan{tr: tr, part: part, first: offset, last: offset})
 }
 
-// writeEvents writes events, waiting out back pressure with every partition paused.
+// writeEvents writes events, waiting out back pressure with every partition paused, for at
+// most max.retries retries.
 func (t *task) writeEvents(ctx context.Context, events []mapping.Event, positions []sink.Position) (*sink.Write, error) {
-	policy := backoff.NewExponentialBackOff(backoff.WithInitialInterval(100*time.Millisecond),
-		backoff.WithMaxInterval(30*time.Second), backoff.WithMaxElapsedTime(0))
+	policy := backoff.NewExponentialBackOff(backoff.WithInitialInterval(t.c.p.RetryBackoff),
+		backoff.WithMaxInterval(max(30*time.Second, t.c.p.RetryBackoff)), backoff.WithMaxElapsedTime(0))
 	paused := false
 	defer func() {
 		if paused {
 			t.resumeAll()
 		}
 	}()
-	for {
+	for retries := 0; ; retries++ {
 		w, err := t.c.deps.Writer.Write(ctx, t.c.deps.Source, events, positions)
 		var bp *sink.BackpressureError
 		if !errors.As(err, &bp) {
 			return w, err
+		}
+		if limit := t.c.p.MaxRetries; limit >= 0 && retries >= limit {
+			return nil, fmt.Errorf("the sinks refused a batch %d times (max.retries=%d): %w", retries+1, limit, err)
 		}
 		if !paused {
 			paused = true
