@@ -108,51 +108,63 @@ func aivenConfig(name string) string {
 		"errors.tolerance": "none"}}`, name, secret)
 }
 
-// TestAivenConfigEndToEnd posts an unchanged Aiven HTTP sink config and finds the records as
-// rows of the source's table, produced by franz-go and by kcat (librdkafka).
-func TestAivenConfigEndToEnd(t *testing.T) {
-	for _, tc := range []struct {
+// TestHTTPSinkConfigsEndToEnd posts unchanged Confluent and Aiven HTTP sink configs and finds
+// the records as rows of the source's table, produced by franz-go and by kcat (librdkafka).
+func TestHTTPSinkConfigsEndToEnd(t *testing.T) {
+	configs := []struct {
+		name   string
+		config func(name string) string
+		kept   []string // in GET …/config, as posted
+	}{
+		{"confluent", confluentConfig, []string{`"http.api.url":"https://stream.keboola.com/stream/1/events/` + secret + `"`,
+			`"headers":"Content-Type:application/json"`}},
+		{"aiven", aivenConfig, []string{`"http.url":"https://stream.keboola.com/stream/1/events/` + secret + `"`,
+			`"batching.enabled":"true"`, `"batch.separator":"\n"`}},
+	}
+	producers := []struct {
 		name    string
 		produce func(e *env, values ...string)
 	}{
 		{"franz-go", (*env).produce},
 		{"kcat", (*env).produceKcat},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			e := newEnv(t)
-			e.start()
-			if status, body := e.call(t, "POST", "/connectors", aivenConfig("aiven")); status != http.StatusCreated {
-				t.Fatalf("create: %d %s", status, body)
-			}
-			const n = 120
-			values := make([]string, n)
-			for i := range values {
-				values[i] = fmt.Sprintf(`{"id":%d,"page":"/p/%d"}`, i, i%7)
-			}
-			tc.produce(e, values...)
-			waitFor(t, 30*time.Second, "a row per record", func() bool { return len(e.storage.Rows(t, tableID)) >= n })
-			rows := e.storage.Rows(t, tableID)
-			got := make([]string, len(rows))
-			for i, row := range rows {
-				got[i] = row[len(row)-1]
-			}
-			slices.Sort(got)
-			slices.Sort(values)
-			if !slices.Equal(got, values) {
-				t.Fatalf("bodies of %d rows, want the %d record values:\n%q", len(got), n, got)
-			}
-			if got := e.connectorState(t, "aiven"); got != "RUNNING" {
-				t.Fatalf("state %s, want RUNNING", got)
-			}
-			_, cfg := e.call(t, "GET", "/connectors/aiven/config", "")
-			for _, want := range []string{`"http.url":"https://stream.keboola.com/stream/1/events/` + secret + `"`,
-				`"batching.enabled":"true"`, `"batch.separator":"\n"`} {
-				if !strings.Contains(cfg, want) {
-					t.Errorf("config %s: missing %s, as posted", cfg, want)
+	}
+	for _, cfg := range configs {
+		for _, pr := range producers {
+			t.Run(cfg.name+"/"+pr.name, func(t *testing.T) {
+				t.Parallel()
+				e := newEnv(t)
+				e.start()
+				if status, body := e.call(t, "POST", "/connectors", cfg.config("http-sink")); status != http.StatusCreated {
+					t.Fatalf("create: %d %s", status, body)
 				}
-			}
-		})
+				const n = 120
+				values := make([]string, n)
+				for i := range values {
+					values[i] = fmt.Sprintf(`{"id":%d,"page":"/p/%d"}`, i, i%7)
+				}
+				pr.produce(e, values...)
+				waitFor(t, 30*time.Second, "a row per record", func() bool { return len(e.storage.Rows(t, tableID)) >= n })
+				rows := e.storage.Rows(t, tableID)
+				got := make([]string, len(rows))
+				for i, row := range rows {
+					got[i] = row[len(row)-1]
+				}
+				slices.Sort(got)
+				slices.Sort(values)
+				if !slices.Equal(got, values) {
+					t.Fatalf("bodies of %d rows, want the %d record values:\n%q", len(got), n, got)
+				}
+				if got := e.connectorState(t, "http-sink"); got != "RUNNING" {
+					t.Fatalf("state %s, want RUNNING", got)
+				}
+				_, body := e.call(t, "GET", "/connectors/http-sink/config", "")
+				for _, want := range cfg.kept {
+					if !strings.Contains(body, want) {
+						t.Errorf("config %s: missing %s, as posted", body, want)
+					}
+				}
+			})
+		}
 	}
 }
 
