@@ -49,7 +49,7 @@ func TestMaxRetries(t *testing.T) {
 		defer cancel()
 		done := make(chan error, 1)
 		go func() { done <- c.Run(ctx) }()
-		for ctx.Err() == nil && len(e.committed("connect-"+name)[topic]) == 0 {
+		for ctx.Err() == nil && len(e.committed("connect-" + name)[topic]) == 0 {
 			select {
 			case err := <-done:
 				return w, err
