@@ -35,7 +35,7 @@ func (s *Server) put(name string, cfg map[string]string, mustBeNew bool, initial
 	c := &connector{Name: name, Config: cfg, Target: initial, pipeline: p}
 	if exists {
 		c.Target, c.Reread = old.Target, old.Reread
-	} else if err := s.reg.store.saveTopics(name, nil); err != nil { // a namesake's, left by a file
+	} else if err := s.reg.store.saveSide(topicsKind, name, nil, true); err != nil { // a namesake's, left by a file
 		return connectorInfo{}, false, fmt.Errorf("save connector %s: %w", name, err)
 	}
 	if err := s.reg.store.save(c); err != nil {

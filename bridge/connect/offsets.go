@@ -149,7 +149,7 @@ func (s *Server) rereadFrom(c *connector, again func(stream string, highest int6
 	if maps.Equal(marks, c.Reread) {
 		return nil
 	}
-	if err := s.reg.store.saveReread(c.Name, marks); err != nil {
+	if err := s.reg.store.saveSide(rereadKind, c.Name, marks, len(marks) == 0); err != nil {
 		return err
 	}
 	c.Reread = marks

@@ -96,10 +96,10 @@ func (s *Server) load() error {
 			s.reg.log.Warn("connector key", "connector", c.Name, "warning", w)
 		}
 		c.pipeline = p
-		if err := s.reg.store.loadReread(c); err != nil {
+		if err := s.reg.store.loadSide(rereadKind, c.Name, &c.Reread); err != nil {
 			return err
 		}
-		if err := s.reg.store.loadTopics(c); err != nil {
+		if err := s.reg.store.loadSide(topicsKind, c.Name, &c.Topics); err != nil {
 			return err
 		}
 		s.reg.conns[c.Name] = c

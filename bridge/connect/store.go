@@ -34,11 +34,10 @@ func (s *store) save(c *connector) error {
 }
 
 func (s *store) remove(c *connector) error {
-	if err := os.Remove(s.rereadPath(c.Name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("connector %s: %w", c.Name, err)
-	}
-	if err := s.saveTopics(c.Name, nil); err != nil {
-		return err
+	for _, kind := range []string{rereadKind, topicsKind} {
+		if err := s.saveSide(kind, c.Name, nil, true); err != nil {
+			return err
+		}
 	}
 	if c.fromFile {
 		return nil
@@ -49,64 +48,42 @@ func (s *store) remove(c *connector) error {
 	return state.SyncDir(s.dir)
 }
 
-// rereadPath is where a connector's Reread marks are kept.
-func (s *store) rereadPath(name string) string {
-	return filepath.Join(s.dir, "reread", url.PathEscape(name)+".json")
+// Connector state kept apart from the definition, so connectors from files have it too: one
+// JSON file per connector in <dir>/<kind>/.
+const (
+	rereadKind = "reread" // the Reread marks
+	topicsKind = "topics" // the active topics
+)
+
+func (s *store) sidePath(kind, name string) string {
+	return filepath.Join(s.dir, kind, url.PathEscape(name)+".json")
 }
 
-// saveReread writes a connector's Reread marks atomically.
-func (s *store) saveReread(name string, marks map[string]int64) error {
-	if err := state.MkdirAll(filepath.Dir(s.rereadPath(name))); err != nil {
-		return err
-	}
-	if err := state.Write(s.rereadPath(name), marks); err != nil {
-		return fmt.Errorf("connector %s: %w", name, err)
-	}
-	return nil
-}
-
-// loadReread reads a connector's Reread marks; a connector without any has no file.
-func (s *store) loadReread(c *connector) error {
-	err := state.Read(s.rereadPath(c.Name), &c.Reread)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	return err
-}
-
-// topicsPath is where a connector's active topics are kept.
-func (s *store) topicsPath(name string) string {
-	return filepath.Join(s.dir, "topics", url.PathEscape(name)+".json")
-}
-
-// saveTopics writes a connector's active topics atomically; no topics removes the file.
-func (s *store) saveTopics(name string, topics []string) error {
-	path := s.topicsPath(name)
-	if len(topics) == 0 {
-		err := os.Remove(path)
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
-		if err == nil {
+// saveSide writes v as the connector's kind of state atomically; empty removes the file.
+func (s *store) saveSide(kind, name string, v any, empty bool) error {
+	path := s.sidePath(kind, name)
+	var err error
+	switch {
+	case empty:
+		if err = os.Remove(path); err == nil {
 			err = state.SyncDir(filepath.Dir(path))
+		} else if errors.Is(err, fs.ErrNotExist) {
+			err = nil
 		}
-		if err != nil {
-			return fmt.Errorf("connector %s: %w", name, err)
+	default:
+		if err = state.MkdirAll(filepath.Dir(path)); err == nil {
+			err = state.Write(path, v)
 		}
-		return nil
 	}
-	if err := state.MkdirAll(filepath.Dir(path)); err != nil {
-		return err
-	}
-	if err := state.Write(path, topics); err != nil {
-		return fmt.Errorf("connector %s: %w", name, err)
+	if err != nil {
+		return fmt.Errorf("connector %s: %s: %w", name, kind, err)
 	}
 	return nil
 }
 
-// loadTopics reads a connector's active topics; a connector without any has no file.
-func (s *store) loadTopics(c *connector) error {
-	err := state.Read(s.topicsPath(c.Name), &c.Topics)
+// loadSide reads the connector's kind of state into v; without a file v is left as it is.
+func (s *store) loadSide(kind, name string, v any) error {
+	err := state.Read(s.sidePath(kind, name), v)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}

@@ -28,7 +28,7 @@ func (s *Server) resetTopics(w http.ResponseWriter, r *http.Request) error {
 	return s.withConnector(r, func(c *connector) error {
 		c.topicsMu.Lock()
 		defer c.topicsMu.Unlock()
-		if err := s.reg.store.saveTopics(c.Name, nil); err != nil {
+		if err := s.reg.store.saveSide(topicsKind, c.Name, nil, true); err != nil {
 			return err
 		}
 		c.Topics = nil
@@ -51,7 +51,7 @@ func (r *registry) activeTopic(c *connector, topic string) {
 		return
 	}
 	c.Topics = slices.Insert(slices.Clone(c.Topics), i, topic)
-	if err := r.store.saveTopics(c.Name, c.Topics); err != nil {
+	if err := r.store.saveSide(topicsKind, c.Name, c.Topics, len(c.Topics) == 0); err != nil {
 		r.log.Warn("active topics not saved", "connector", c.Name, "error", err)
 	}
 }

@@ -78,12 +78,7 @@ func (e *env) checkTopics(t *testing.T, want map[string]string) {
 // waitCommitted waits until group committed n records of the events topic in all.
 func (e *env) waitCommitted(t *testing.T, group string, n int64) {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(e.cluster.ListenAddrs()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
+	adm := e.admin(t)
 	waitFor(t, 30*time.Second, group+" committed", func() bool {
 		offs, err := adm.FetchOffsets(context.Background(), group)
 		if err != nil {
@@ -98,12 +93,7 @@ func (e *env) waitCommitted(t *testing.T, group string, n int64) {
 // waitMembers waits until group is stable with n members, each assigned one partition.
 func (e *env) waitMembers(t *testing.T, group string, n int) {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(e.cluster.ListenAddrs()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
+	adm := e.admin(t)
 	waitFor(t, 30*time.Second, "a partition for each member", func() bool {
 		groups, err := adm.DescribeGroups(context.Background(), group)
 		g := groups[group]
@@ -117,4 +107,15 @@ func (e *env) waitMembers(t *testing.T, group string, n int) {
 		}
 		return true
 	})
+}
+
+// admin is an admin client of the cluster, closed at the end of the test.
+func (e *env) admin(t *testing.T) *kadm.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.cluster.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return kadm.NewClient(cl)
 }
