@@ -6,8 +6,9 @@
 // returns the SyncPoint that will cover them. The slice's syncer (Run) writes the buffer to the
 // file, fsyncs it, appends one line to the sync log and fsyncs that, then completes the
 // SyncPoint: one fsync pair covers every row appended before it (group commit). A sync starts
-// when the pending rows reach the count, uncompressed-bytes or compressed-bytes trigger, or the
-// interval trigger has passed since the first pending row.
+// when the pending rows reach the count, uncompressed-bytes or compressed-bytes trigger, or,
+// with rows pending, the interval trigger has passed since the previous sync started (so no
+// row waits longer than the interval, and under steady load syncs start every interval).
 //
 // Invariants:
 //   - With gzip every sync ends a complete gzip member, so the data file is always a valid

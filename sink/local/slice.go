@@ -66,7 +66,7 @@ type Slice struct {
 	pending        *SyncPoint
 	pendingRecords int
 	pendingBytes   int64
-	pendingSince   time.Time
+	syncStarted    time.Time        // when the last sync began (the opening before the first)
 	total          Stats            // everything appended (sizes as buffered)
 	durable        Stats            // as of the last completed sync
 	streams        map[string]*span // per-stream offsets appended
@@ -101,7 +101,7 @@ func Open(fsys FS, path string, cfg Config, clk clock.Clock, hook SyncHook) (*Sl
 	s := &Slice{
 		path: path, logPath: path + ".sync", cfg: cfg, clk: clk, hook: hook,
 		file: file, log: log, buf: new(bytes.Buffer), spare: new(bytes.Buffer),
-		pending: newSyncPoint(), streams: map[string]*span{},
+		pending: newSyncPoint(), streams: map[string]*span{}, syncStarted: clk.Now(),
 		kick: make(chan struct{}, 1), stop: make(chan struct{}),
 	}
 	if s.enc, err = newCompressor(cfg, s.buf); err != nil {
@@ -150,7 +150,6 @@ func (s *Slice) Append(rows []byte, records int, positions []Position) (*SyncPoi
 		s.track(p)
 	}
 	if s.pendingRecords == 0 {
-		s.pendingSince = now
 		s.signal()
 	}
 	s.pendingRecords += records

@@ -170,6 +170,40 @@ func TestSyncTriggers(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+	t.Run("interval from the previous sync", func(t *testing.T) {
+		t.Parallel()
+		cfg := base
+		cfg.SyncIntervalTrigger = 50 * time.Millisecond
+		clk := clock.NewFake(time.Now())
+		s, _ := open(t, local.OSFS{}, cfg, clk)
+		appendAfter := func(d time.Duration, i int) *local.SyncPoint {
+			t.Helper()
+			clk.Advance(d)
+			p, err := s.Append(row(i), 1, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}
+		p1 := appendAfter(10*time.Millisecond, 1)
+		clk.Advance(40 * time.Millisecond) // 50 ms after the opening
+		if err := waitPoint(t, p1); err != nil {
+			t.Fatal(err)
+		}
+		p2 := appendAfter(10*time.Millisecond, 2) // 10 ms after the sync started
+		clk.Advance(39 * time.Millisecond)
+		if !pending(p2) {
+			t.Fatal("synced before the interval since the previous sync")
+		}
+		clk.Advance(time.Millisecond) // 50 ms after the previous sync started, 40 after the row
+		if err := waitPoint(t, p2); err != nil {
+			t.Fatal(err)
+		}
+		p3 := appendAfter(time.Second, 3) // after a quiet period: at once
+		if err := waitPoint(t, p3); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 func TestGroupCommitCoversConcurrentWriters(t *testing.T) {

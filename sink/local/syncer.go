@@ -28,13 +28,17 @@ func (s *Slice) Run(ctx context.Context) {
 }
 
 // step syncs when a trigger fired, else waits for a kick or the interval; false means stop.
+// The interval runs from the start of the previous sync, as in Keboola: under steady load a
+// sync starts every interval however long the previous one took, a record appended after a
+// quiet period is synced at once, and no record waits longer than the interval for its sync
+// to start (unless the previous sync is still running).
 func (s *Slice) step(ctx context.Context) bool {
 	s.mu.Lock()
-	pending, since, due := s.pendingRecords > 0, s.pendingSince, s.dueLocked()
+	pending, last, due := s.pendingRecords > 0, s.syncStarted, s.dueLocked()
 	s.mu.Unlock()
 	var wait <-chan time.Time
 	if pending {
-		left := since.Add(s.cfg.SyncIntervalTrigger).Sub(s.clk.Now())
+		left := last.Add(s.cfg.SyncIntervalTrigger).Sub(s.clk.Now())
 		if due || left <= 0 {
 			s.Sync() // the error reaches the waiters and breaks the slice
 			return true
@@ -82,6 +86,7 @@ func (s *Slice) syncLocked() error {
 	s.enc.Reset(s.buf)
 	point, records, uncompressed := s.pending, int64(s.pendingRecords), s.pendingBytes
 	s.pending, s.pendingRecords, s.pendingBytes = newSyncPoint(), 0, 0
+	s.syncStarted = s.clk.Now()
 	rec := s.recordLocked(int64(data.Len()))
 	s.mu.Unlock()
 
