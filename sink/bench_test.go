@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -121,4 +124,54 @@ func writeParallel(b *testing.B, m *sink.Manager, pool []mapping.Event, pb *test
 			b.Error(err)
 		}
 	}
+}
+
+// BenchmarkWriteWait measures the HTTP intake's path in the sink: 1536 writers (like
+// connections) each write one 1 KB event and wait for its sync at LevelLocal, over and over
+// (sync.wait=true, default sync triggers). One op is one event; cpu-µs/op is the process's CPU
+// time per event, which includes rendering, appending, syncing and waking the waiters.
+func BenchmarkWriteWait(b *testing.B) {
+	cfg := testConfig(b.TempDir())
+	cfg.MaxLocalBytes = 1 << 40
+	m, err := sink.New(cfg, sink.Deps{Storage: newClient(b, "http://127.0.0.1:1"), Clock: clock.Real()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	run(b, m)
+	define(b, m, benchColumns, sink.Patch{"storage.level.staging.upload.trigger.interval": "30m",
+		"storage.level.target.import.trigger.interval": "24h"}, "in.c-bench.t0")
+	pool := benchEvents(1536)
+	var left atomic.Int64
+	left.Store(int64(b.N))
+	var wg sync.WaitGroup
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := processCPU()
+	for i := range pool {
+		wg.Go(func() {
+			ctx := context.Background()
+			for left.Add(-1) >= 0 {
+				w, err := m.Write(ctx, sourceKey, pool[i:i+1], nil)
+				if err == nil {
+					err = w.Wait(ctx, sink.LevelLocal)
+				}
+				if err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.StopTimer()
+	b.ReportMetric(float64((processCPU()-cpu).Microseconds())/float64(b.N), "cpu-µs/op")
+}
+
+// processCPU is the user+system CPU time of this process so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -5,9 +5,9 @@
 // A Manager holds the definitions (sources, up to 100 sinks each, settings with Keboola's keys
 // where a sink's patch wins over its source's) and one pipeline per sink. Write renders a batch
 // of events with each enabled sink's compiled mapping and appends each sink's rows in one
-// group commit; the returned Write says which events failed to render and waits until the
-// rows reach a level. See docs/pipeline.md for the layout on disk, the states and the
-// recovery rules.
+// group commit (WriteBatch: none of them when any event fails); the returned Write says which
+// events failed to render and waits until the rows reach a level. See docs/pipeline.md for the
+// layout on disk, the states and the recovery rules.
 //
 // Invariants:
 //   - An event that any sink cannot render is written to no sink; a source with no enabled

@@ -1,10 +1,12 @@
 package sink_test
 
 import (
+	"context"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/kbridge/kbridge/mapping"
 	"github.com/kbridge/kbridge/sink"
 )
 
@@ -237,24 +239,36 @@ func TestNoEnabledSink(t *testing.T) {
 
 func TestRenderErrorsAreReportedPerEvent(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	m := e.manager(sink.Deps{})
-	define(t, m, columns, syncEachBatch, "in.c-t.bad")
-	evs, pos := events(0, 3)
-	evs[1].Body = []byte(`{"id":"1"}`) // no name: the path column fails
-	w, err := m.Write(ctxT(t, 5*time.Second), sourceKey, evs, pos)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ce *mappingColumnError
-	if w.Failed() != 1 || w.Written() != 2 || w.Err(0) != nil || !errorsAs(w.Err(1), &ce) || ce.Column != "name" {
-		t.Fatalf("failed %d written %d err(1) %v", w.Failed(), w.Written(), w.Err(1))
-	}
-	if err := w.Wait(ctxT(t, 5*time.Second), sink.LevelLocal); err != nil {
-		t.Fatal(err)
-	}
-	st, _ := m.SinkStatistics(sinkKey(0))
-	if st.Total.RecordsCount != 2 {
-		t.Fatalf("records = %d, want 2", st.Total.RecordsCount)
+	for _, tc := range []struct {
+		name    string
+		write   func(*sink.Manager, context.Context, sink.SourceKey, []mapping.Event, []sink.Position) (*sink.Write, error)
+		written int // the other events are written by Write, none by WriteBatch
+	}{
+		{"Write", (*sink.Manager).Write, 2},
+		{"WriteBatch", (*sink.Manager).WriteBatch, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			m := e.manager(sink.Deps{})
+			define(t, m, columns, syncEachBatch, "in.c-t.bad")
+			evs, pos := events(0, 3)
+			evs[1].Body = []byte(`{"id":"1"}`) // no name: the path column fails
+			w, err := tc.write(m, ctxT(t, 5*time.Second), sourceKey, evs, pos)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ce *mappingColumnError
+			if w.Failed() != 1 || w.Written() != tc.written || w.Err(0) != nil || !errorsAs(w.Err(1), &ce) || ce.Column != "name" {
+				t.Fatalf("failed %d written %d err(1) %v", w.Failed(), w.Written(), w.Err(1))
+			}
+			if err := w.Wait(ctxT(t, 5*time.Second), sink.LevelLocal); err != nil {
+				t.Fatal(err)
+			}
+			st, _ := m.SinkStatistics(sinkKey(0))
+			if st.Total.RecordsCount != int64(tc.written) {
+				t.Fatalf("records = %d, want %d", st.Total.RecordsCount, tc.written)
+			}
+		})
 	}
 }

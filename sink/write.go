@@ -26,6 +26,16 @@ type renderState struct {
 // refuses, earlier sinks may already hold the rows (at-least-once: the caller retries). Write
 // records in each event whether its body was checked (mapping.Prepare).
 func (m *Manager) Write(ctx context.Context, source SourceKey, events []mapping.Event, positions []Position) (*Write, error) {
+	return m.write(ctx, source, events, positions, false)
+}
+
+// WriteBatch is Write for a batch that is written whole or not at all: when any sink fails to
+// render any event, no row is written (Failed and Err tell which events failed and why).
+func (m *Manager) WriteBatch(ctx context.Context, source SourceKey, events []mapping.Event, positions []Position) (*Write, error) {
+	return m.write(ctx, source, events, positions, true)
+}
+
+func (m *Manager) write(ctx context.Context, source SourceKey, events []mapping.Event, positions []Position, whole bool) (*Write, error) {
 	if positions != nil && len(positions) != len(events) {
 		return nil, fmt.Errorf("write to %s: %d positions for %d events", source, len(positions), len(events))
 	}
@@ -36,7 +46,12 @@ func (m *Manager) Write(ctx context.Context, source SourceKey, events []mapping.
 	if err != nil {
 		return nil, err
 	}
-	w := &Write{m: m, refs: make([]writeRef, len(pipes)), events: len(events)}
+	w := &Write{m: m, events: len(events)}
+	if len(pipes) <= len(w.one) {
+		w.refs = w.one[:len(pipes)]
+	} else {
+		w.refs = make([]writeRef, len(pipes))
+	}
 	for _, p := range pipes {
 		if err := p.ready(); err != nil {
 			return nil, err
@@ -60,7 +75,8 @@ func (m *Manager) Write(ctx context.Context, source SourceKey, events []mapping.
 		slices[i], states[i] = s, s.file.render(events)
 		w.collect(&states[i].rows)
 	}
-	if w.failed == len(events) {
+	if w.failed == len(events) || whole && w.failed > 0 {
+		w.none = true
 		return w, nil
 	}
 	for i, p := range pipes {
@@ -135,9 +151,11 @@ func (rs *renderState) selected(w *Write, positions []Position) ([]byte, int, []
 type Write struct {
 	m      *Manager
 	refs   []writeRef
+	one    [1]writeRef // refs of a source with one sink, without a second allocation
 	errs   []error
 	failed int
 	events int
+	none   bool // no row was written
 }
 
 type writeRef struct {
@@ -173,4 +191,9 @@ func (w *Write) Err(i int) error {
 func (w *Write) Failed() int { return w.failed }
 
 // Written is how many events were written (to every enabled sink).
-func (w *Write) Written() int { return w.events - w.failed }
+func (w *Write) Written() int {
+	if w.none {
+		return 0
+	}
+	return w.events - w.failed
+}

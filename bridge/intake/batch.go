@@ -12,9 +12,11 @@ import (
 
 var ndjsonContentType = []string{"application/json"}
 
-// prepareBatch splits an NDJSON body into events and checks that every sink can render every
-// line, so a batch is written whole or not at all. Each line is a JSON record: its events
-// carry the request headers with Content-Type application/json.
+// prepareBatch splits an NDJSON body into events. A batch is written whole or not at all:
+// Sink.WriteBatch ensures it within one source; when the URL matches sources in several
+// branches, every sink of every branch is checked here first, so no branch gets a batch that
+// another refuses. Each line is a JSON record: its events carry the request headers with
+// Content-Type application/json.
 func (s *Server) prepareBatch(q *request, ev mapping.Event) *httperr.Error {
 	h := make(http.Header, len(ev.Header))
 	for k, v := range ev.Header {
@@ -28,6 +30,10 @@ func (s *Server) prepareBatch(q *request, ev mapping.Event) *httperr.Error {
 	if len(q.events) == 0 {
 		return httperr.New(http.StatusBadRequest, "stream.in.badRequest", "The NDJSON body holds no record.")
 	}
+	if len(q.keys) < 2 {
+		return nil
+	}
+	mapping.Prepare(q.events) // each body is validated here once, not again by Write
 	errs := make([]error, len(q.events))
 	failed := 0
 	for _, key := range q.keys {

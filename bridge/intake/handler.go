@@ -125,8 +125,12 @@ func (s *Server) ingest(r *http.Request, q *request, project, source, secret str
 func (s *Server) write(ctx context.Context, q *request, ndjson bool) (int, *httperr.Error) {
 	var one [1]*sink.Write
 	writes := one[:0]
+	write := s.sink.Write
+	if ndjson {
+		write = s.sink.WriteBatch
+	}
 	for _, key := range q.keys {
-		wr, err := s.sink.Write(ctx, key, q.events, nil)
+		wr, err := write(ctx, key, q.events, nil)
 		if err != nil {
 			return 0, s.sinkError(err)
 		}

@@ -209,3 +209,37 @@ func TestBackpressure(t *testing.T) {
 		t.Fatalf("got %d Retry-After %q %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
 	}
 }
+
+// TestNDJSONAcrossBranches: a URL matching sources in two branches writes a batch to both or,
+// when a sink of either branch cannot render a line, to neither.
+func TestNDJSONAcrossBranches(t *testing.T) {
+	t.Parallel()
+	m := newManager(t, true)
+	define(t, m, "multi", false, fastSync, "in.c-test.multi")
+	other := sink.SourceKey{ProjectID: 1, BranchID: 2, SourceID: "multi"}
+	if err := m.PutSource(sink.Source{Key: other, Type: "http", Name: "multi", Secret: secret}); err != nil {
+		t.Fatal(err)
+	}
+	cols := []mapping.Column{{Type: mapping.KindPath, Name: "extra", Path: "extra", RawString: true}}
+	if err := m.PutSink(sink.Sink{Key: sink.SinkKey{SourceKey: other, SinkID: "sink-a"}, Name: "sink",
+		TableID: "in.c-test.multi2", Columns: cols, Settings: fastSync}); err != nil {
+		t.Fatal(err)
+	}
+	url, _ := serve(t, m)
+	ndjson := map[string]string{"Content-Type": "application/x-ndjson"}
+	path := "/stream/1/multi/" + secret
+	check(t, url, exchange{method: "POST", path: path, header: ndjson, wantStatus: 422,
+		body:     "{\"id\":\"1\",\"name\":\"a\",\"extra\":\"x\"}\n{\"id\":\"2\",\"name\":\"b\"}",
+		wantBody: `{"statusCode":422,"error":"stream.in.unprocessableContent","message":"1 of 2 lines cannot be written, nothing was written.","lines":[{"line":2,"error":"Invalid value for column \"extra\": path \"extra\" not found in the body."}]}`})
+	check(t, url, exchange{method: "POST", path: path, header: ndjson, wantStatus: 200, wantBody: "OK",
+		body: "{\"id\":\"3\",\"name\":\"c\",\"extra\":\"x\"}\n{\"id\":\"4\",\"name\":\"d\",\"extra\":\"y\"}"})
+	for _, k := range []sink.SinkKey{{SourceKey: key("multi"), SinkID: "sink-a"}, {SourceKey: other, SinkID: "sink-a"}} {
+		st, err := m.SinkStatistics(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := st.Total.RecordsCount; got != 2 {
+			t.Fatalf("%s: records written = %d, want 2 (nothing from the refused batch)", k, got)
+		}
+	}
+}

@@ -5,7 +5,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"runtime"
 	"runtime/pprof"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -20,8 +24,10 @@ import (
 // TestLoad drives the intake with wrk (Debian package wrk) for the cases of docs/http.md:
 // 1 KB JSON events through a sink with 3 path columns, sync.wait true and false, and NDJSON
 // batches of 100 events. It runs only with KBRIDGE_INTAKE_LOAD=1; KBRIDGE_INTAKE_PROFILE=dir
-// writes a CPU profile per case; KBRIDGE_INTAKE_DURATION (default 10s) and
-// KBRIDGE_INTAKE_CONNS (default "1024,64,64") tune the runs.
+// writes a CPU profile per case; KBRIDGE_INTAKE_DURATION (default 10s),
+// KBRIDGE_INTAKE_CONNS (default "1024,64,64", per case) and KBRIDGE_INTAKE_CASES (names of the
+// cases to run, default all) tune the runs. Each case logs the server's CPU time and heap
+// allocations per request.
 func TestLoad(t *testing.T) {
 	if os.Getenv("KBRIDGE_INTAKE_LOAD") == "" {
 		t.Skip("set KBRIDGE_INTAKE_LOAD=1 to run the load test (needs wrk)")
@@ -32,8 +38,56 @@ func TestLoad(t *testing.T) {
 	}
 	duration := envOr("KBRIDGE_INTAKE_DURATION", "10s")
 	conns := strings.Split(envOr("KBRIDGE_INTAKE_CONNS", "1024,64,64"), ",")
+	cases := envOr("KBRIDGE_INTAKE_CASES", "single-wait,single-nowait,ndjson100-wait")
 	reg := prometheus.NewRegistry()
 	m := newManagerWith(t, true, sink.Deps{Registerer: reg})
+	defineLoadSources(t, m)
+	base, _ := serve(t, m)
+	dir := t.TempDir()
+	event := loadEvent()
+	batch := strings.Repeat(event+"\n", 100)
+	for i, c := range []struct{ name, source, contentType, body string }{
+		{"single-wait", "wait", "application/json", event},
+		{"single-nowait", "nowait", "application/json", event},
+		{"ndjson100-wait", "wait", "application/x-ndjson", batch},
+	} {
+		if !slices.Contains(strings.Split(cases, ","), c.name) {
+			continue
+		}
+		script := filepath.Join(dir, c.name+".lua")
+		lua := fmt.Sprintf("wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = %q\nwrk.body = %q\n", c.contentType, c.body)
+		if err := os.WriteFile(script, []byte(lua), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		stop := profile(t, c.name)
+		var mem runtime.MemStats
+		runtime.ReadMemStats(&mem)
+		before, mallocs := selfCPU(), mem.Mallocs
+		cmd := exec.Command(wrk, "-t1", "-c"+conns[min(i, len(conns)-1)], "-d"+duration, "--latency", "-s", script,
+			base+"/stream/1/"+c.source+"/"+secret)
+		out, err := cmd.CombinedOutput()
+		server := selfCPU() - before
+		runtime.ReadMemStats(&mem)
+		mallocs = mem.Mallocs - mallocs
+		stop()
+		if err != nil {
+			t.Fatalf("wrk: %v\n%s", err, out)
+		}
+		client := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+		n := max(wrkRequests(out), 1)
+		t.Logf("%s (%d B body): CPU server %s (%.1f µs/request, %.1f allocs/request), wrk %s\n%s", c.name, len(c.body),
+			server, float64(server.Microseconds())/float64(n), float64(mallocs)/float64(n), client, out)
+		if strings.Contains(string(out), "Non-2xx") {
+			t.Errorf("%s: some answers were not 2xx", c.name)
+		}
+		logSyncs(t, reg, c.source)
+	}
+}
+
+// defineLoadSources creates the sources "wait" and "nowait", each with one sink of 3 path
+// columns, sync.wait true and false.
+func defineLoadSources(t testing.TB, m *sink.Manager) {
+	t.Helper()
 	cols := []mapping.Column{
 		{Type: mapping.KindPath, Name: "id", Path: "id", RawString: true},
 		{Type: mapping.KindPath, Name: "user", Path: "user.name", RawString: true},
@@ -49,37 +103,6 @@ func TestLoad(t *testing.T) {
 		if err := m.PutSink(def); err != nil {
 			t.Fatal(err)
 		}
-	}
-	base, _ := serve(t, m)
-	dir := t.TempDir()
-	event := loadEvent()
-	batch := strings.Repeat(event+"\n", 100)
-	for i, c := range []struct{ name, source, contentType, body string }{
-		{"single-wait", "wait", "application/json", event},
-		{"single-nowait", "nowait", "application/json", event},
-		{"ndjson100-wait", "wait", "application/x-ndjson", batch},
-	} {
-		script := filepath.Join(dir, c.name+".lua")
-		lua := fmt.Sprintf("wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = %q\nwrk.body = %q\n", c.contentType, c.body)
-		if err := os.WriteFile(script, []byte(lua), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		stop := profile(t, c.name)
-		before := selfCPU()
-		cmd := exec.Command(wrk, "-t1", "-c"+conns[min(i, len(conns)-1)], "-d"+duration, "--latency", "-s", script,
-			base+"/stream/1/"+c.source+"/"+secret)
-		out, err := cmd.CombinedOutput()
-		server := selfCPU() - before
-		stop()
-		if err != nil {
-			t.Fatalf("wrk: %v\n%s", err, out)
-		}
-		client := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
-		t.Logf("%s (%d B body): CPU server %s, wrk %s\n%s", c.name, len(c.body), server, client, out)
-		if strings.Contains(string(out), "Non-2xx") {
-			t.Errorf("%s: some answers were not 2xx", c.name)
-		}
-		logSyncs(t, reg, c.source)
 	}
 }
 
@@ -104,6 +127,18 @@ func logSyncs(t *testing.T, reg *prometheus.Registry, source string) {
 			}
 		}
 	}
+}
+
+var wrkTotal = regexp.MustCompile(`(\d+) requests in`)
+
+// wrkRequests is the number of requests wrk reports, 0 if it cannot be read.
+func wrkRequests(out []byte) int64 {
+	m := wrkTotal.FindSubmatch(out)
+	if m == nil {
+		return 0
+	}
+	n, _ := strconv.ParseInt(string(m[1]), 10, 64)
+	return n
 }
 
 // loadEvent is a 1 KB JSON event.

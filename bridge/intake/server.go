@@ -23,11 +23,14 @@ type Sink interface {
 	Source(k sink.SourceKey) (sink.Source, bool)
 	// Sources lists every source; called only to rebuild the intake's index.
 	Sources() []sink.Source
-	// Sinks lists a source's sinks; called for NDJSON bodies and verbose answers only.
+	// Sinks lists a source's sinks; called for NDJSON bodies sent to several branches and
+	// for verbose answers only.
 	Sinks(k sink.SourceKey) ([]sink.Sink, error)
 	// Write renders events through every enabled sink of the source and appends the rows.
 	// The events' bytes are borrowed only until Write returns.
 	Write(ctx context.Context, k sink.SourceKey, events []mapping.Event, positions []sink.Position) (*sink.Write, error)
+	// WriteBatch is Write that appends nothing when any event fails to render in any sink.
+	WriteBatch(ctx context.Context, k sink.SourceKey, events []mapping.Event, positions []sink.Position) (*sink.Write, error)
 }
 
 // Deps are the collaborators of a Server.
