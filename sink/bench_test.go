@@ -58,13 +58,7 @@ func BenchmarkWrite(b *testing.B) {
 }
 
 func benchWrite(b *testing.B, compression, impl string, sinks int) {
-	cfg := testConfig(b.TempDir())
-	cfg.MaxLocalBytes = 1 << 40
-	m, err := sink.New(cfg, sink.Deps{Storage: newClient(b, "http://127.0.0.1:1"), Clock: clock.Real()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	run(b, m)
+	m := benchManager(b)
 	settings := sink.Patch{
 		"storage.level.local.encoding.compression.type":                compression,
 		"storage.level.local.encoding.compression.gzip.implementation": impl,
@@ -131,13 +125,7 @@ func writeParallel(b *testing.B, m *sink.Manager, pool []mapping.Event, pb *test
 // (sync.wait=true, default sync triggers). One op is one event; cpu-µs/op is the process's CPU
 // time per event, which includes rendering, appending, syncing and waking the waiters.
 func BenchmarkWriteWait(b *testing.B) {
-	cfg := testConfig(b.TempDir())
-	cfg.MaxLocalBytes = 1 << 40
-	m, err := sink.New(cfg, sink.Deps{Storage: newClient(b, "http://127.0.0.1:1"), Clock: clock.Real()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	run(b, m)
+	m := benchManager(b)
 	define(b, m, benchColumns, sink.Patch{"storage.level.staging.upload.trigger.interval": "30m",
 		"storage.level.target.import.trigger.interval": "24h"}, "in.c-bench.t0")
 	pool := benchEvents(1536)
@@ -174,4 +162,17 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// benchManager is a running manager with no disk limit whose Storage API never answers: the
+// benchmarks measure the local level only.
+func benchManager(b *testing.B) *sink.Manager {
+	cfg := testConfig(b.TempDir())
+	cfg.MaxLocalBytes = 1 << 40
+	m, err := sink.New(cfg, sink.Deps{Storage: newClient(b, "http://127.0.0.1:1"), Clock: clock.Real()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	run(b, m)
+	return m
 }
