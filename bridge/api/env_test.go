@@ -114,8 +114,6 @@ func newEnv(t testing.TB, withIntake bool) *env {
 	if err != nil {
 		t.Fatalf("new api: %v", err)
 	}
-	ln := listen(t)
-	e.url = "http://" + ln.Addr().String()
-	serveUntilCleanup(t, "api", func(ctx context.Context) error { return srv.Serve(ctx, ln) })
+	e.url, _ = emulatortest.Serve(t, "api", srv.Serve)
 	return e
 }

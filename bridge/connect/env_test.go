@@ -2,7 +2,6 @@ package connect_test
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"sync"
 	"testing"
@@ -87,21 +86,15 @@ func (e *env) start(files ...string) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.url = "http://" + ln.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { srv.Run(ctx) })
-	wg.Go(func() {
-		if err := srv.Serve(ctx, ln); err != nil {
-			e.t.Errorf("serve: %v", err)
-		}
-	})
+	url, stopServe := emulatortest.Serve(e.t, "connect", srv.Serve)
+	e.url = url
 	var once sync.Once
-	e.stop = func() { once.Do(func() { cancel(); wg.Wait(); http.DefaultClient.CloseIdleConnections() }) }
+	e.stop = func() {
+		once.Do(func() { stopServe(); cancel(); wg.Wait(); http.DefaultClient.CloseIdleConnections() })
+	}
 	e.t.Cleanup(e.stop)
 }
 

@@ -2,7 +2,6 @@ package intake_test
 
 import (
 	"context"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -82,17 +81,6 @@ func serve(t testing.TB, m intake.Sink, adjust ...func(*intake.Config)) (string,
 	if err != nil {
 		t.Fatalf("new intake: %v", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := srv.Serve(ctx, ln); err != nil {
-			t.Errorf("serve intake: %v", err)
-		}
-	})
-	t.Cleanup(func() { cancel(); wg.Wait() })
-	return "http://" + ln.Addr().String(), srv
+	url, _ := emulatortest.Serve(t, "intake", srv.Serve)
+	return url, srv
 }

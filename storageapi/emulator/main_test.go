@@ -1,18 +1,16 @@
 package emulator_test
 
 import (
-	"context"
 	"io"
-	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
 	"github.com/kbridge/kbridge/storageapi/emulator"
+	"github.com/kbridge/kbridge/storageapi/emulator/emulatortest"
 )
 
 func TestMain(m *testing.M) {
@@ -36,21 +34,8 @@ func serve(t *testing.T, cfg emulator.Config) (em *emulator.Emulator, base strin
 	if err != nil {
 		t.Fatalf("new: %v", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := em.Serve(ctx, ln); err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	var once sync.Once
-	stop = func() { once.Do(func() { cancel(); wg.Wait() }) }
-	t.Cleanup(stop)
-	return em, "http://" + ln.Addr().String(), stop
+	base, stop = emulatortest.Serve(t, "emulator", em.Serve)
+	return em, base, stop
 }
 
 // api sends raw requests shaped like the real clients'.

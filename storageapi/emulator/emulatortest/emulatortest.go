@@ -43,6 +43,15 @@ func Start(t testing.TB, adjust ...func(*emulator.Config)) *Server {
 	if err != nil {
 		t.Fatalf("new emulator: %v", err)
 	}
+	url, _ := Serve(t, "emulator", em.Serve)
+	return &Server{Emulator: em, URL: url, DataDir: cfg.DataDir}
+}
+
+// Serve runs serve, the Serve method of one of kbridge's servers (the emulator, the intake, the
+// Stream API, the Connect API), on a new loopback listener until the test ends or stop is
+// called, and returns the listener's URL. stop cancels serve's context and waits for it.
+func Serve(t testing.TB, what string, serve func(context.Context, net.Listener) error) (url string, stop func()) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listen: %v", err)
@@ -50,12 +59,14 @@ func Start(t testing.TB, adjust ...func(*emulator.Config)) *Server {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		if err := em.Serve(ctx, ln); err != nil {
-			t.Errorf("serve emulator: %v", err)
+		if err := serve(ctx, ln); err != nil {
+			t.Errorf("serve %s: %v", what, err)
 		}
 	})
-	t.Cleanup(func() { cancel(); wg.Wait() })
-	return &Server{Emulator: em, URL: "http://" + ln.Addr().String(), DataDir: cfg.DataDir}
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); wg.Wait() }) }
+	t.Cleanup(stop)
+	return "http://" + ln.Addr().String(), stop
 }
 
 // Config returns a client config for the server and token with fast retries and job polls.
