@@ -3,9 +3,6 @@ package api
 import (
 	"errors"
 	"net/http"
-	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/kbridge/kbridge/bridge/httperr"
 	"github.com/kbridge/kbridge/sink"
@@ -39,7 +36,7 @@ func readPatch(r *http.Request) (sink.Patch, error) {
 	var pke *sink.ProtectedKeyError
 	switch {
 	case errors.As(err, &pke):
-		return nil, httperr.New(http.StatusForbidden, "stream.api.forbidden", "%s", sentence(pke.Error()))
+		return nil, httperr.New(http.StatusForbidden, "stream.api.forbidden", "%s", httperr.Sentence(pke.Error()))
 	case err != nil:
 		return nil, httperr.New(http.StatusBadRequest, "stream.api.badRequest", "Invalid settings:\n%s", err.Error())
 	}
@@ -90,14 +87,4 @@ func (s *Server) patchSinkSettings(c *call) (int, any, error) {
 	}
 	def.Settings = def.Settings.Merge(p)
 	return s.putSinkTask(c, "api.update.sinkSettings", "Sink settings have been updated successfully.", def)
-}
-
-// sentence capitalises msg and ends it with a period.
-func sentence(msg string) string {
-	r, n := utf8.DecodeRuneInString(msg)
-	msg = string(unicode.ToUpper(r)) + msg[n:]
-	if !strings.HasSuffix(msg, ".") {
-		msg += "."
-	}
-	return msg
 }

@@ -78,7 +78,7 @@ func (b *sinkBody) apply(def *sink.Sink) {
 // checkSink validates the definition as the manager will (ids, table id, columns).
 func (s *Server) checkSink(def *sink.Sink) error {
 	if _, err := def.Validate(s.mcfg); err != nil {
-		return httperr.New(http.StatusBadRequest, "stream.api.badRequest", "%s", sentence(err.Error()))
+		return httperr.New(http.StatusBadRequest, "stream.api.badRequest", "%s", httperr.Sentence(err.Error()))
 	}
 	return nil
 }

@@ -70,7 +70,7 @@ func (s *Server) testSource(c *call) (int, any, error) {
 		}
 		values, err := m.NewRenderer().Values(&ev)
 		if err != nil {
-			return 0, nil, httperr.New(http.StatusUnprocessableEntity, "stream.api.unprocessableContent", "%s", sentence(err.Error()))
+			return 0, nil, httperr.New(http.StatusUnprocessableEntity, "stream.api.unprocessableContent", "%s", httperr.Sentence(err.Error()))
 		}
 		row := TestRow{}
 		for i, name := range m.Names() {

@@ -17,7 +17,10 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Error is an HTTP error answer.
@@ -42,6 +45,17 @@ type Error struct {
 type LineError struct {
 	Line  int    `json:"line"`
 	Error string `json:"error"`
+}
+
+// Sentence turns an error text into a message: the first letter capitalised, a period at the
+// end.
+func Sentence(msg string) string {
+	r, n := utf8.DecodeRuneInString(msg)
+	msg = string(unicode.ToUpper(r)) + msg[n:]
+	if !strings.HasSuffix(msg, ".") {
+		msg += "."
+	}
+	return msg
 }
 
 // New returns an error answer with a formatted message.

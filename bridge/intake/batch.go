@@ -47,7 +47,7 @@ func (s *Server) prepareBatch(q *request, ev mapping.Event) *httperr.Error {
 	for i, err := range errs {
 		if err != nil && len(lines) < maxLineErrors {
 			first = err
-			lines = append(lines, httperr.LineError{Line: q.lines[i], Error: sentence(err.Error())})
+			lines = append(lines, httperr.LineError{Line: q.lines[i], Error: httperr.Sentence(err.Error())})
 		}
 	}
 	return columnError(first, lines, failed, len(q.events))

@@ -5,10 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/kbridge/kbridge/bridge/httperr"
 	"github.com/kbridge/kbridge/mapping"
@@ -82,7 +79,7 @@ func renderError(wr *sink.Write, q *request, ndjson bool) *httperr.Error {
 			first = err
 		}
 		if ndjson && len(lines) < maxLineErrors {
-			lines = append(lines, httperr.LineError{Line: q.lines[i], Error: sentence(err.Error())})
+			lines = append(lines, httperr.LineError{Line: q.lines[i], Error: httperr.Sentence(err.Error())})
 		}
 	}
 	if first == nil {
@@ -96,24 +93,14 @@ const maxLineErrors = 100
 func columnError(first error, lines []httperr.LineError, failed, total int) *httperr.Error {
 	if lines == nil {
 		if errors.Is(first, mapping.ErrUnsupportedContentType) {
-			return httperr.New(http.StatusUnsupportedMediaType, "stream.in.unsupportedContentType", "%s", sentence(first.Error()))
+			return httperr.New(http.StatusUnsupportedMediaType, "stream.in.unsupportedContentType", "%s", httperr.Sentence(first.Error()))
 		}
-		return httperr.New(http.StatusUnprocessableEntity, "stream.in.unprocessableContent", "%s", sentence(first.Error()))
+		return httperr.New(http.StatusUnprocessableEntity, "stream.in.unprocessableContent", "%s", httperr.Sentence(first.Error()))
 	}
 	e := httperr.New(http.StatusUnprocessableEntity, "stream.in.unprocessableContent",
 		"%d of %d lines cannot be written, nothing was written.", failed, total)
 	e.Lines = lines
 	return e
-}
-
-// sentence capitalises msg and ends it with a period.
-func sentence(msg string) string {
-	r, n := utf8.DecodeRuneInString(msg)
-	msg = string(unicode.ToUpper(r)) + msg[n:]
-	if !strings.HasSuffix(msg, ".") {
-		msg += "."
-	}
-	return msg
 }
 
 func formatBytes(n int64) string {
