@@ -21,7 +21,7 @@ func (t *task) assigned(_ context.Context, _ *kgo.Client, m map[string][]int32) 
 	for topic, ids := range m {
 		for _, id := range ids {
 			part := partition{topic, id}
-			t.owned[part] = newTracker(0)
+			t.owned[part] = newTracker(part.stream(), 0)
 			delete(t.skipping, part)
 			delete(t.paused, part)
 		}
@@ -80,16 +80,16 @@ func (t *task) admit(part partition, offset int64) *tracker {
 	if tr == nil {
 		return nil
 	}
-	upTo, ok := t.recovered[part.stream()]
+	upTo, ok := t.recovered[tr.stream]
 	if !ok || offset > upTo {
 		return tr
 	}
-	if again, ok := t.c.deps.Reread[part.stream()]; ok && offset <= again {
+	if again, ok := t.c.deps.Reread[tr.stream]; ok && offset <= again {
 		return tr // asked for again by an offset rewind
 	}
 	if !t.skipping[part] && tr.add(offset, upTo) {
 		t.skipping[part] = true
-		w, source, stream, level := t.c.deps.Writer, t.c.deps.Source, part.stream(), t.c.p.CommitLevel
+		w, source, stream, level := t.c.deps.Writer, t.c.deps.Source, tr.stream, t.c.p.CommitLevel
 		t.inflight = append(t.inflight, &batch{
 			spans: []batchSpan{{tr: tr, part: part, first: offset, last: upTo}},
 			done: func() (bool, error) {

@@ -9,6 +9,8 @@ import "sync"
 // method takes the tracker's lock, and the commit callback runs under it too, so a completion
 // racing a revoke either commits before the revoke takes effect or not at all.
 type tracker struct {
+	stream string // the partition as the sinks name it, "topic/partition"
+
 	mu      sync.Mutex
 	revoked bool
 	next    int64  // the offset to commit: everything below it is done
@@ -22,10 +24,10 @@ type span struct {
 	done        bool
 }
 
-// newTracker starts a partition at committed, the group's committed offset (the next offset
-// to read).
-func newTracker(committed int64) *tracker {
-	return &tracker{next: committed}
+// newTracker starts a partition named stream at committed, the group's committed offset (the
+// next offset to read).
+func newTracker(stream string, committed int64) *tracker {
+	return &tracker{stream: stream, next: committed}
 }
 
 // add registers a batch of offsets [first, last] from this partition; batches are added in

@@ -7,7 +7,7 @@ import (
 
 func TestTrackerCommitsContiguousPrefix(t *testing.T) {
 	t.Parallel()
-	tr := newTracker(100)
+	tr := newTracker("t/0", 100)
 	var commits []int64
 	commit := func(next int64) { commits = append(commits, next) }
 	for _, b := range [][2]int64{{100, 109}, {110, 119}, {125, 130}, {131, 131}} {
@@ -35,7 +35,7 @@ func TestTrackerCommitsContiguousPrefix(t *testing.T) {
 
 func TestTrackerRevokeStopsLateCompletions(t *testing.T) {
 	t.Parallel()
-	tr := newTracker(0)
+	tr := newTracker("t/0", 0)
 	tr.add(0, 9)
 	tr.add(10, 19)
 	var commits []int64
@@ -56,7 +56,7 @@ func TestTrackerRevokeStopsLateCompletions(t *testing.T) {
 func TestTrackerRevokeRace(t *testing.T) {
 	t.Parallel()
 	for range 200 {
-		tr := newTracker(0)
+		tr := newTracker("t/0", 0)
 		for b := int64(0); b < 50; b++ {
 			tr.add(b*10, b*10+9)
 		}

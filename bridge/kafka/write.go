@@ -37,7 +37,7 @@ func (t *task) write(ctx context.Context, recs []*kgo.Record) error {
 			rejected = append(rejected, rejection{r, StageTransformation, errNullValue})
 		default:
 			events = append(events, eventOf(r, now))
-			positions = append(positions, sink.Position{Stream: part.stream(), Offset: r.Offset})
+			positions = append(positions, sink.Position{Stream: tr.stream, Offset: r.Offset})
 			sources = append(sources, r)
 		}
 	}
