@@ -14,9 +14,19 @@ import (
 // the handles.
 func writeBatches(t testing.TB, m *sink.Manager, first, n, batch int) []*sink.Write {
 	t.Helper()
+	return writeEvents(t, m, first, n, batch, true)
+}
+
+// writeEvents writes events first to first+n in batches, with their Kafka positions or, when
+// withPositions is false, as HTTP events (no position).
+func writeEvents(t testing.TB, m *sink.Manager, first, n, batch int, withPositions bool) []*sink.Write {
+	t.Helper()
 	var out []*sink.Write
 	for i := first; i < first+n; i += batch {
 		evs, pos := events(i, min(batch, first+n-i))
+		if !withPositions {
+			pos = nil
+		}
 		w, err := m.Write(ctxT(t, 10*time.Second), sourceKey, evs, pos)
 		if err != nil {
 			t.Fatalf("write %d: %v", i, err)
@@ -87,7 +97,7 @@ func TestEndToEnd(t *testing.T) {
 			const n = 500
 			ws := writeBatches(t, m, 0, n, 25)
 			if tc.primaryKey {
-				ws = append(ws, writeBatches(t, m, 0, 100, 25)...) // replayed: deduplicated by the key
+				ws = append(ws, writeEvents(t, m, 0, 100, 25, false)...) // replayed without positions: deduplicated by the key
 			}
 			e.eventually("every row imported", time.Minute, func() bool { return reached(ws, sink.LevelTarget) })
 			checkTable(t, e, "in.c-e2e.events", n)
@@ -198,6 +208,9 @@ func TestDefinitionsSurviveRestart(t *testing.T) {
 	e := newEnv(t)
 	m := e.manager(sink.Deps{})
 	define(t, m, keyed(columns), patch(nil, "target.import.trigger.count", 7), "in.c-t.defs")
+	if err := m.Close(ctxT(t, 5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
 	got, err := sink.New(testConfig(e.dir), sink.Deps{Storage: newClient(t, e.em.url), Clock: e.clk})
 	if err != nil {
 		t.Fatal(err)

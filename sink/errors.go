@@ -3,6 +3,7 @@ package sink
 import (
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"time"
 )
 
@@ -34,3 +35,19 @@ func (e *BackpressureError) Error() string {
 
 // Unwrap returns ErrNotReady or ErrDiskFull.
 func (e *BackpressureError) Unwrap() error { return e.Err }
+
+// PanicError is a panic recovered from user code (a mapping) on the write path: the batch
+// failed, the process goes on. Stack is the panicking goroutine's stack.
+type PanicError struct {
+	Op    string
+	Value any
+	Stack []byte
+}
+
+func newPanicError(op string, v any) *PanicError {
+	return &PanicError{Op: op, Value: v, Stack: debug.Stack()}
+}
+
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("%s panicked: %v\n%s", e.Op, e.Value, e.Stack)
+}

@@ -215,9 +215,7 @@ func (p *pipeline) pruneLocked() {
 	for _, f := range p.files {
 		if f.rec.State == FileImported && imported > p.m.cfg.KeepImportedFiles {
 			imported--
-			for k, r := range f.rec.Stats.Streams {
-				p.pruned[k] = max(p.pruned[k], r.Last)
-			}
+			unionInto(p.pruned, f.rec.Stats.Streams)
 			if err := os.RemoveAll(f.dir); err != nil {
 				p.log.Error("remove imported file", "file", f.rec.ID, "error", err)
 			}

@@ -1,7 +1,11 @@
 package sink_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -89,8 +93,8 @@ func TestSourceSettingsApplyToItsSinks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := w.Reached(sink.LevelLocal); !ok || err != nil {
-		t.Fatalf("sync.wait=false from the source: reached %v, %v", ok, err)
+	if w.WaitsForSync() {
+		t.Fatal("sync.wait=false from the source: the write waits for the sync")
 	}
 	views, err := m.SinkSettings(sinkKey(0))
 	if err != nil {
@@ -103,5 +107,63 @@ func TestSourceSettingsApplyToItsSinks(t *testing.T) {
 	}
 	if src, _ := m.Source(sourceKey); src.Version != 2 {
 		t.Fatalf("source version = %d", src.Version)
+	}
+}
+
+// Putting the same definitions again, as every start of a daemon with a config file does, is
+// not a change: versions stay and the file being written stays open.
+func TestSameDefinitionIsNotAChange(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	m := e.manager(sink.Deps{})
+	define(t, m, columns, syncEachBatch, "in.c-l.same")
+	writeBatches(t, m, 0, 10, 10)
+	before, err := m.SinkFiles(sinkKey(0), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		define(t, m, columns, syncEachBatch, "in.c-l.same")
+	}
+	if src, _ := m.Source(sourceKey); src.Version != 1 {
+		t.Fatalf("source version %d after putting the same definition again, want 1", src.Version)
+	}
+	after, err := m.SinkFiles(sinkKey(0), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != len(before) || after[len(after)-1].State != before[len(before)-1].State {
+		t.Fatalf("files %+v, then %+v: the same definition closed a file", before, after)
+	}
+	define(t, m, columns, patch(syncEachBatch, "staging.upload.trigger.count", 5), "in.c-l.same")
+	e.eventually("a changed definition closes the file", 10*time.Second, func() bool {
+		files, _ := m.SinkFiles(sinkKey(0), false)
+		return len(files) > len(before)
+	})
+}
+
+// One process per data directory: a second manager on the same directory is refused before
+// it reads anything, and the directory is free again once the first is closed.
+func TestDataDirIsLocked(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	first := e.manager(sink.Deps{})
+	define(t, first, columns, syncEachBatch, "in.c-l.lock")
+	_, err := sink.New(testConfig(e.dir), sink.Deps{Storage: newClient(t, e.em.url)})
+	if !errors.Is(err, sink.ErrDataDirInUse) || !strings.Contains(err.Error(), "sink.dataDir") ||
+		!strings.Contains(err.Error(), fmt.Sprint(os.Getpid())) {
+		t.Fatalf("second manager on the same directory: %v; want ErrDataDirInUse naming sink.dataDir and the holder's pid", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := first.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	again, err := sink.New(testConfig(e.dir), sink.Deps{Storage: newClient(t, e.em.url)})
+	if err != nil {
+		t.Fatalf("after the first closed: %v", err)
+	}
+	if err := again.Close(ctx); err != nil {
+		t.Fatal(err)
 	}
 }

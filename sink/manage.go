@@ -1,10 +1,14 @@
 package sink
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
-	"github.com/kbridge/kbridge/mapping"
 	"slices"
 	"strings"
+	"time"
+
+	"github.com/kbridge/kbridge/mapping"
 )
 
 // PutSource creates or updates a source. A settings change applies to its sinks' next files
@@ -19,6 +23,8 @@ func (m *Manager) PutSource(src Source) error {
 	if ss == nil {
 		src.Version = 1
 		ss = &sourceState{pipes: map[string]*pipeline{}}
+	} else if sameSource(ss.rec.Source, src) {
+		return nil // a restart putting the same definition again is not a change
 	} else {
 		src.Version = ss.rec.Source.Version + 1
 	}
@@ -86,6 +92,8 @@ func (m *Manager) PutSink(def Sink) error {
 		}
 		def.Version = 1
 		rec.Sinks = append(rec.Sinks, def)
+	} else if sameSink(rec.Sinks[i], def) {
+		return nil // the same definition again: no new version, the current file stays open
 	} else {
 		def.Version = rec.Sinks[i].Version + 1
 		rec.Sinks[i] = def
@@ -222,4 +230,22 @@ func (p *pipeline) currentMapping() *mapping.Mapping {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.mapping
+}
+
+// sameSource reports whether two source definitions differ in nothing but version and time.
+func sameSource(a, b Source) bool {
+	a.Version, a.Updated, b.Version, b.Updated = 0, time.Time{}, 0, time.Time{}
+	return sameJSON(a, b)
+}
+
+// sameSink reports whether two sink definitions differ in nothing but version and time.
+func sameSink(a, b Sink) bool {
+	a.Version, a.Updated, b.Version, b.Updated = 0, time.Time{}, 0, time.Time{}
+	return sameJSON(a, b)
+}
+
+func sameJSON(a, b any) bool {
+	ja, erra := json.Marshal(a)
+	jb, errb := json.Marshal(b)
+	return erra == nil && errb == nil && bytes.Equal(ja, jb)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 
 	"github.com/kbridge/kbridge/sink/clock"
@@ -40,6 +41,7 @@ type Manager struct {
 	closed    chan struct{} // closed when shut down
 	runDone   chan struct{}
 	ready     chan struct{} // closed when Run has started every pipeline
+	lock      *os.File      // the data directory's lock, held until shut down
 }
 
 type sourceState struct {
@@ -60,30 +62,42 @@ func New(cfg Config, deps Deps) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	lock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
 	m := &Manager{
-		cfg: cfg, clk: deps.Clock, fs: deps.FS, log: deps.Logger.With("component", "sink"), met: met,
+		lock: lock, cfg: cfg, clk: deps.Clock, fs: deps.FS, log: deps.Logger.With("component", "sink"), met: met,
 		uploader: staging.NewUploader(deps.Storage), importer: target.NewImporter(deps.Storage),
 		sources: map[SourceKey]*sourceState{}, closed: make(chan struct{}), runDone: make(chan struct{}), ready: make(chan struct{}),
 	}
+	if err := m.load(deps); err != nil {
+		lock.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
+func (m *Manager) load(deps Deps) error {
 	if deps.Registerer != nil {
 		if err := deps.Registerer.Register(oldestCollector{m}); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	recs, err := loadSources(cfg.DataDir)
+	recs, err := loadSources(m.cfg.DataDir)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, rec := range recs {
 		ss := &sourceState{rec: *rec, pipes: map[string]*pipeline{}}
 		for _, def := range rec.Sinks {
 			if err := m.addPipeline(ss, def); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		m.sources[rec.Source.Key] = ss
 	}
-	return m, nil
+	return nil
 }
 
 func (m *Manager) addPipeline(ss *sourceState, def Sink) error {
@@ -170,6 +184,7 @@ func (m *Manager) shutdown(cause error) {
 		}
 		close(m.closed)
 		m.progress.notify()
+		m.lock.Close() // the directory is free for the next process
 	})
 }
 

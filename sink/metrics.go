@@ -18,6 +18,7 @@ type metrics struct {
 	importTime   *prometheus.HistogramVec // source, sink
 	diskBytes    *prometheus.GaugeVec     // source, sink
 	writeErrors  *prometheus.CounterVec   // source, sink, reason
+	heldAgain    *prometheus.CounterVec   // source, sink
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -42,12 +43,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Bytes of slice files on local disk not yet imported."}, labels),
 		writeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kbridge_sink_write_errors_total",
 			Help: "Refused or failed writes by reason (disk_full, not_ready, io)."}, []string{"source", "sink", "reason"}),
+		heldAgain: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kbridge_sink_records_held_again_total",
+			Help: "Kafka records written again (a retried or re-read batch) that the sink already held; not appended twice."}, labels),
 	}
 	if reg == nil {
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{m.records, m.compressed, m.uncompressed, m.fsync, m.failures,
-		m.importJobs, m.importTime, m.diskBytes, m.writeErrors} {
+		m.importJobs, m.importTime, m.diskBytes, m.writeErrors, m.heldAgain} {
 		if err := reg.Register(c); err != nil {
 			return nil, errors.Join(errors.New("register sink metrics"), err)
 		}
@@ -60,6 +63,7 @@ type sinkMetrics struct {
 	localRecords, localCompressed, localUncompressed prometheus.Counter
 	fsync                                            prometheus.Observer
 	disk                                             prometheus.Gauge
+	heldAgain                                        prometheus.Counter
 	m                                                *metrics
 	source, sink                                     string
 }
@@ -72,6 +76,7 @@ func (m *metrics) forSink(k SinkKey) *sinkMetrics {
 		localUncompressed: m.uncompressed.WithLabelValues(src, snk, string(LevelLocal)),
 		fsync:             m.fsync.WithLabelValues(src, snk),
 		disk:              m.diskBytes.WithLabelValues(src, snk),
+		heldAgain:         m.heldAgain.WithLabelValues(src, snk),
 		m:                 m, source: src, sink: snk,
 	}
 }

@@ -40,10 +40,13 @@ type pipeline struct {
 	forceRotate bool
 	stopped     bool // writing ended (shutdown): no slice is opened any more
 	lastID      time.Time
-	tableMu     sync.Mutex       // serializes table checks of the import workers
-	tableOK     string           // table id checked since start
-	pruned      map[string]int64 // per stream, the last offset of imported files no longer listed
-	resetFrom   string           // statistics count files with ids from it on (ClearStatistics)
+	tableMu     sync.Mutex // serializes table checks of the import workers
+	tableOK     string     // table id checked since start
+	pruned      Offsets    // per stream, the offsets of imported files no longer listed
+
+	seenMu    sync.Mutex
+	seen      map[string]int64 // per stream, the highest offset ever appended or recovered
+	resetFrom string           // statistics count files with ids from it on (ClearStatistics)
 
 	ctx        context.Context
 	wg         sync.WaitGroup
@@ -62,9 +65,9 @@ func newPipeline(m *Manager, src *Source, def Sink, mp *mapping.Mapping) (*pipel
 		m: m, key: k, def: def, mapping: mp, settings: st,
 		dir: filepath.Join(m.cfg.DataDir, "sinks", strconv.FormatInt(k.ProjectID, 10),
 			strconv.FormatInt(k.BranchID, 10), k.SourceID, k.SinkID),
-		log:        m.log.With("source", k.SourceID, "sink", k.SinkID),
-		met:        m.met.forSink(k),
-		pruned:     map[string]int64{},
+		log:    m.log.With("source", k.SourceID, "sink", k.SinkID),
+		met:    m.met.forSink(k),
+		pruned: Offsets{}, seen: map[string]int64{},
 		kickRotate: make(chan struct{}, 1), kickUpload: make(chan struct{}, 1), kickImport: make(chan struct{}, 1),
 	}
 	p.syncWait.Store(st.SyncWait)

@@ -147,13 +147,8 @@ func addStats(a *local.Stats, b local.Stats) {
 	a.Records += b.Records
 	a.CompressedSize += b.CompressedSize
 	a.UncompressedSize += b.UncompressedSize
-	for k, r := range b.Streams {
-		if a.Streams == nil {
-			a.Streams = map[string]local.Range{}
-		}
-		if have, ok := a.Streams[k]; ok {
-			r.First, r.Last = min(r.First, have.First), max(r.Last, have.Last)
-		}
-		a.Streams[k] = r
+	if len(b.Streams) > 0 && a.Streams == nil {
+		a.Streams = Offsets{}
 	}
+	unionInto(a.Streams, b.Streams)
 }

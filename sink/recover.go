@@ -49,6 +49,11 @@ func (p *pipeline) load() error {
 		p.maybeImportingLocked(f, now)
 	}
 	p.pruneLocked()
+	for stream, rs := range p.offsetsLocked(LevelLocal) {
+		if last, ok := rs.Last(); ok {
+			p.seen[stream] = last
+		}
+	}
 	return nil
 }
 

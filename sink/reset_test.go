@@ -53,6 +53,9 @@ func TestClearStatistics(t *testing.T) {
 	checkTable(t, e, "in.c-t.reset", 35)
 
 	// A manager opened over the same data directory keeps the reset point.
+	if err := m.Close(ctxT(t, 5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
 	again, err := sink.New(testConfig(e.dir), sink.Deps{Storage: newClient(t, e.em.url), Clock: e.clk})
 	if err != nil {
 		t.Fatal(err)

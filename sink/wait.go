@@ -61,21 +61,27 @@ func (w *Write) await(ctx context.Context, ch <-chan struct{}) error {
 	}
 }
 
-// Reached reports without blocking whether the rows reached level in every sink; err is a
-// failed sync (the rows will never reach any level).
+// Reached reports without blocking whether the rows reached level in every sink; local
+// always means fsynced here, whatever sync.wait says. Rows a sink already held when they were
+// written again (see Write.Held) count once that sink holds them at level. err is a failed
+// sync: the rows will never reach any level and must be written again.
 func (w *Write) Reached(level Level) (bool, error) {
 	for _, ref := range w.refs {
-		if ref.point == nil || (level == LevelLocal && !ref.wait) {
-			continue
+		if ref.point != nil {
+			if !closed(ref.point.Done()) {
+				return false, nil
+			}
+			if err := ref.point.Err(); err != nil {
+				return false, err
+			}
+			if level == LevelStaging && !closed(ref.slice.uploaded) || level == LevelTarget && !closed(ref.slice.file.imported) {
+				return false, nil
+			}
 		}
-		if !closed(ref.point.Done()) {
-			return false, nil
-		}
-		if err := ref.point.Err(); err != nil {
-			return false, err
-		}
-		if level == LevelStaging && !closed(ref.slice.uploaded) || level == LevelTarget && !closed(ref.slice.file.imported) {
-			return false, nil
+		for stream, rs := range ref.held {
+			if !ref.pipe.holds(stream, rs, level) {
+				return false, nil
+			}
 		}
 	}
 	return true, nil

@@ -72,7 +72,11 @@ func (m *Manager) write(ctx context.Context, source SourceKey, events []mapping.
 		if s == nil {
 			return nil, &BackpressureError{Sink: p.key, Err: ErrNotReady, Reason: "no open slice", RetryAfter: m.cfg.RetryAfter}
 		}
-		slices[i], states[i] = s, s.file.render(events)
+		rs, err := s.file.render(events)
+		if err != nil {
+			return nil, fmt.Errorf("sink %s: %w", p.key, err)
+		}
+		slices[i], states[i] = s, rs
 		w.collect(&states[i].rows)
 	}
 	if w.failed == len(events) || whole && w.failed > 0 {
@@ -87,24 +91,35 @@ func (m *Manager) write(ctx context.Context, source SourceKey, events []mapping.
 	return w, nil
 }
 
-// render renders events with the file's mapping into a pooled state.
-func (f *fileEntry) render(events []mapping.Event) *renderState {
-	rs, _ := f.pool.Get().(*renderState)
+// render renders events with the file's mapping into a pooled state. A panic in the mapping
+// is returned as a *PanicError and the renderer is dropped, not pooled.
+func (f *fileEntry) render(events []mapping.Event) (rs *renderState, err error) {
+	rs, _ = f.pool.Get().(*renderState)
 	if rs == nil {
 		rs = &renderState{r: f.mapping.NewRenderer()}
 	}
+	defer func() {
+		if v := recover(); v != nil {
+			rs, err = nil, newPanicError("render", v)
+		}
+	}()
 	rs.r.RenderBatch(events, &rs.rows)
-	return rs
+	return rs, nil
 }
 
 // write appends the rendered rows; if the slice was rotated meanwhile it retries on the new
 // one (re-rendering when the new file has another mapping).
 func (p *pipeline) write(w *Write, s **sliceEntry, rs **renderState, events []mapping.Event, positions []Position, ref *writeRef) error {
+	ref.pipe = p
 	for attempt := 0; ; attempt++ {
-		rows, n, pos := (*rs).selected(w, positions)
+		rows, n, pos := (*rs).selected(w, positions, p.heldPositions(positions, ref))
+		if n == 0 {
+			return nil // every row is held already
+		}
 		point, err := (*s).w.Append(rows, n, pos)
 		if err == nil {
 			ref.point, ref.slice, ref.wait = point, *s, p.syncWait.Load()
+			p.appended(pos)
 			return nil
 		}
 		if !errors.Is(err, local.ErrClosed) {
@@ -116,22 +131,28 @@ func (p *pipeline) write(w *Write, s **sliceEntry, rs **renderState, events []ma
 		}
 		if next.file != (*s).file {
 			(*s).file.pool.Put(*rs)
-			*rs = next.file.render(events)
+			*rs = nil
+			again, err := next.file.render(events)
+			if err != nil {
+				return fmt.Errorf("sink %s: %w", p.key, err)
+			}
+			*rs = again
 			w.collect(&(*rs).rows)
 		}
 		*s = next
 	}
 }
 
-// selected returns the rows, count and positions of the events no sink failed.
-func (rs *renderState) selected(w *Write, positions []Position) ([]byte, int, []Position) {
-	if w.failed == 0 {
+// selected returns the rows, count and positions of the events no sink failed and this sink
+// does not hold already (skip, indexed by event; nil when none).
+func (rs *renderState) selected(w *Write, positions []Position, skip []bool) ([]byte, int, []Position) {
+	if w.failed == 0 && skip == nil {
 		return rs.rows.Bytes(), rs.rows.Len(), positions
 	}
 	rs.buf, rs.pos = rs.buf[:0], rs.pos[:0]
 	n := 0
 	for i := range rs.rows.Len() {
-		if w.errs[i] != nil {
+		if w.Err(i) != nil || skip != nil && skip[i] {
 			continue
 		}
 		rs.buf = append(rs.buf, rs.rows.Row(i)...)
@@ -162,6 +183,8 @@ type writeRef struct {
 	point *local.SyncPoint
 	slice *sliceEntry
 	wait  bool // sync.wait of the sink when written
+	pipe  *pipeline
+	held  Offsets // positions the sink already held, not appended again
 }
 
 // collect records render errors of a batch; the first error per event wins.

@@ -10,8 +10,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
+
 	"github.com/kbridge/kbridge/mapping"
 	"github.com/kbridge/kbridge/sink"
+	"github.com/kbridge/kbridge/sink/local"
 )
 
 // Writer is where a pipeline's records go: the source's sinks. *sink.Manager implements it.
@@ -20,10 +23,14 @@ type Writer interface {
 	// Write renders events through every enabled sink of source and appends the rows; the
 	// result tells which events failed and when the rest reach each level.
 	Write(ctx context.Context, source sink.SourceKey, events []mapping.Event, positions []sink.Position) (*sink.Write, error)
-	// Recovered returns, per stream ("topic/partition"), the highest offset already on local disk.
+	// Held returns, per stream, the exact offsets every enabled sink of source holds durably.
+	Held(source sink.SourceKey) (sink.Offsets, error)
+	// Holds reports whether every enabled sink holds the offsets rs of stream at level.
+	Holds(source sink.SourceKey, stream string, rs local.Ranges, level sink.Level) bool
+	// Flush waits until every row appended to the source's sinks so far went through a sync.
+	Flush(ctx context.Context, source sink.SourceKey) error
+	// Recovered returns, per partition ("topic/partition"), the highest offset every sink holds.
 	Recovered(source sink.SourceKey) (map[string]int64, error)
-	// Watermark returns the highest offset of stream whose records have all reached level.
-	Watermark(source sink.SourceKey, stream string, level sink.Level) (int64, bool)
 	// Progress returns a channel closed at the next change of any level.
 	Progress() <-chan struct{}
 }
@@ -39,7 +46,7 @@ type Deps struct {
 	LagInterval time.Duration
 	// Reread holds, per stream ("topic/partition"), an offset up to which records are written
 	// even when already on local disk: the group's offsets were moved back to read them again.
-	// Without it, records the sinks already hold are skipped (see Writer.Recovered).
+	// Without it, records the sinks already hold are skipped (see Writer.Held).
 	Reread map[string]int64
 }
 
@@ -130,12 +137,39 @@ func (c *Consumer) Run(ctx context.Context) error {
 	return nil
 }
 
+// runTask runs task id. A task whose batch did not become durable (a failed write or fsync:
+// a full disk, an I/O error) is started again after a backoff: it rejoins the group, reads
+// the sinks' ledger and re-reads from the committed offsets, so the pipeline keeps running
+// when the cause passes. With max.retries set, more consecutive failures than that fail it.
 func (c *Consumer) runTask(ctx context.Context, id int) error {
-	t, err := newTask(c, id)
-	if err != nil {
-		return err
+	policy := backoff.NewExponentialBackOff(backoff.WithInitialInterval(c.p.RetryBackoff),
+		backoff.WithMaxInterval(max(30*time.Second, c.p.RetryBackoff)), backoff.WithMaxElapsedTime(0))
+	for failures := 0; ; {
+		t, err := newTask(c, id)
+		if err != nil {
+			return err
+		}
+		started := time.Now()
+		err = t.run(ctx)
+		if err == nil || !retryable(err) || ctx.Err() != nil {
+			return err
+		}
+		if time.Since(started) > time.Minute {
+			failures = 0
+			policy.Reset()
+		}
+		if failures++; c.p.MaxRetries >= 0 && failures > c.p.MaxRetries {
+			return fmt.Errorf("task %d failed %d times in a row (max.retries=%d): %w", id, failures, c.p.MaxRetries, err)
+		}
+		wait := policy.NextBackOff()
+		c.deps.Metrics.TaskRestarts.WithLabelValues(c.p.Name).Inc()
+		c.log.Warn("task restarting to read again what is not durable", "task", id, "retryIn", wait, "error", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
 	}
-	return t.run(ctx)
 }
 
 // State returns the consumer's state and, when FAILED, why.

@@ -3,6 +3,9 @@ package kafka_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +17,7 @@ import (
 
 	"github.com/kbridge/kbridge/mapping"
 	"github.com/kbridge/kbridge/sink"
+	"github.com/kbridge/kbridge/sink/local"
 	"github.com/kbridge/kbridge/sink/sinktest"
 	"github.com/kbridge/kbridge/storageapi/emulator/emulatortest"
 )
@@ -37,23 +41,105 @@ func newEnv(t testing.TB, topics map[string]int32, columns []mapping.Column) *en
 // newEnvWith is newEnv with the source's settings and a change to the sink manager's config.
 func newEnvWith(t testing.TB, topics map[string]int32, columns []mapping.Column, settings sink.Patch, adjust func(*sink.Config)) *env {
 	t.Helper()
+	e := &env{t: t}
+	e.startCluster(topics)
+	e.manager = e.startManager(columns, settings, adjust)
+	return e
+}
+
+// startCluster starts the kfake cluster with topics and the Storage API emulator.
+func (e *env) startCluster(topics map[string]int32) {
+	e.t.Helper()
 	var opts []kfake.Opt
 	for topic, partitions := range topics {
 		opts = append(opts, kfake.SeedTopics(partitions, topic))
 	}
 	cluster, err := kfake.NewCluster(append(opts, kfake.NumBrokers(1), kfake.AllowAutoTopicCreation())...)
 	if err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
-	t.Cleanup(cluster.Close)
-	e := &env{t: t, cluster: cluster, storage: emulatortest.Start(t)}
+	e.t.Cleanup(cluster.Close)
+	e.cluster, e.storage = cluster, emulatortest.Start(e.t)
 	e.storageURL = e.storage.URL
-	e.manager = e.startManager(columns, settings, adjust)
-	return e
+}
+
+// produceSlowly produces n records with ids 0 to n-1 in chunks, pausing between them so that
+// the consumer writes them in many syncs; it returns the records per "topic/partition".
+func (e *env) produceSlowly(n, chunks int, topics ...string) map[string]int {
+	e.t.Helper()
+	counts := map[string]int{}
+	cl := e.client()
+	per := (n + chunks - 1) / chunks
+	for first := 0; first < n; first += per {
+		var recs []*kgo.Record
+		for i := first; i < min(n, first+per); i++ {
+			recs = append(recs, &kgo.Record{Topic: topics[i%len(topics)], Value: []byte(fmt.Sprintf(`{"id":%d}`, i))})
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := cl.ProduceSync(ctx, recs...).FirstErr()
+		cancel()
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		for _, r := range recs {
+			counts[fmt.Sprintf("%s/%d", r.Topic, r.Partition)]++
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return counts
+}
+
+// waitCommitted waits until the group connect-events has committed every partition to the
+// record counts of counts ("topic/partition" → records produced).
+func (e *env) waitCommitted(counts map[string]int, limit time.Duration) {
+	e.t.Helper()
+	waitFor(e.t, limit, "offsets committed to the end", func() bool {
+		committed := e.committed("connect-events")
+		for tp, count := range counts {
+			var topic string
+			var p int32
+			fmt.Sscanf(strings.Replace(tp, "/", " ", 1), "%s %d", &topic, &p)
+			if committed[topic][p] != int64(count) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// checkExactlyOnce waits until the table holds n rows (column 0 the record's id, 0 to n-1)
+// and checks that each id is there exactly once, then that no row arrives later.
+func (e *env) checkExactlyOnce(tableID string, n int) {
+	e.t.Helper()
+	waitFor(e.t, time.Minute, "every record in the table", func() bool { return len(e.rows(tableID)) >= n })
+	time.Sleep(500 * time.Millisecond) // a duplicate import would land now
+	seen := map[string]int{}
+	for _, r := range e.rows(tableID) {
+		seen[r[0]]++
+	}
+	var lost, doubled int
+	for i := range n {
+		switch seen[strconv.Itoa(i)] {
+		case 0:
+			lost++
+		case 1:
+		default:
+			doubled++
+		}
+	}
+	if lost > 0 || doubled > 0 || len(seen) != n {
+		e.t.Fatalf("%d records lost, %d imported more than once, %d distinct ids for %d records", lost, doubled, len(seen), n)
+	}
 }
 
 func (e *env) startManager(columns []mapping.Column, settings sink.Patch, adjust func(*sink.Config)) *sink.Manager {
-	m := sinktest.New(e.t, emulatortest.Client(e.t, e.storage.Config(emulatortest.Token)), func(c *sink.Config) {
+	return e.startManagerOn(nil, columns, settings, adjust)
+}
+
+// startManagerOn is startManager with the sinks' files on fsys (nil: the real file system).
+func (e *env) startManagerOn(fsys local.FS, columns []mapping.Column, settings sink.Patch, adjust func(*sink.Config)) *sink.Manager {
+	deps := sink.Deps{Storage: emulatortest.Client(e.t, e.storage.Config(emulatortest.Token)), FS: fsys}
+	m := sinktest.NewWith(e.t, deps, func(c *sink.Config) {
 		if adjust != nil {
 			adjust(c)
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/kbridge/kbridge/bridge/kafka"
 	"github.com/kbridge/kbridge/mapping"
 	"github.com/kbridge/kbridge/sink"
+	"github.com/kbridge/kbridge/sink/local"
 )
 
 // stuckWriter takes nothing: every write blocks until its context ends, so no offset moves.
@@ -26,9 +27,13 @@ func (stuckWriter) Write(ctx context.Context, _ sink.SourceKey, _ []mapping.Even
 	<-ctx.Done()
 	return nil, ctx.Err()
 }
-func (stuckWriter) Recovered(sink.SourceKey) (map[string]int64, error)         { return nil, nil }
-func (stuckWriter) Watermark(sink.SourceKey, string, sink.Level) (int64, bool) { return 0, false }
-func (stuckWriter) Progress() <-chan struct{}                                  { return nil }
+func (stuckWriter) Recovered(sink.SourceKey) (map[string]int64, error) { return nil, nil }
+func (stuckWriter) Held(sink.SourceKey) (sink.Offsets, error)          { return nil, nil }
+func (stuckWriter) Holds(sink.SourceKey, string, local.Ranges, sink.Level) bool {
+	return false
+}
+func (stuckWriter) Flush(context.Context, sink.SourceKey) error { return nil }
+func (stuckWriter) Progress() <-chan struct{}                   { return nil }
 
 // lagSeries returns the kbridge_kafka_consumer_lag series as "pipeline topic/partition" → value.
 func lagSeries(t *testing.T, reg *prometheus.Registry) map[string]float64 {

@@ -16,6 +16,9 @@ type Metrics struct {
 	// Failures counts, per pipeline, the times a pipeline stopped with an error; the daemon
 	// restarts it after each with backoff.
 	Failures *prometheus.CounterVec
+	// TaskRestarts counts, per pipeline, the times a task started again to re-read a batch
+	// that did not become durable (a failed write or fsync).
+	TaskRestarts *prometheus.CounterVec
 }
 
 // NewMetrics registers the metrics on reg; a nil reg keeps them unregistered.
@@ -35,9 +38,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Failures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kbridge_kafka_pipeline_failures_total",
 			Help: "Times a pipeline stopped with an error; it is restarted with backoff after each."},
 			[]string{"pipeline"}),
+		TaskRestarts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kbridge_kafka_task_restarts_total",
+			Help: "Times a task started again to re-read a batch whose rows did not become durable (failed write or fsync)."},
+			[]string{"pipeline"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Records, m.DeadLettered, m.WriteRetries, m.Marks, m.Lag, m.Failures)
+		reg.MustRegister(m.Records, m.DeadLettered, m.WriteRetries, m.Marks, m.Lag, m.Failures, m.TaskRestarts)
 	}
 	return m
 }

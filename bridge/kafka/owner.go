@@ -2,27 +2,40 @@ package kafka
 
 import (
 	"context"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kbridge/kbridge/sink"
 )
 
-// assigned starts trackers for newly assigned partitions. It also reads what is already on
-// local disk, so records written before a restart (or before a revoke) are not written again.
-func (t *task) assigned(_ context.Context, _ *kgo.Client, m map[string][]int32) {
-	recovered, err := t.c.deps.Writer.Recovered(t.c.deps.Source)
+// heldTimeout bounds how long an assignment waits for the sinks' pending syncs.
+const heldTimeout = 30 * time.Second
+
+// assigned starts trackers for newly assigned partitions and reads the ledger: the exact
+// offsets every sink holds durably. Pending syncs are waited for first, so rows a previous
+// task wrote count only once they are durable. Records whose offsets are held are not
+// written again; every other record is, whatever offsets around it are held.
+func (t *task) assigned(ctx context.Context, _ *kgo.Client, m map[string][]int32) {
+	ctx, cancel := context.WithTimeout(ctx, heldTimeout)
+	defer cancel()
+	if err := t.c.deps.Writer.Flush(ctx, t.c.deps.Source); err != nil {
+		t.c.log.Warn("waiting for pending syncs", "error", err)
+	}
+	held, err := t.c.deps.Writer.Held(t.c.deps.Source)
 	if err != nil {
-		t.c.log.Warn("reading recovered offsets; records may be written twice", "error", err)
+		t.c.log.Warn("reading the sinks' offsets; records they hold may be written again", "error", err)
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.recovered = recovered
+	t.held = held
 	for topic, ids := range m {
 		for _, id := range ids {
 			part := partition{topic, id}
-			t.owned[part] = newTracker(part.stream(), 0)
-			delete(t.skipping, part)
+			t.owned[part] = newTracker(part.stream())
 			delete(t.paused, part)
 		}
 	}
@@ -62,51 +75,72 @@ func (t *task) drop(m map[string][]int32) int {
 				n++
 			}
 			delete(t.owned, part)
-			delete(t.skipping, part)
 			delete(t.paused, part)
 		}
 	}
 	return n
 }
 
-// admit returns the tracker of part for a record at offset, or nil when the record is not to
-// be written: the partition is not ours, or the record is already on local disk and no offset
-// rewind (Deps.Reread) asked for it again. The first
-// such record registers the recovered range, done once the sinks' watermark passes it.
-func (t *task) admit(part partition, offset int64) *tracker {
+// learnTopicIDs gives each owned partition of a fetched topic its ledger key, the partition
+// named with the topic's id: a topic deleted and created again under the same name is a new
+// stream, and what the sinks held of the old one does not hide the new one's records.
+func (t *task) learnTopicIDs(fs kgo.Fetches) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	tr := t.owned[part]
-	if tr == nil {
-		return nil
-	}
-	upTo, ok := t.recovered[tr.stream]
-	if !ok || offset > upTo {
-		return tr
-	}
-	if again, ok := t.c.deps.Reread[tr.stream]; ok && offset <= again {
-		return tr // asked for again by an offset rewind
-	}
-	if !t.skipping[part] && tr.add(offset, upTo) {
-		t.skipping[part] = true
-		w, source, stream, level := t.c.deps.Writer, t.c.deps.Source, tr.stream, t.c.p.CommitLevel
-		t.inflight = append(t.inflight, &batch{
-			spans: []batchSpan{{tr: tr, part: part, first: offset, last: upTo}},
-			done: func() (bool, error) {
-				at, ok := w.Watermark(source, stream, level)
-				return ok && at >= upTo, nil
-			},
-		})
-	}
-	return nil
+	fs.EachTopic(func(ft kgo.FetchTopic) {
+		for _, fp := range ft.Partitions {
+			tr := t.owned[partition{ft.Topic, fp.Partition}]
+			if tr == nil {
+				continue
+			}
+			key := streamKey(tr.name, ft.TopicID)
+			if tr.stream == key {
+				continue
+			}
+			tr.stream = key
+			tr.held = t.held[key].Clone()
+			if key != tr.name {
+				tr.held.Union(t.held[tr.name]) // rows recorded before topic ids were kept
+			}
+			tr.heldLast = -1
+			if last, ok := tr.held.Last(); ok {
+				tr.heldLast = last
+			}
+		}
+	})
 }
 
-// add registers a written batch with its partitions' trackers.
+// streamKey is the ledger key of partition name of the topic with id ("" when the cluster
+// does not return topic ids).
+func streamKey(name string, id [16]byte) string {
+	if id == ([16]byte{}) {
+		return name
+	}
+	return name + "@" + hex.EncodeToString(id[:])
+}
+
+// admit returns the tracker of part for a record at offset (nil when the partition is not
+// ours any more), whether every sink holds the record already, and whether an offset rewind
+// (Deps.Reread) asks for it again: then it is written even where it is held.
+func (t *task) admit(part partition, offset int64) (tr *tracker, held, again bool) {
+	t.mu.Lock()
+	tr = t.owned[part]
+	t.mu.Unlock()
+	if tr == nil || tr.stream == "" {
+		return nil, false, false
+	}
+	if upTo, ok := t.c.deps.Reread[tr.name]; ok && offset <= upTo {
+		return tr, false, true
+	}
+	return tr, offset <= tr.heldLast && tr.held.Contains(offset), false
+}
+
+// add registers a batch with its partitions' trackers.
 func (t *task) add(b *batch) {
 	t.mu.Lock()
 	kept := b.spans[:0]
 	for _, s := range b.spans {
-		if s.tr.add(s.first, s.last) {
+		if s.sp = s.tr.add(s.first, s.last); s.sp != nil {
 			kept = append(kept, s)
 		}
 	}
@@ -120,8 +154,8 @@ func (t *task) add(b *batch) {
 	}
 }
 
-// complete moves trackers forward as batches reach the commit level, until ctx ends or a write
-// fails to reach local disk.
+// complete moves trackers forward as batches reach the commit level, until ctx ends or a
+// batch fails to become durable.
 func (t *task) complete(ctx context.Context) error {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -132,7 +166,7 @@ func (t *task) complete(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			return context.Cause(ctx)
+			return nil
 		case <-progress:
 		case <-t.wake:
 		case <-tick.C:
@@ -140,23 +174,30 @@ func (t *task) complete(ctx context.Context) error {
 	}
 }
 
-// settle completes every in-flight batch that reached the commit level.
+// settle completes every in-flight batch that reached the commit level. A batch whose rows
+// will never reach it (a failed write or fsync) is returned as an *errNotDurable; batches of
+// other partitions are settled all the same.
 func (t *task) settle() error {
 	t.mu.Lock()
 	batches := append([]*batch(nil), t.inflight...)
 	t.mu.Unlock()
 	finished := map[*batch]bool{}
+	var failed error
 	for _, b := range batches {
-		ok, err := b.done()
+		ok, err := t.reached(b)
 		if err != nil {
-			return fmt.Errorf("a batch did not reach %s: %w", t.c.p.CommitLevel, err)
+			if failed == nil {
+				s := b.spans[0]
+				failed = &errNotDurable{part: s.part, first: s.first, level: t.c.p.CommitLevel, err: err}
+			}
+			continue
 		}
 		if !ok {
 			continue
 		}
 		finished[b] = true
 		for _, s := range b.spans {
-			s.tr.done(s.first, t.marker(s.part))
+			s.tr.done(s.sp, t.marker(s.part))
 		}
 	}
 	if len(finished) > 0 {
@@ -172,7 +213,24 @@ func (t *task) settle() error {
 		t.mu.Unlock()
 	}
 	t.resumeIdle()
-	return nil
+	return failed
+}
+
+// reached reports whether every record of b is at the commit level: its written rows, and the
+// offsets the sinks held already.
+func (t *task) reached(b *batch) (bool, error) {
+	level := t.c.p.CommitLevel
+	if b.w != nil {
+		if ok, err := b.w.Reached(level); !ok || err != nil {
+			return false, err
+		}
+	}
+	for _, s := range b.spans {
+		if len(s.held) > 0 && !t.c.deps.Writer.Holds(t.c.deps.Source, s.tr.stream, s.held, level) {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // marker returns the commit callback of part: it marks the offset for franz-go's commits of
@@ -182,4 +240,26 @@ func (t *task) marker(part partition) func(next int64) {
 		t.cl.MarkCommitOffsets(map[string]map[int32]kgo.EpochOffset{part.topic: {part.id: {Epoch: -1, Offset: next}}})
 		t.c.deps.Metrics.Marks.Inc()
 	}
+}
+
+// errNotDurable is a batch whose rows did not become durable (a failed write or fsync): the
+// task is started again and re-reads it.
+type errNotDurable struct {
+	part  partition
+	first int64
+	level sink.Level
+	err   error
+}
+
+func (e *errNotDurable) Error() string {
+	return fmt.Sprintf("the batch from %s@%d did not reach %s: %v", e.part.stream(), e.first, e.level, e.err)
+}
+
+func (e *errNotDurable) Unwrap() error { return e.err }
+
+// retryable reports whether a task that failed with err is started again: its batch is read
+// again from the committed offsets.
+func retryable(err error) bool {
+	var nd *errNotDurable
+	return errors.As(err, &nd)
 }

@@ -9,6 +9,9 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kbridge/kbridge/sink"
+	"github.com/kbridge/kbridge/sink/local"
 )
 
 // partition names a topic partition.
@@ -30,30 +33,31 @@ type task struct {
 	id int
 	cl *kgo.Client
 
-	mu        sync.Mutex
-	owned     map[partition]*tracker
-	recovered map[string]int64   // per stream, the highest offset already on local disk
-	skipping  map[partition]bool // partitions whose recovered range is registered
-	inflight  []*batch
-	paused    map[partition]bool
-	wake      chan struct{}
+	mu       sync.Mutex
+	owned    map[partition]*tracker
+	held     sink.Offsets // per stream, what every sink held at the last assignment
+	inflight []*batch
+	paused   map[partition]bool
+	wake     chan struct{}
 }
 
-// batch is what the completion loop waits for: a write (or a recovered range) and the spans it
-// covers, one per partition.
+// batch is what the completion loop waits for: a write, the offsets the sinks already held
+// (not written again), and the spans it covers, one per partition.
 type batch struct {
-	done  func() (bool, error)
+	w     *sink.Write // nil when nothing was written
 	spans []batchSpan
 }
 
 type batchSpan struct {
 	tr          *tracker
+	sp          *span
 	part        partition
 	first, last int64
+	held        local.Ranges // offsets of the span the sinks held already
 }
 
 func newTask(c *Consumer, id int) (*task, error) {
-	t := &task{c: c, id: id, owned: map[partition]*tracker{}, skipping: map[partition]bool{},
+	t := &task{c: c, id: id, owned: map[partition]*tracker{},
 		paused: map[partition]bool{}, wake: make(chan struct{}, 1)}
 	opts, err := c.deps.Client.Options()
 	if err != nil {
@@ -67,6 +71,9 @@ func newTask(c *Consumer, id int) (*task, error) {
 		kgo.ConsumerGroup(c.p.GroupID),
 		kgo.ConsumeResetOffset(reset),
 		kgo.AutoCommitMarks(), // only offsets marked done are committed, never what was merely polled
+		// No rebalance runs between a poll and the end of its processing: a partition's
+		// records are never handed to the tracker of a later assignment.
+		kgo.BlockRebalanceOnPoll(),
 		kgo.OnPartitionsAssigned(t.assigned),
 		kgo.OnPartitionsRevoked(t.revoked),
 		kgo.OnPartitionsLost(t.lost),
@@ -88,22 +95,22 @@ func newTask(c *Consumer, id int) (*task, error) {
 }
 
 // run polls and writes until ctx ends or the task fails, then commits what is done and leaves
-// the group.
+// the group. A batch that fails to become durable stops the poll loop at once: nothing after
+// it in its partition is marked, and the caller starts the task again, which re-reads from
+// the committed offsets and writes exactly what no sink holds.
 func (t *task) run(ctx context.Context) error {
 	defer t.cl.Close() // revokes every partition: the last commit of what is done
 	var wg sync.WaitGroup
-	done := make(chan error, 1)
 	loopCtx, cancel := context.WithCancelCause(ctx)
-	wg.Go(func() { done <- t.complete(loopCtx) })
+	wg.Go(func() {
+		if err := t.complete(loopCtx); err != nil {
+			cancel(err)
+		}
+	})
 	err := t.poll(loopCtx)
 	cancel(err)
 	wg.Wait()
-	if err == nil || errors.Is(err, context.Canceled) {
-		_ = t.settle() // mark what completed since the last pass, for the final commit at Close
-	}
-	if cerr := <-done; err == nil && cerr != nil && !errors.Is(cerr, context.Canceled) {
-		err = cerr
-	}
+	_ = t.settle() // mark what completed since the last pass, for the final commit at Close
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		return nil
 	}
@@ -112,7 +119,9 @@ func (t *task) run(ctx context.Context) error {
 
 // poll reads batches of at most batch.max.size records and writes them.
 func (t *task) poll(ctx context.Context) error {
+	defer t.cl.AllowRebalance()
 	for {
+		t.cl.AllowRebalance()
 		fs := t.cl.PollRecords(ctx, t.c.p.BatchMaxSize)
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
@@ -120,10 +129,11 @@ func (t *task) poll(ctx context.Context) error {
 		if err := t.fetchError(fs); err != nil {
 			return err
 		}
+		t.learnTopicIDs(fs)
 		recs := fs.Records()
 		for len(recs) > 0 {
 			n := t.cut(recs)
-			if err := t.write(ctx, recs[:n]); err != nil {
+			if err := t.writeSafely(ctx, recs[:n]); err != nil {
 				return err
 			}
 			recs = recs[n:]

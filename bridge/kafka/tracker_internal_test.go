@@ -7,24 +7,25 @@ import (
 
 func TestTrackerCommitsContiguousPrefix(t *testing.T) {
 	t.Parallel()
-	tr := newTracker("t/0", 100)
+	tr := newTracker("t/0")
 	var commits []int64
 	commit := func(next int64) { commits = append(commits, next) }
+	spans := map[int64]*span{}
 	for _, b := range [][2]int64{{100, 109}, {110, 119}, {125, 130}, {131, 131}} {
-		if !tr.add(b[0], b[1]) {
+		if spans[b[0]] = tr.add(b[0], b[1]); spans[b[0]] == nil {
 			t.Fatal("add refused")
 		}
 	}
 	if got := tr.inFlight(); got != 27 {
 		t.Fatalf("inFlight = %d, want 27", got)
 	}
-	tr.done(110, commit) // the second batch first: nothing to commit yet
-	tr.done(125, commit)
+	tr.done(spans[110], commit) // the second batch first: nothing to commit yet
+	tr.done(spans[125], commit)
 	if len(commits) != 0 {
 		t.Fatalf("committed %v before the first batch was done", commits)
 	}
-	tr.done(100, commit) // completes 100..130 (the gap 120..124 is inside the prefix)
-	tr.done(131, commit)
+	tr.done(spans[100], commit) // completes 100..130 (the gap 120..124 is inside the prefix)
+	tr.done(spans[131], commit)
 	if want := []int64{131, 132}; len(commits) != 2 || commits[0] != want[0] || commits[1] != want[1] {
 		t.Fatalf("commits %v, want %v", commits, want)
 	}
@@ -35,16 +36,16 @@ func TestTrackerCommitsContiguousPrefix(t *testing.T) {
 
 func TestTrackerRevokeStopsLateCompletions(t *testing.T) {
 	t.Parallel()
-	tr := newTracker("t/0", 0)
-	tr.add(0, 9)
-	tr.add(10, 19)
+	tr := newTracker("t/0")
+	first := tr.add(0, 9)
+	second := tr.add(10, 19)
 	var commits []int64
-	tr.done(0, func(next int64) { commits = append(commits, next) })
+	tr.done(first, func(next int64) { commits = append(commits, next) })
 	if next := tr.revoke(); next != 10 {
 		t.Fatalf("revoke returned %d, want 10", next)
 	}
-	tr.done(10, func(next int64) { t.Fatalf("a late completion committed %d", next) })
-	if tr.add(20, 29) {
+	tr.done(second, func(next int64) { t.Fatalf("a late completion committed %d", next) })
+	if tr.add(20, 29) != nil {
 		t.Fatal("add accepted a batch after revoke")
 	}
 	if len(commits) != 1 || commits[0] != 10 {
@@ -56,9 +57,10 @@ func TestTrackerRevokeStopsLateCompletions(t *testing.T) {
 func TestTrackerRevokeRace(t *testing.T) {
 	t.Parallel()
 	for range 200 {
-		tr := newTracker("t/0", 0)
-		for b := int64(0); b < 50; b++ {
-			tr.add(b*10, b*10+9)
+		tr := newTracker("t/0")
+		spans := make([]*span, 50)
+		for b := range int64(50) {
+			spans[b] = tr.add(b*10, b*10+9)
 		}
 		var mu sync.Mutex
 		var last int64
@@ -66,7 +68,7 @@ func TestTrackerRevokeRace(t *testing.T) {
 		var wg sync.WaitGroup
 		for b := int64(0); b < 50; b++ {
 			wg.Go(func() {
-				tr.done(b*10, func(next int64) {
+				tr.done(spans[b], func(next int64) {
 					mu.Lock()
 					defer mu.Unlock()
 					if revokedAt >= 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -13,9 +14,23 @@ import (
 	"github.com/kbridge/kbridge/sink"
 )
 
+// writeSafely is write with a panic in it (user code: a mapping, a converter) turned into
+// the task's failure, with the stack: nothing of the batch is marked, the process goes on.
+func (t *task) writeSafely(ctx context.Context, recs []*kgo.Record) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("a batch from %s/%d@%d: %w", recs[0].Topic, recs[0].Partition, recs[0].Offset,
+				&sink.PanicError{Op: "write", Value: v, Stack: debug.Stack()})
+		}
+	}()
+	return t.write(ctx, recs)
+}
+
 // write turns one batch of polled records into events, writes them through the source's
 // sinks, deals with the records that failed, and registers the batch for completion.
 // Records of partitions this member no longer owns are dropped: their new owner reads them.
+// Records every sink holds already (after a restart or a re-read) are not written again; the
+// batch completes once the sinks hold them at the commit level.
 func (t *task) write(ctx context.Context, recs []*kgo.Record) error {
 	now := time.Now()
 	events := make([]mapping.Event, 0, len(recs))
@@ -26,18 +41,20 @@ func (t *task) write(ctx context.Context, recs []*kgo.Record) error {
 	t.c.topics.saw(recs)
 	for _, r := range recs {
 		part := partition{r.Topic, r.Partition}
-		tr := t.admit(part, r.Offset)
-		if tr == nil { // not ours any more, or already on local disk
+		tr, held, again := t.admit(part, r.Offset)
+		if tr == nil { // not ours any more
 			continue
 		}
-		b.cover(tr, part, r.Offset)
+		s := b.cover(tr, part, r.Offset)
 		switch {
+		case held:
+			s.held.Add(r.Offset)
 		case r.Value == nil && t.c.p.NullValues == "ignore":
 		case r.Value == nil:
 			rejected = append(rejected, rejection{r, StageTransformation, errNullValue})
 		default:
 			events = append(events, eventOf(r, now))
-			positions = append(positions, sink.Position{Stream: tr.stream, Offset: r.Offset})
+			positions = append(positions, sink.Position{Stream: tr.stream, Offset: r.Offset, Again: again})
 			sources = append(sources, r)
 		}
 	}
@@ -53,30 +70,27 @@ func (t *task) write(ctx context.Context, recs []*kgo.Record) error {
 				rejected = append(rejected, rejection{sources[i], StageTransformation, err})
 			}
 		}
-		level := t.c.p.CommitLevel
-		b.done = func() (bool, error) { return w.Reached(level) }
+		b.w = w
 	}
 	if err := t.reject(ctx, rejected); err != nil {
 		return err
 	}
 	if len(b.spans) > 0 {
-		if b.done == nil {
-			b.done = func() (bool, error) { return true, nil } // nothing written: done at once
-		}
 		t.add(b)
 	}
 	return nil
 }
 
 // cover extends the batch's span of part to offset; records of a partition come in order.
-func (b *batch) cover(tr *tracker, part partition, offset int64) {
+func (b *batch) cover(tr *tracker, part partition, offset int64) *batchSpan {
 	for i := range b.spans {
 		if b.spans[i].part == part {
 			b.spans[i].last = offset
-			return
+			return &b.spans[i]
 		}
 	}
 	b.spans = append(b.spans, batchSpan{tr: tr, part: part, first: offset, last: offset})
+	return &b.spans[len(b.spans)-1]
 }
 
 // writeEvents writes events, waiting out back pressure with every partition paused, for at

@@ -27,22 +27,19 @@ const MaxBuffered = 64 << 20
 type Position struct {
 	Stream string
 	Offset int64
-}
-
-// Range is the first and last offset of one stream held by a slice.
-type Range struct {
-	First int64 `json:"first"`
-	Last  int64 `json:"last"`
+	// Again marks a record read again on purpose (its offsets were rewound): it is written
+	// even where the sink holds its offset already.
+	Again bool
 }
 
 // Stats describe the rows of a slice.
 type Stats struct {
-	Records          int64            `json:"records"`
-	UncompressedSize int64            `json:"uncompressedSize"`
-	CompressedSize   int64            `json:"compressedSize"`
-	FirstRecordAt    time.Time        `json:"firstRecordAt,omitzero"`
-	LastRecordAt     time.Time        `json:"lastRecordAt,omitzero"`
-	Streams          map[string]Range `json:"streams,omitempty"`
+	Records          int64             `json:"records"`
+	UncompressedSize int64             `json:"uncompressedSize"`
+	CompressedSize   int64             `json:"compressedSize"`
+	FirstRecordAt    time.Time         `json:"firstRecordAt,omitzero"`
+	LastRecordAt     time.Time         `json:"lastRecordAt,omitzero"`
+	Streams          map[string]Ranges `json:"streams,omitempty"` // the offsets held, per stream
 }
 
 // SyncHook observes completed syncs (metrics); it must not block.
@@ -70,7 +67,9 @@ type Slice struct {
 	total          Stats            // everything appended (sizes as buffered)
 	durable        Stats            // as of the last completed sync
 	streams        map[string]*span // per-stream offsets appended
-	aligned        int64            // data file size after the last sync
+	last           *span            // the span of the last position appended
+	lastStream     string
+	aligned        int64 // data file size after the last sync
 	err            error
 	closed         bool
 
@@ -78,10 +77,11 @@ type Slice struct {
 	stop chan struct{}
 }
 
+// span is the ledger of one stream in the slice: every offset appended, the offsets appended
+// since the last sync began (written in its sync-log line), and those covered by a completed
+// sync (durable).
 type span struct {
-	Range
-	synced int64 // last offset covered by a completed sync; -1 none
-	dirty  bool
+	all, delta, durable Ranges
 }
 
 // Open creates a new slice at path (the data file) and path+".sync" (its sync log).
@@ -161,18 +161,16 @@ func (s *Slice) Append(rows []byte, records int, positions []Position) (*SyncPoi
 }
 
 func (s *Slice) track(p Position) {
-	sp := s.streams[p.Stream]
-	if sp == nil {
-		sp = &span{Range: Range{First: p.Offset, Last: p.Offset}, synced: -1}
-		s.streams[p.Stream] = sp
+	sp := s.last
+	if sp == nil || p.Stream != s.lastStream {
+		if sp = s.streams[p.Stream]; sp == nil {
+			sp = &span{}
+			s.streams[p.Stream] = sp
+		}
+		s.last, s.lastStream = sp, p.Stream
 	}
-	if p.Offset > sp.Last {
-		sp.Last = p.Offset
-	}
-	if p.Offset < sp.First {
-		sp.First = p.Offset
-	}
-	sp.dirty = true
+	sp.all.Add(p.Offset)
+	sp.delta.Add(p.Offset)
 }
 
 func (s *Slice) signal() {
@@ -189,27 +187,58 @@ func (s *Slice) dueLocked() bool {
 		int64(s.buf.Len()) >= s.cfg.SyncCompressedBytesTrigger
 }
 
-// Stats returns the statistics of everything appended so far.
+// Stats returns the statistics of everything appended so far, without the offsets (see
+// Offsets).
 func (s *Slice) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := s.total
-	out.Streams = make(map[string]Range, len(s.streams))
-	for k, v := range s.streams {
-		out.Streams[k] = v.Range
-	}
-	return out
+	return s.total
 }
 
-// Synced returns, per stream, the last offset covered by a completed sync.
-func (s *Slice) Synced(stream string) (int64, bool) {
+// Holds reports whether every offset of rs in stream is in the slice: appended and, when
+// durable, covered by a completed sync. A broken slice holds only what is durable.
+func (s *Slice) Holds(stream string, rs Ranges, durable bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sp := s.streams[stream]
-	if sp == nil || sp.synced < 0 {
-		return 0, false
+	if sp == nil {
+		return len(rs) == 0
 	}
-	return sp.synced, true
+	if durable || s.err != nil {
+		return sp.durable.Covers(rs)
+	}
+	return sp.all.Covers(rs)
+}
+
+// Appended is the highest offset of stream appended to the slice, -1 if none.
+func (s *Slice) Appended(stream string) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sp := s.streams[stream]; sp != nil {
+		if last, ok := sp.all.Last(); ok {
+			return last
+		}
+	}
+	return -1
+}
+
+// Offsets adds, per stream, the offsets the slice holds to out: those covered by a completed
+// sync when durable (or the slice is broken), else every offset appended.
+func (s *Slice) Offsets(out map[string]Ranges, durable bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, sp := range s.streams {
+		set := sp.all
+		if durable || s.err != nil {
+			set = sp.durable
+		}
+		if len(set) == 0 {
+			continue
+		}
+		have := out[k]
+		have.Union(set)
+		out[k] = have
+	}
 }
 
 // Err is the error that broke the slice, nil while it works.
@@ -250,10 +279,12 @@ func (s *Slice) Close() (Stats, error) {
 
 func (s *Slice) durableLocked() Stats {
 	out := s.durable
-	out.Streams = make(map[string]Range, len(s.streams))
 	for k, v := range s.streams {
-		if v.synced >= 0 {
-			out.Streams[k] = Range{First: v.First, Last: v.synced}
+		if len(v.durable) > 0 {
+			if out.Streams == nil {
+				out.Streams = make(map[string]Ranges, len(s.streams))
+			}
+			out.Streams[k] = v.durable.Clone()
 		}
 	}
 	return out

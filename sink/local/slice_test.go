@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -281,7 +282,7 @@ func TestFailedSyncReachesWaitersAndBreaksTheSlice(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if st.Records != 1 || st.Streams["t/0"] != (local.Range{First: 7, Last: 7}) || content(t, path, true) != string(row(0)) {
+			if st.Records != 1 || !slices.Equal(st.Streams["t/0"], local.Ranges{{First: 7, Last: 7}}) || content(t, path, true) != string(row(0)) {
 				t.Fatalf("recovered %+v %q", st, content(t, path, true))
 			}
 		})
@@ -321,7 +322,7 @@ func TestRecoverCutsATornTail(t *testing.T) {
 				if got := content(t, path, compression == local.CompressionGzip); got != string(want) {
 					t.Fatalf("recovered %q, want %q", got, want)
 				}
-				if st.Records != 6 || st.UncompressedSize != int64(len(want)) || st.Streams["t/1"] != (local.Range{First: 100, Last: 105}) {
+				if st.Records != 6 || st.UncompressedSize != int64(len(want)) || !slices.Equal(st.Streams["t/1"], local.Ranges{{First: 100, Last: 105}}) {
 					t.Fatalf("stats %+v", st)
 				}
 			})

@@ -12,12 +12,12 @@ import (
 // syncRecord is one line of the sync log: cumulative totals after the sync and the streams
 // whose offsets changed since the previous line.
 type syncRecord struct {
-	Size          int64            `json:"size"`
-	Records       int64            `json:"records"`
-	Uncompressed  int64            `json:"uncompressed"`
-	FirstRecordAt time.Time        `json:"first,omitzero"`
-	LastRecordAt  time.Time        `json:"last,omitzero"`
-	Streams       map[string]Range `json:"streams,omitempty"`
+	Size          int64             `json:"size"`
+	Records       int64             `json:"records"`
+	Uncompressed  int64             `json:"uncompressed"`
+	FirstRecordAt time.Time         `json:"first,omitzero"`
+	LastRecordAt  time.Time         `json:"last,omitzero"`
+	Streams       map[string]Ranges `json:"streams,omitempty"` // offsets appended since the previous line
 }
 
 // Run is the slice's syncer: it syncs when a trigger fires and returns when the slice is
@@ -117,12 +117,12 @@ func (s *Slice) recordLocked(size int64) syncRecord {
 		FirstRecordAt: s.total.FirstRecordAt, LastRecordAt: s.total.LastRecordAt,
 	}
 	for k, v := range s.streams {
-		if v.dirty {
+		if len(v.delta) > 0 {
 			if rec.Streams == nil {
-				rec.Streams = map[string]Range{}
+				rec.Streams = map[string]Ranges{}
 			}
-			rec.Streams[k] = v.Range
-			v.dirty = false
+			rec.Streams[k] = v.delta
+			v.delta = nil
 		}
 	}
 	return rec
@@ -133,7 +133,7 @@ func (s *Slice) commitLocked(rec syncRecord) {
 	s.durable = Stats{Records: rec.Records, UncompressedSize: rec.Uncompressed, CompressedSize: rec.Size,
 		FirstRecordAt: rec.FirstRecordAt, LastRecordAt: rec.LastRecordAt}
 	for k, r := range rec.Streams {
-		s.streams[k].synced = r.Last
+		s.streams[k].durable.Union(r)
 	}
 }
 
@@ -163,10 +163,10 @@ func (s *Slice) persist(data []byte, rec syncRecord) error {
 func dirOf(path string) string { return filepath.Dir(path) }
 
 // lastRecord parses the sync log: the cumulative totals of the last complete line and the
-// union of the stream ranges of all complete lines. A torn last line is ignored.
-func lastRecord(log []byte) (syncRecord, map[string]Range) {
+// union of the offsets of all complete lines. A torn last line is ignored.
+func lastRecord(log []byte) (syncRecord, map[string]Ranges) {
 	var last syncRecord
-	streams := map[string]Range{}
+	streams := map[string]Ranges{}
 	for len(log) > 0 {
 		i := bytes.IndexByte(log, '\n')
 		if i < 0 {
@@ -178,11 +178,9 @@ func lastRecord(log []byte) (syncRecord, map[string]Range) {
 		}
 		last = rec
 		for k, r := range rec.Streams {
-			if have, ok := streams[k]; ok {
-				r.First = min(r.First, have.First)
-				r.Last = max(r.Last, have.Last)
-			}
-			streams[k] = r
+			have := streams[k]
+			have.Union(r)
+			streams[k] = have
 		}
 		log = log[i+1:]
 	}

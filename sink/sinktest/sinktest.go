@@ -16,13 +16,20 @@ import (
 // it, then Start it.
 func New(t testing.TB, storage *storageapi.Client, adjust ...func(*sink.Config)) *sink.Manager {
 	t.Helper()
+	return NewWith(t, sink.Deps{Storage: storage}, adjust...)
+}
+
+// NewWith is New with the manager's dependencies (deps.Storage set), such as a file system
+// that injects faults.
+func NewWith(t testing.TB, deps sink.Deps, adjust ...func(*sink.Config)) *sink.Manager {
+	t.Helper()
 	cfg := sink.DefaultConfig()
 	cfg.DataDir = t.TempDir()
 	cfg.Staging.MinInterval, cfg.Target.MinInterval = 0, 0
 	for _, fn := range adjust {
 		fn(&cfg)
 	}
-	m, err := sink.New(cfg, sink.Deps{Storage: storage})
+	m, err := sink.New(cfg, deps)
 	if err != nil {
 		t.Fatalf("new sink manager: %v", err)
 	}
