@@ -211,3 +211,20 @@ func metricSum(t *testing.T, reg *prometheus.Registry, name string, label ...str
 	}
 	return sum
 }
+
+// Upload credentials refused after some slices of a file were uploaded (expired or revoked):
+// the sink prepares a new staging file by itself, uploads every slice into it again and
+// imports it once.
+func TestRefusedCredentialsGetANewStagingFile(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	m := e.manager(sink.Deps{})
+	define(t, m, columns, patch(syncEachBatch, "staging.upload.trigger.count", 40, "target.import.trigger.count", 200,
+		"target.import.trigger.interval", "1h"), "in.c-f.revoked")
+	ws := writeBatches(t, m, 0, 80, 20)
+	e.eventually("two slices uploaded", 30*time.Second, func() bool { return reached(ws, sink.LevelStaging) })
+	e.em.em.ExpireCredentials()
+	ws = append(ws, writeBatches(t, m, 80, 120, 20)...)
+	e.eventually("every row imported with new credentials", 30*time.Second, func() bool { return reached(ws, sink.LevelTarget) })
+	checkTable(t, e, "in.c-f.revoked", 200) // exactly once: the refused file was never imported
+}

@@ -58,12 +58,14 @@ func (p *pipeline) upload(ctx context.Context, s *sliceEntry) {
 	}
 	p.mu.Unlock()
 	var err error
+	refused := false // the blob storage refused the file's upload credentials
 	if records > 0 {
 		if staging == nil {
 			staging, err = p.prepare(ctx, f)
 		}
 		if err == nil {
 			err = p.m.uploader.Upload(ctx, staging, s.objectName(), s.path, done)
+			refused = errors.Is(err, storageapi.ErrCredentialsExpired) || errors.Is(err, storageapi.ErrForbidden)
 		}
 	}
 	if ctx.Err() != nil {
@@ -73,11 +75,8 @@ func (p *pipeline) upload(ctx context.Context, s *sliceEntry) {
 	defer p.mu.Unlock()
 	now := p.m.clk.Now()
 	if err != nil {
-		if errors.Is(err, storageapi.ErrCredentialsExpired) && len(done) == 0 && f.rec.Staging != nil {
-			f.rec.Staging = nil // nothing uploaded yet: the next attempt prepares a new staging file
-			if perr := f.persist(); perr != nil {
-				p.log.Error("upload slice", "slice", s.rec.ID, "error", perr)
-			}
+		if refused && f.rec.Staging != nil && f.rec.Staging == staging {
+			p.restageLocked(f)
 		}
 		s.rec.Retry.Fail(now, err, p.m.cfg.Target.Backoff)
 		p.met.failure(LevelStaging)
@@ -92,7 +91,9 @@ func (p *pipeline) upload(ctx context.Context, s *sliceEntry) {
 	if perr := s.persist(); perr != nil {
 		p.log.Error("upload slice", "slice", s.rec.ID, "error", perr)
 	}
-	close(s.uploaded)
+	if !closed(s.uploaded) { // uploaded before into a staging file that was replaced
+		close(s.uploaded)
+	}
 	st := s.rec.Stats
 	p.localBytes.Add(-st.CompressedSize)
 	p.met.level(LevelStaging, st.Records, st.CompressedSize, st.UncompressedSize)
@@ -117,4 +118,32 @@ func (p *pipeline) prepare(ctx context.Context, f *fileEntry) (*stagingFile, err
 		return nil, err
 	}
 	return sf, nil
+}
+
+// restageLocked gives up a staging file whose upload credentials were refused (expired or
+// revoked): the next attempt prepares a new file, and the slices already uploaded into the old
+// one are uploaded again into it, from the local data that is kept until the import. The old
+// file is never imported, so nothing is imported twice.
+func (p *pipeline) restageLocked(f *fileEntry) {
+	old := f.rec.Staging
+	f.rec.Staging = nil
+	if err := f.persist(); err != nil {
+		p.log.Error("replace staging file", "file", f.rec.ID, "error", err)
+		f.rec.Staging = old
+		return
+	}
+	again := 0
+	for _, x := range f.slices {
+		if x.rec.State != SliceUploaded {
+			continue
+		}
+		x.rec.State, x.rec.UploadedAt = SliceUploading, time.Time{}
+		if err := x.persist(); err != nil {
+			p.log.Error("replace staging file", "slice", x.rec.ID, "error", err)
+		}
+		p.localBytes.Add(x.rec.Stats.CompressedSize)
+		again++
+	}
+	p.log.Warn("upload credentials refused; a new staging file is prepared", "file", f.rec.ID,
+		"stagingFile", old.ID, "slicesUploadedAgain", again)
 }
