@@ -9,10 +9,10 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/kbridge/kbridge/bridge/api"
 	"github.com/kbridge/kbridge/bridge/connect"
 	"github.com/kbridge/kbridge/bridge/intake"
 	"github.com/kbridge/kbridge/bridge/kafka"
+	"github.com/kbridge/kbridge/bridge/streamapi"
 	"github.com/kbridge/kbridge/mapping"
 	"github.com/kbridge/kbridge/sink"
 	"github.com/kbridge/kbridge/storageapi"
@@ -37,7 +37,7 @@ type Config struct {
 	// Intake takes events by HTTP POST on Keboola's intake URL form; an empty listen turns it off.
 	Intake intake.Config `yaml:"intake"`
 	// API serves Keboola's Stream API; an empty listen turns it off.
-	API api.Config `yaml:"api"`
+	API streamapi.Config `yaml:"api"`
 	// Connect serves the Kafka Connect REST API; an empty listen turns it off, and so does an
 	// empty kafka.brokers. Connectors created over it are kept under sink.dataDir/connect.
 	Connect connect.Config `yaml:"connect"`
@@ -88,7 +88,7 @@ func DefaultConfig() Config {
 		Sink:            sink.DefaultConfig(),
 		Storage:         storageapi.DefaultConfig(),
 		Intake:          intake.DefaultConfig(),
-		API:             api.DefaultConfig(),
+		API:             streamapi.DefaultConfig(),
 		Connect:         connect.DefaultConfig(),
 		Metrics:         ListenConfig{Listen: ":9000"},
 		RestartBackoff:  time.Minute,

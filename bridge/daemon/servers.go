@@ -12,10 +12,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/kbridge/kbridge/bridge/api"
 	"github.com/kbridge/kbridge/bridge/connect"
 	"github.com/kbridge/kbridge/bridge/intake"
 	"github.com/kbridge/kbridge/bridge/kafka"
+	"github.com/kbridge/kbridge/bridge/streamapi"
 	"github.com/kbridge/kbridge/sink"
 )
 
@@ -123,7 +123,7 @@ func (d *Daemon) startHTTP(ctx context.Context, s *servers, m *sink.Manager) err
 		}
 		apiCfg := d.cfg.API
 		apiCfg.DefaultBranchID = d.cfg.DefaultBranchID // the branch the daemon's sources live in
-		a, err := api.New(apiCfg, api.Deps{Manager: m, Tokens: api.StorageTokens(d.storage), OnChange: onChange,
+		a, err := streamapi.New(apiCfg, streamapi.Deps{Manager: m, Tokens: streamapi.StorageTokens(d.storage), OnChange: onChange,
 			Mapping: d.cfg.Sink.Mapping, Logger: d.log.With("component", "api")})
 		if err != nil {
 			return err
