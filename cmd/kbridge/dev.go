@@ -77,7 +77,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	printDevGuide(stdout, devGuide{broker: cluster.ListenAddrs()[0], storage: storageURL, metrics: *metricsListen,
 		intake: fmt.Sprintf("%s/stream/%d/demo/%s", cfg.Intake.PublicURL, d.SourceKey("demo").ProjectID, devSecret),
-		api:    cfg.API.PublicURL})
+		api:    cfg.API.PublicURL, connect: "http://" + cfg.Connect.Listen})
 	wg.Go(func() { reportProgress(runCtx, stdout, d) })
 	return <-done
 }
@@ -136,8 +136,8 @@ func printDevGuide(w io.Writer, g devGuide) {
   Kafka broker        %[1]s   (topic "events" feeds source "demo")
   HTTP intake         %[4]s
   Stream API          %[5]s/v1   (token %[6]s)
-  Kafka Connect API   http://%[9]s/connectors
-  Storage emulator    %[2]s   (token %[6]s)
+  Kafka Connect API   %[9]s/connectors
+  Storage API         %[2]s/v2/storage   (token %[6]s, the emulator)
   Metrics             http://%[3]s/metrics
 
 Send an event over HTTP:
