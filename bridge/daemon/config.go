@@ -128,26 +128,16 @@ func (c Config) Validate() error {
 	if c.DefaultBranchID <= 0 {
 		errs = append(errs, fmt.Errorf("defaultBranchId: must be positive, got %d", c.DefaultBranchID))
 	}
-	if err := c.Sink.Validate(); err != nil {
-		errs = append(errs, err)
-	}
-	if err := c.Storage.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("storage: %w", err))
-	}
+	errs = append(errs, keyed("sink", c.Sink.Validate())...)
+	errs = append(errs, keyed("storage", c.Storage.Validate())...)
 	if c.Intake.Listen != "" {
-		if err := c.Intake.Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("intake: %w", err))
-		}
+		errs = append(errs, keyed("intake", c.Intake.Validate())...)
 	}
 	if c.API.Listen != "" {
-		if err := c.API.Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("api: %w", err))
-		}
+		errs = append(errs, keyed("api", c.API.Validate())...)
 	}
 	if c.ConnectOn() {
-		if err := c.ConnectConfig().Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("connect: %w", err))
-		}
+		errs = append(errs, keyed("connect", c.ConnectConfig().Validate())...)
 	}
 	if len(c.Pipelines) > 0 || c.ConnectOn() {
 		if err := c.Kafka.Validate(); err != nil {
@@ -195,6 +185,16 @@ func (c Config) ConnectConfig() connect.Config {
 		}
 	}
 	return cc
+}
+
+// keyed names each error of a section's Validate as the documentation names the key: the
+// section's "listen: ..." is "intake.listen: ...".
+func keyed(section string, err error) []error {
+	var errs []error
+	for _, e := range unjoin(err) {
+		errs = append(errs, fmt.Errorf("%s.%w", section, e))
+	}
+	return errs
 }
 
 // unjoin returns the errors err joins, or err alone; nil for nil.
