@@ -49,6 +49,7 @@ func (p *pipeline) load() error {
 		p.maybeImportingLocked(f, now)
 	}
 	p.pruneLocked()
+	p.met.disk.Set(float64(p.diskBytes.Load()))
 	return nil
 }
 
