@@ -10,7 +10,7 @@ BENCH         ?= .
 BENCH_COUNT   ?= 5
 BENCH_TIME    ?= 1s
 
-.PHONY: all build run test test-deps bench lint fmt fuzz clean
+.PHONY: all build run test test-deps compose-check bench lint fmt fuzz clean
 
 all: build
 
@@ -21,15 +21,19 @@ build:
 run: build
 	$(BIN) $(or $(RUN_ARGS),dev --data-dir data)
 
-## test-deps: installs what the tests need on a fresh machine.
+## test-deps: installs what the tests need (gcc for -race, kcat) when missing; see .ci/test-deps.
 test-deps:
-	@command -v gcc >/dev/null || { apt-get update && apt-get install -y gcc; }
-	@command -v docker-compose >/dev/null || apt-get install -y docker-compose || { apt-get update && apt-get install -y docker-compose; }
-	@command -v kcat >/dev/null || apt-get install -y kcat || { apt-get update && apt-get install -y kcat; }
+	@.ci/test-deps
+
+## compose-check: docker compose's own check of docker-compose.yml, where Docker Compose is
+## installed; go test ./deploy checks the file with compose-go everywhere.
+compose-check:
+	@if docker compose version >/dev/null 2>&1; then docker compose -f docker-compose.yml config -q; \
+	elif command -v docker-compose >/dev/null; then docker-compose -f docker-compose.yml config -q; \
+	else echo "compose-check: Docker Compose is not installed; go test ./deploy checks docker-compose.yml"; fi
 
 ## test: lint (go vet, staticcheck), the compose file check and every test, race detector on.
-test: test-deps lint
-	docker-compose -f docker-compose.yml config -q
+test: test-deps lint compose-check
 	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 ## bench: Go benchmarks, medians over BENCH_COUNT runs (benchstat-friendly output).

@@ -5,6 +5,7 @@ package deploy_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"io/fs"
@@ -16,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/types"
 	"gopkg.in/yaml.v3"
 
 	"github.com/kbridge/kbridge/bridge/daemon"
@@ -88,41 +91,66 @@ func loadConfig(t *testing.T, name, body string, env map[string]string) daemon.C
 	return cfg
 }
 
+// loadCompose loads docker-compose.yml as docker compose does: the Compose specification's own
+// loader checks it against the specification's schema and for consistency (every service a
+// depends_on names exists, every named volume is declared).
+func loadCompose(t *testing.T) *types.Project {
+	t.Helper()
+	opts, err := cli.NewProjectOptions([]string{"../docker-compose.yml"}, cli.WithWorkingDirectory(".."),
+		cli.WithName("kbridge"), cli.WithEnv(nil), cli.WithConsistency(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	project, err := opts.LoadProject(context.Background())
+	if err != nil {
+		t.Fatalf("docker-compose.yml: %v", err)
+	}
+	return project
+}
+
 func TestComposeConfig(t *testing.T) {
 	t.Parallel()
-	type service struct {
-		Image       string         `yaml:"image"`
-		Command     []string       `yaml:"command"`
-		Volumes     []string       `yaml:"volumes"`
-		Ports       []string       `yaml:"ports"`
-		DependsOn   map[string]any `yaml:"depends_on"`
-		Healthcheck map[string]any `yaml:"healthcheck"`
-	}
-	compose := decode[struct {
-		Services map[string]service `yaml:"services"`
-		Volumes  map[string]any     `yaml:"volumes"`
-	}](t, "docker-compose.yml", yamlDocs(t, "../docker-compose.yml")[0])
+	compose := loadCompose(t)
 	for _, name := range []string{"kafka", "emulator", "kbridge", "producer"} {
 		if _, ok := compose.Services[name]; !ok {
 			t.Errorf("docker-compose.yml: no service %s", name)
 		}
 	}
-	if compose.Services["kafka"].Healthcheck == nil {
+	if compose.Services["kafka"].HealthCheck == nil {
 		t.Error("docker-compose.yml: kafka has no healthcheck")
 	}
 	kb := compose.Services["kbridge"]
-	if strings.Join(kb.Command, " ") != "run --config /etc/kbridge/kbridge.yaml" ||
-		!slices.Contains(kb.Volumes, "./deploy/compose/kbridge.yaml:/etc/kbridge/kbridge.yaml:ro") ||
-		!slices.Contains(kb.Volumes, "kbridge-data:/var/lib/kbridge") {
-		t.Errorf("docker-compose.yml: kbridge runs %v with volumes %v", kb.Command, kb.Volumes)
+	volumes := map[string]types.ServiceVolumeConfig{}
+	for _, v := range kb.Volumes {
+		volumes[v.Target] = v
 	}
-	for _, port := range []string{"7000:7000", "8000:8000", "9000:9000"} {
-		if !slices.Contains(kb.Ports, port) {
-			t.Errorf("docker-compose.yml: kbridge does not publish %s", port)
+	if strings.Join(kb.Command, " ") != "run --config /etc/kbridge/kbridge.yaml" ||
+		filepath.ToSlash(volumes["/etc/kbridge/kbridge.yaml"].Source) != filepath.ToSlash(filepath.Join(compose.WorkingDir, "deploy/compose/kbridge.yaml")) ||
+		!volumes["/etc/kbridge/kbridge.yaml"].ReadOnly || volumes["/var/lib/kbridge"].Source != "kbridge-data" {
+		t.Errorf("docker-compose.yml: kbridge runs %v with volumes %+v", kb.Command, kb.Volumes)
+	}
+	published := map[uint32]string{}
+	for _, p := range kb.Ports {
+		published[p.Target] = p.Published
+	}
+	for port, listener := range map[uint32]string{7000: "intake", 8000: "Stream API", 8083: "Kafka Connect REST API", 9000: "metrics"} {
+		if published[port] != strconv.Itoa(int(port)) {
+			t.Errorf("docker-compose.yml: kbridge does not publish %d (%s) as %d", port, listener, port)
 		}
 	}
 	if _, ok := compose.Volumes["kbridge-data"]; !ok {
 		t.Error("docker-compose.yml: no volume kbridge-data")
+	}
+	// One image build: the kbridge service builds the image the emulator runs.
+	var builds []string
+	for name, svc := range compose.Services {
+		if svc.Build != nil {
+			builds = append(builds, name)
+		}
+	}
+	if em := compose.Services["emulator"]; len(builds) != 1 || builds[0] != "kbridge" || em.Image != kb.Image || em.PullPolicy != types.PullPolicyNever {
+		t.Errorf("docker-compose.yml: services %v build an image; the emulator runs %q (pull_policy %q), kbridge %q",
+			builds, em.Image, em.PullPolicy, kb.Image)
 	}
 
 	body, err := os.ReadFile("compose/kbridge.yaml")
@@ -131,7 +159,7 @@ func TestComposeConfig(t *testing.T) {
 	}
 	cfg := loadConfig(t, "compose/kbridge.yaml", string(body), nil)
 	if cfg.Sink.DataDir != "/var/lib/kbridge" || cfg.Intake.Listen != ":7000" || cfg.API.Listen != ":8000" ||
-		cfg.Metrics.Listen != ":9000" || len(cfg.Pipelines) == 0 || len(cfg.Sources) == 0 {
+		cfg.Connect.Listen != ":8083" || cfg.Metrics.Listen != ":9000" || len(cfg.Pipelines) == 0 || len(cfg.Sources) == 0 {
 		t.Errorf("compose/kbridge.yaml: %+v", cfg)
 	}
 }
@@ -285,7 +313,7 @@ func TestKubernetesManifests(t *testing.T) {
 	for _, p := range c.Ports {
 		ports[p.Name] = p.ContainerPort
 	}
-	if ports["intake"] != 7000 || ports["api"] != 8000 || ports["metrics"] != 9000 {
+	if ports["intake"] != 7000 || ports["api"] != 8000 || ports["connect"] != 8083 || ports["metrics"] != 9000 {
 		t.Errorf("container ports %v", ports)
 	}
 	if c.ReadinessProbe == nil || c.ReadinessProbe.HTTPGet.Path != "/readyz" || ports[c.ReadinessProbe.HTTPGet.Port] != 9000 {
@@ -309,6 +337,7 @@ func TestKubernetesManifests(t *testing.T) {
 		t.Errorf("the volume claim %q is not mounted", sts.VolumeClaimTemplates[0].Metadata.Name)
 	}
 
+	exposed := map[string]bool{}
 	for _, doc := range byKind["Service"] {
 		svc := decode[service](t, "services.yaml", doc)
 		if !matches(svc.Spec.Selector, podLabels) {
@@ -318,6 +347,12 @@ func TestKubernetesManifests(t *testing.T) {
 			if _, ok := ports[p.TargetPort]; !ok {
 				t.Errorf("a Service targets port %q, which the container does not name", p.TargetPort)
 			}
+			exposed[p.TargetPort] = true
+		}
+	}
+	for name := range ports {
+		if !exposed[name] {
+			t.Errorf("no Service exposes the container port %q", name)
 		}
 	}
 	pdb := decode[struct {
@@ -358,7 +393,7 @@ func TestKubernetesManifests(t *testing.T) {
 		t.Errorf("sink.dataDir %s, the volume is at %s", cfg.Sink.DataDir, mounts["data"])
 	}
 	for _, l := range []struct{ key, listen, port string }{{"intake.listen", cfg.Intake.Listen, "intake"},
-		{"api.listen", cfg.API.Listen, "api"}, {"metrics.listen", cfg.Metrics.Listen, "metrics"}} {
+		{"api.listen", cfg.API.Listen, "api"}, {"connect.listen", cfg.Connect.Listen, "connect"}, {"metrics.listen", cfg.Metrics.Listen, "metrics"}} {
 		if !strings.HasSuffix(l.listen, ":"+strconv.Itoa(ports[l.port])) {
 			t.Errorf("%s %q is not the container's %s port %d", l.key, l.listen, l.port, ports[l.port])
 		}

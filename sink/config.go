@@ -50,23 +50,41 @@ func DefaultConfig() Config {
 func (c Config) Validate() error {
 	var errs []error
 	if c.DataDir == "" {
-		errs = append(errs, errors.New("sink config: dataDir: must be set"))
+		errs = append(errs, errors.New("dataDir: must be set"))
 	}
 	if c.MaxLocalBytes < 1<<20 {
-		errs = append(errs, fmt.Errorf("sink config: maxLocalBytes: must be at least 1MB, got %d", c.MaxLocalBytes))
+		errs = append(errs, fmt.Errorf("maxLocalBytes: must be at least 1MB, got %d", c.MaxLocalBytes))
 	}
 	if c.RetryAfter <= 0 {
-		errs = append(errs, fmt.Errorf("sink config: retryAfter: must be positive, got %s", c.RetryAfter))
+		errs = append(errs, fmt.Errorf("retryAfter: must be positive, got %s", c.RetryAfter))
 	}
 	if c.KeepImportedFiles < 0 {
-		errs = append(errs, fmt.Errorf("sink config: keepImportedFiles: must not be negative, got %d", c.KeepImportedFiles))
+		errs = append(errs, fmt.Errorf("keepImportedFiles: must not be negative, got %d", c.KeepImportedFiles))
 	}
-	for _, err := range []error{c.Mapping.Validate(), c.Staging.Validate(), c.Target.Validate()} {
-		if err != nil {
-			errs = append(errs, err)
-		}
+	for _, sub := range []struct {
+		key string
+		err error
+	}{{"mapping", c.Mapping.Validate()}, {"staging", c.Staging.Validate()}, {"target", c.Target.Validate()}} {
+		errs = append(errs, keyed(sub.key, sub.err)...)
 	}
 	return errors.Join(errs...)
+}
+
+// keyed names each error err joins as a key under section, the way the documentation does:
+// "minInterval: ..." under "staging" is "staging.minInterval: ...".
+func keyed(section string, err error) []error {
+	if err == nil {
+		return nil
+	}
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	out := make([]error, len(errs))
+	for i, e := range errs {
+		out[i] = fmt.Errorf("%s.%w", section, e)
+	}
+	return out
 }
 
 // Deps are the collaborators of a Manager.

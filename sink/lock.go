@@ -9,7 +9,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/kbridge/kbridge/sink/state"
+	"github.com/kbridge/kbridge/storageapi/durable"
 )
 
 // lockName is the file in the data directory that one process at a time holds locked.
@@ -22,7 +22,7 @@ var ErrDataDirInUse = errors.New("data directory in use by another kbridge proce
 // ends, however it ends) before recovery touches anything: two processes recovering and
 // writing the same slices would lose and double data. The lock file records the holder's pid.
 func lockDataDir(dir string) (*os.File, error) {
-	if err := state.MkdirAll(dir); err != nil {
+	if err := durable.MkdirAll(dir); err != nil {
 		return nil, fmt.Errorf("sink.dataDir %s: %w", dir, err)
 	}
 	path := filepath.Join(dir, lockName)

@@ -9,9 +9,9 @@ import (
 	"github.com/kbridge/kbridge/mapping"
 	"github.com/kbridge/kbridge/sink/local"
 	"github.com/kbridge/kbridge/sink/retry"
-	"github.com/kbridge/kbridge/sink/state"
 	"github.com/kbridge/kbridge/sink/target"
 	"github.com/kbridge/kbridge/storageapi"
+	"github.com/kbridge/kbridge/storageapi/durable"
 )
 
 // File states (Keboola's): writing → closing → importing → imported.
@@ -83,7 +83,7 @@ type sliceEntry struct {
 func (f *fileEntry) recordPath() string { return filepath.Join(f.dir, "file.json") }
 
 func (f *fileEntry) persist() error {
-	if err := state.Write(f.recordPath(), &f.rec); err != nil {
+	if err := durable.Write(f.recordPath(), &f.rec); err != nil {
 		return fmt.Errorf("persist file %s: %w", f.rec.ID, err)
 	}
 	return nil
@@ -92,7 +92,7 @@ func (f *fileEntry) persist() error {
 func (s *sliceEntry) recordPath() string { return filepath.Join(s.file.dir, s.rec.ID+".json") }
 
 func (s *sliceEntry) persist() error {
-	if err := state.Write(s.recordPath(), &s.rec); err != nil {
+	if err := durable.Write(s.recordPath(), &s.rec); err != nil {
 		return fmt.Errorf("persist slice %s: %w", s.rec.ID, err)
 	}
 	return nil

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/kbridge/kbridge/sink/local"
-	"github.com/kbridge/kbridge/sink/state"
+	"github.com/kbridge/kbridge/storageapi/durable"
 )
 
 // load reads the sink's files and slices from disk and resumes each where it stopped:
@@ -54,19 +54,20 @@ func (p *pipeline) load() error {
 			p.seen[stream] = last
 		}
 	}
+	p.met.disk.Set(float64(p.diskBytes.Load()))
 	return nil
 }
 
 // loadFile reads one file directory; a directory without a record is skipped.
 func (p *pipeline) loadFile(dir string, now time.Time) (*fileEntry, error) {
 	f := &fileEntry{dir: dir, imported: make(chan struct{})}
-	if err := state.Read(f.recordPath(), &f.rec); errors.Is(err, fs.ErrNotExist) {
+	if err := durable.Read(f.recordPath(), &f.rec); errors.Is(err, fs.ErrNotExist) {
 		p.log.Warn("skip file directory without a record", "dir", dir)
 		return nil, nil
 	} else if err != nil {
 		return nil, err
 	}
-	if err := state.Clean(dir); err != nil {
+	if err := durable.Clean(dir); err != nil {
 		return nil, err
 	}
 	p.bumpID(f.rec.ID)
@@ -93,7 +94,7 @@ func (p *pipeline) loadFile(dir string, now time.Time) (*fileEntry, error) {
 
 func (p *pipeline) loadSlice(f *fileEntry, recordPath string, now time.Time) (*sliceEntry, error) {
 	s := &sliceEntry{file: f, uploaded: make(chan struct{})}
-	if err := state.Read(recordPath, &s.rec); err != nil {
+	if err := durable.Read(recordPath, &s.rec); err != nil {
 		return nil, err
 	}
 	p.bumpID(s.rec.ID)

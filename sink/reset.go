@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/kbridge/kbridge/sink/state"
+	"github.com/kbridge/kbridge/storageapi/durable"
 )
 
 // statisticsRecord is a sink's statistics reset point, kept in <sink dir>/statistics.json:
@@ -22,7 +22,7 @@ func (p *pipeline) statisticsPath() string { return filepath.Join(p.dir, "statis
 // loadReset reads the sink's statistics reset point, if it has one.
 func (p *pipeline) loadReset() error {
 	var rec statisticsRecord
-	if err := state.Read(p.statisticsPath(), &rec); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := durable.Read(p.statisticsPath(), &rec); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("sink %s: statistics reset: %w", p.key, err)
 	}
 	p.resetFrom = rec.FromFile
@@ -77,7 +77,7 @@ func (p *pipeline) clearStatistics() error {
 	} else {
 		from = nextID(now, &p.lastID)
 	}
-	if err := state.Write(p.statisticsPath(), statisticsRecord{ResetAt: now, FromFile: from}); err != nil {
+	if err := durable.Write(p.statisticsPath(), statisticsRecord{ResetAt: now, FromFile: from}); err != nil {
 		return fmt.Errorf("sink %s: statistics reset: %w", p.key, err)
 	}
 	p.resetFrom = from

@@ -10,8 +10,8 @@ import (
 
 	"github.com/kbridge/kbridge/sink/local"
 	"github.com/kbridge/kbridge/sink/staging"
-	"github.com/kbridge/kbridge/sink/state"
 	"github.com/kbridge/kbridge/sink/target"
+	"github.com/kbridge/kbridge/storageapi/durable"
 )
 
 // rotateLoop closes slices when upload conditions hold and files when import conditions hold.
@@ -153,7 +153,7 @@ func (p *pipeline) openFileLocked(now time.Time) (*fileEntry, error) {
 		rec: fileRecord{ID: id, State: FileWriting, OpenedAt: now, Table: target.Table{
 			ID: p.def.TableID, Columns: p.mapping.Names(), PrimaryKey: p.mapping.PrimaryKey()}},
 	}
-	if err := state.MkdirAll(f.dir); err != nil {
+	if err := durable.MkdirAll(f.dir); err != nil {
 		return nil, fmt.Errorf("open file %s: %w", id, err)
 	}
 	if err := f.persist(); err != nil {

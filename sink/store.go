@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"github.com/kbridge/kbridge/sink/state"
+	"github.com/kbridge/kbridge/storageapi/durable"
 )
 
 // sourceRecord is one source with its sinks, stored as
@@ -27,10 +27,10 @@ func sourcePath(dataDir string, k SourceKey) string {
 
 func saveSource(dataDir string, rec *sourceRecord) error {
 	path := sourcePath(dataDir, rec.Source.Key)
-	if err := state.MkdirAll(filepath.Dir(path)); err != nil {
+	if err := durable.MkdirAll(filepath.Dir(path)); err != nil {
 		return fmt.Errorf("save source %s: %w", rec.Source.Key, err)
 	}
-	if err := state.Write(path, rec); err != nil {
+	if err := durable.Write(path, rec); err != nil {
 		return fmt.Errorf("save source %s: %w", rec.Source.Key, err)
 	}
 	return nil
@@ -41,7 +41,7 @@ func removeSource(dataDir string, k SourceKey) error {
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("remove source %s: %w", k, err)
 	}
-	return state.SyncDir(filepath.Dir(path))
+	return durable.SyncDir(filepath.Dir(path))
 }
 
 // loadSources reads every stored source.
@@ -55,7 +55,7 @@ func loadSources(dataDir string) ([]*sourceRecord, error) {
 			return err
 		}
 		var rec sourceRecord
-		if err := state.Read(path, &rec); err != nil {
+		if err := durable.Read(path, &rec); err != nil {
 			return err
 		}
 		out = append(out, &rec)

@@ -48,7 +48,7 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 	}
 	base, err := url.Parse(strings.TrimRight(cfg.URL, "/"))
 	if err != nil {
-		return nil, fmt.Errorf("storageapi config: url: %w", err)
+		return nil, fmt.Errorf("url: %w", err)
 	}
 	c := &Client{cfg: cfg, base: base, http: http.DefaultClient, sleep: sleepContext, now: time.Now}
 	for _, opt := range opts {

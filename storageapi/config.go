@@ -77,7 +77,7 @@ func DefaultConfig() Config {
 // Validate reports every invalid key, each named as it appears in configuration.
 func (c Config) Validate() error {
 	var errs []error
-	bad := func(key, why string) { errs = append(errs, fmt.Errorf("storageapi config: %s: %s", key, why)) }
+	bad := func(key, why string) { errs = append(errs, fmt.Errorf("%s: %s", key, why)) }
 	checkURL := func(key, raw string, required bool) {
 		if raw == "" {
 			if required {

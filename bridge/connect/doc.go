@@ -8,7 +8,7 @@
 // Invariants:
 //   - Config values are strings on the wire and on disk; numbers and booleans are coerced.
 //   - A connector created or changed over REST is written to its own file in Config.StateDir
-//     (atomically, sink/state) before the answer is sent; a failed write changes nothing.
+//     (atomically, storageapi/durable) before the answer is sent; a failed write changes nothing.
 //   - Lifecycle changes (create, update, pause, resume, stop, restart, delete) are serialised;
 //     a consumer is stopped, and its offsets committed, before its connector changes.
 //   - Every consumer goroutine is started by Registry.Run's context and waited for before Run

@@ -12,7 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/kbridge/kbridge/sink/state"
+	"github.com/kbridge/kbridge/storageapi/durable"
 )
 
 // store keeps one JSON file per connector created over REST: <dir>/<escaped name>.json.
@@ -27,7 +27,7 @@ func (s *store) save(c *connector) error {
 	if c.fromFile {
 		return nil
 	}
-	if err := state.Write(s.path(c.Name), c); err != nil {
+	if err := durable.Write(s.path(c.Name), c); err != nil {
 		return fmt.Errorf("connector %s: %w", c.Name, err)
 	}
 	return nil
@@ -45,7 +45,7 @@ func (s *store) remove(c *connector) error {
 	if err := os.Remove(s.path(c.Name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("connector %s: %w", c.Name, err)
 	}
-	return state.SyncDir(s.dir)
+	return durable.SyncDir(s.dir)
 }
 
 // Connector state kept apart from the definition, so connectors from files have it too: one
@@ -66,13 +66,13 @@ func (s *store) saveSide(kind, name string, v any, empty bool) error {
 	switch {
 	case empty:
 		if err = os.Remove(path); err == nil {
-			err = state.SyncDir(filepath.Dir(path))
+			err = durable.SyncDir(filepath.Dir(path))
 		} else if errors.Is(err, fs.ErrNotExist) {
 			err = nil
 		}
 	default:
-		if err = state.MkdirAll(filepath.Dir(path)); err == nil {
-			err = state.Write(path, v)
+		if err = durable.MkdirAll(filepath.Dir(path)); err == nil {
+			err = durable.Write(path, v)
 		}
 	}
 	if err != nil {
@@ -83,7 +83,7 @@ func (s *store) saveSide(kind, name string, v any, empty bool) error {
 
 // loadSide reads the connector's kind of state into v; without a file v is left as it is.
 func (s *store) loadSide(kind, name string, v any) error {
-	err := state.Read(s.sidePath(kind, name), v)
+	err := durable.Read(s.sidePath(kind, name), v)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -92,7 +92,7 @@ func (s *store) loadSide(kind, name string, v any) error {
 
 // load reads every persisted connector.
 func (s *store) load() ([]*connector, error) {
-	if err := state.MkdirAll(s.dir); err != nil {
+	if err := durable.MkdirAll(s.dir); err != nil {
 		return nil, err
 	}
 	files, err := filepath.Glob(filepath.Join(s.dir, "*.json"))
@@ -102,7 +102,7 @@ func (s *store) load() ([]*connector, error) {
 	var out []*connector
 	for _, f := range files {
 		c := &connector{}
-		if err := state.Read(f, c); err != nil {
+		if err := durable.Read(f, c); err != nil {
 			return nil, err
 		}
 		if c.Name == "" || c.Config == nil {

@@ -9,10 +9,10 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/kbridge/kbridge/bridge/api"
 	"github.com/kbridge/kbridge/bridge/connect"
 	"github.com/kbridge/kbridge/bridge/intake"
 	"github.com/kbridge/kbridge/bridge/kafka"
+	"github.com/kbridge/kbridge/bridge/streamapi"
 	"github.com/kbridge/kbridge/mapping"
 	"github.com/kbridge/kbridge/sink"
 	"github.com/kbridge/kbridge/storageapi"
@@ -37,7 +37,7 @@ type Config struct {
 	// Intake takes events by HTTP POST on Keboola's intake URL form; an empty listen turns it off.
 	Intake intake.Config `yaml:"intake"`
 	// API serves Keboola's Stream API; an empty listen turns it off.
-	API api.Config `yaml:"api"`
+	API streamapi.Config `yaml:"api"`
 	// Connect serves the Kafka Connect REST API; an empty listen turns it off, and so does an
 	// empty kafka.brokers. Connectors created over it are kept under sink.dataDir/connect.
 	Connect connect.Config `yaml:"connect"`
@@ -88,7 +88,7 @@ func DefaultConfig() Config {
 		Sink:            sink.DefaultConfig(),
 		Storage:         storageapi.DefaultConfig(),
 		Intake:          intake.DefaultConfig(),
-		API:             api.DefaultConfig(),
+		API:             streamapi.DefaultConfig(),
 		Connect:         connect.DefaultConfig(),
 		Metrics:         ListenConfig{Listen: ":9000"},
 		RestartBackoff:  time.Minute,
@@ -128,26 +128,16 @@ func (c Config) Validate() error {
 	if c.DefaultBranchID <= 0 {
 		errs = append(errs, fmt.Errorf("defaultBranchId: must be positive, got %d", c.DefaultBranchID))
 	}
-	if err := c.Sink.Validate(); err != nil {
-		errs = append(errs, err)
-	}
-	if err := c.Storage.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("storage: %w", err))
-	}
+	errs = append(errs, keyed("sink", c.Sink.Validate())...)
+	errs = append(errs, keyed("storage", c.Storage.Validate())...)
 	if c.Intake.Listen != "" {
-		if err := c.Intake.Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("intake: %w", err))
-		}
+		errs = append(errs, keyed("intake", c.Intake.Validate())...)
 	}
 	if c.API.Listen != "" {
-		if err := c.API.Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("api: %w", err))
-		}
+		errs = append(errs, keyed("api", c.API.Validate())...)
 	}
 	if c.ConnectOn() {
-		if err := c.ConnectConfig().Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("connect: %w", err))
-		}
+		errs = append(errs, keyed("connect", c.ConnectConfig().Validate())...)
 	}
 	if len(c.Pipelines) > 0 || c.ConnectOn() {
 		if err := c.Kafka.Validate(); err != nil {
@@ -195,6 +185,16 @@ func (c Config) ConnectConfig() connect.Config {
 		}
 	}
 	return cc
+}
+
+// keyed names each error of a section's Validate as the documentation names the key: the
+// section's "listen: ..." is "intake.listen: ...".
+func keyed(section string, err error) []error {
+	var errs []error
+	for _, e := range unjoin(err) {
+		errs = append(errs, fmt.Errorf("%s.%w", section, e))
+	}
+	return errs
 }
 
 // unjoin returns the errors err joins, or err alone; nil for nil.

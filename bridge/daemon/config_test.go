@@ -78,3 +78,53 @@ pipelines:
 		t.Fatalf("error %v, want %s", err, want)
 	}
 }
+
+// Every error of a bad config starts with the key as docs/configuration.md lists it
+// (sink.dataDir, not a package's own name for its section), so a reader finds it there.
+func TestErrorsNameDocumentedKeys(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile("../../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "kbridge.yaml")
+	err = os.WriteFile(path, []byte(`
+defaultBranchId: 0
+sink:
+  dataDir: ""
+  maxLocalBytes: 1
+  staging: {minInterval: -1s}
+  target: {minInterval: -1s, maxSlices: 0, jobLimit: 0, importTimeout: 0s, backoff: {base: 0s}}
+  mapping: {templateTimeout: 2h}
+storage: {url: "ftp://storage", token: ""}
+kafka: {brokers: [nohost]}
+intake: {listen: ":7000", publicUrl: "nowhere", maxBodySize: 1}
+api: {listen: ":8000", publicUrl: "nowhere"}
+restartBackoff: 1ms
+log: {format: xml}
+`), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = daemon.Load(path, func(string) (string, bool) { return "", false })
+	if err == nil {
+		t.Fatal("a config with every key wrong loaded")
+	}
+	lines := strings.Split(err.Error(), "\n")
+	for _, want := range []string{"sink.dataDir", "sink.staging.minInterval", "sink.target.maxSlices", "sink.target.backoff.base",
+		"sink.mapping.templateTimeout", "storage.url", "storage.token", "intake.publicUrl", "api.publicUrl", "kafka.brokers", "log.format"} {
+		found := false
+		for _, l := range lines {
+			found = found || strings.HasPrefix(l, want+": ")
+		}
+		if !found {
+			t.Errorf("no error names %s:\n%v", want, err)
+		}
+	}
+	for _, l := range lines {
+		key, _, _ := strings.Cut(l, ": ")
+		if !strings.Contains(string(doc), "| `"+key+"` |") {
+			t.Errorf("%q names %q, which docs/configuration.md does not list", l, key)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -50,6 +51,9 @@ func New(cfg Config, log *slog.Logger) (*Daemon, error) {
 		if err != nil {
 			return nil, err
 		}
+		// The probe answers within its callers' bounds (the start timeout, /readyz's 2s) also
+		// when a broker accepts the connection and never answers.
+		opts = append(opts, kgo.DialTimeout(2*time.Second), kgo.RequestTimeoutOverhead(2*time.Second))
 		if probe, err = kgo.NewClient(opts...); err != nil {
 			return nil, fmt.Errorf("kafka: %w", err)
 		}
@@ -80,6 +84,9 @@ func (d *Daemon) SourceKey(id string) sink.SourceKey {
 func (d *Daemon) Run(ctx context.Context) error {
 	if d.kafkaProbe != nil {
 		defer d.kafkaProbe.Close() // after every listener, /readyz included, has stopped
+		if err := d.pingKafka(ctx); err != nil {
+			return err
+		}
 	}
 	token, err := d.storage.VerifyToken(ctx)
 	if err != nil {
@@ -125,6 +132,20 @@ func (d *Daemon) Run(ctx context.Context) error {
 		runErr = fmt.Errorf("storage levels stopped: %w", runErr)
 	}
 	return errors.Join(runErr, d.shutdown(servers, stopKafka, &pipelines, manager, stopLevels, levelsDone))
+}
+
+// KafkaStartTimeout bounds the wait for a Kafka broker at start.
+const KafkaStartTimeout = 15 * time.Second
+
+// pingKafka fails when no broker of kafka.brokers answers within KafkaStartTimeout: a wrong
+// address is an error at start, not a pipeline that never consumes.
+func (d *Daemon) pingKafka(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, KafkaStartTimeout)
+	defer cancel()
+	if err := d.kafkaProbe.Ping(ctx); err != nil {
+		return fmt.Errorf("kafka.brokers %s: no broker answered within %s: %w", strings.Join(d.cfg.Kafka.Brokers, ","), KafkaStartTimeout, err)
+	}
+	return nil
 }
 
 // shutdown stops in the documented order: HTTP listeners, Kafka polling (committing what is

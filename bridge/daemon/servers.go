@@ -7,15 +7,16 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/kbridge/kbridge/bridge/api"
 	"github.com/kbridge/kbridge/bridge/connect"
 	"github.com/kbridge/kbridge/bridge/intake"
 	"github.com/kbridge/kbridge/bridge/kafka"
+	"github.com/kbridge/kbridge/bridge/streamapi"
 	"github.com/kbridge/kbridge/sink"
 )
 
@@ -46,7 +47,7 @@ func (d *Daemon) startServers(ctx context.Context, m *sink.Manager) (*servers, e
 		mux.Handle("GET /metrics", promhttp.HandlerFor(d.registry, promhttp.HandlerOpts{}))
 		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("OK\n")) })
 		mux.HandleFunc("GET /readyz", d.ready)
-		srv, err := s.serve(ctx, d, "metrics", addr, mux)
+		srv, err := s.serve(ctx, d, "metrics.listen", addr, mux)
 		if err != nil {
 			return s, err
 		}
@@ -82,11 +83,35 @@ func (d *Daemon) ready(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte("OK\n"))
 }
 
-// serve listens on addr and serves h until the server is shut down.
-func (s *servers) serve(ctx context.Context, d *Daemon, name, addr string, h http.Handler) (*http.Server, error) {
+// ListenError is a listener that could not be opened, such as a port another process holds.
+// Key is the configuration key that sets its address, the way out the message names.
+type ListenError struct {
+	Key, Addr string
+	Err       error
+}
+
+func (e *ListenError) Error() string {
+	return fmt.Sprintf("%s: %v; set another address with %s or the environment variable %s",
+		e.Key, e.Err, e.Key, "KBRIDGE_"+strings.ToUpper(strings.ReplaceAll(e.Key, ".", "_")))
+}
+
+func (e *ListenError) Unwrap() error { return e.Err }
+
+// listen listens on addr, the value of the configuration key key.
+func listen(key, addr string) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("%s listener: %w", name, err)
+		return nil, &ListenError{Key: key, Addr: addr, Err: err}
+	}
+	return ln, nil
+}
+
+// serve listens on addr (the value of key) and serves h until the server is shut down.
+func (s *servers) serve(ctx context.Context, d *Daemon, key, addr string, h http.Handler) (*http.Server, error) {
+	name, _, _ := strings.Cut(key, ".")
+	ln, err := listen(key, addr)
+	if err != nil {
+		return nil, err
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
 		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) }}
@@ -111,8 +136,8 @@ func (d *Daemon) startHTTP(ctx context.Context, s *servers, m *sink.Manager) err
 		}
 		var ictx context.Context
 		ictx, s.stopHTTP = context.WithCancel(base)
-		if s.intakeDone, err = listenAndRun(ictx, d.cfg.Intake.Listen, in.Serve); err != nil {
-			return fmt.Errorf("intake listener: %w", err)
+		if s.intakeDone, err = listenAndRun(ictx, "intake.listen", d.cfg.Intake.Listen, in.Serve); err != nil {
+			return err
 		}
 		d.log.Info("listening", "listener", "intake", "addr", d.cfg.Intake.Listen)
 	}
@@ -123,15 +148,15 @@ func (d *Daemon) startHTTP(ctx context.Context, s *servers, m *sink.Manager) err
 		}
 		apiCfg := d.cfg.API
 		apiCfg.DefaultBranchID = d.cfg.DefaultBranchID // the branch the daemon's sources live in
-		a, err := api.New(apiCfg, api.Deps{Manager: m, Tokens: api.StorageTokens(d.storage), OnChange: onChange,
+		a, err := streamapi.New(apiCfg, streamapi.Deps{Manager: m, Tokens: streamapi.StorageTokens(d.storage), OnChange: onChange,
 			Mapping: d.cfg.Sink.Mapping, Logger: d.log.With("component", "api")})
 		if err != nil {
 			return err
 		}
 		var actx context.Context
 		actx, s.stopAPI = context.WithCancel(base)
-		if s.apiDone, err = listenAndRun(actx, d.cfg.API.Listen, a.Serve); err != nil {
-			return fmt.Errorf("api listener: %w", err)
+		if s.apiDone, err = listenAndRun(actx, "api.listen", d.cfg.API.Listen, a.Serve); err != nil {
+			return err
 		}
 		d.log.Info("listening", "listener", "api", "addr", d.cfg.API.Listen)
 	}
@@ -157,8 +182,8 @@ func (d *Daemon) startConnect(base context.Context, s *servers, m *sink.Manager)
 	d.connect = c
 	var cctx context.Context
 	cctx, s.stopConnect = context.WithCancel(base)
-	if s.connectDone, err = listenAndRun(cctx, d.cfg.Connect.Listen, c.Serve); err != nil {
-		return fmt.Errorf("connect listener: %w", err)
+	if s.connectDone, err = listenAndRun(cctx, "connect.listen", d.cfg.Connect.Listen, c.Serve); err != nil {
+		return err
 	}
 	d.log.Info("listening", "listener", "connect", "addr", d.cfg.Connect.Listen)
 	return nil
@@ -172,9 +197,10 @@ func version() string {
 	return "devel"
 }
 
-// listenAndRun listens on addr and runs serve on it until ctx ends; done reports serve's end.
-func listenAndRun(ctx context.Context, addr string, serve func(context.Context, net.Listener) error) (chan error, error) {
-	ln, err := net.Listen("tcp", addr)
+// listenAndRun listens on addr (the value of key) and runs serve on it until ctx ends; done
+// reports serve's end.
+func listenAndRun(ctx context.Context, key, addr string, serve func(context.Context, net.Listener) error) (chan error, error) {
+	ln, err := listen(key, addr)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -39,14 +41,14 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	apiListen := fs.String("api-listen", envOr("KBRIDGE_DEV_API_LISTEN", "127.0.0.1:8000"), "Stream API (env KBRIDGE_DEV_API_LISTEN)")
 	connectListen := fs.String("connect-listen", envOr("KBRIDGE_DEV_CONNECT_LISTEN", "127.0.0.1:8083"), "Kafka Connect REST API (env KBRIDGE_DEV_CONNECT_LISTEN)")
 	if err := fs.Parse(args); err != nil {
-		return errUsage
+		return parseError(err)
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
 	cluster, err := kfake.NewCluster(kfake.Ports(*kafkaPort), kfake.SeedTopics(3, "events"), kfake.AllowAutoTopicCreation(),
 		kfake.DataDir(filepath.Join(*dataDir, "kafka")))
 	if err != nil {
-		return fmt.Errorf("embedded Kafka broker on port %d: %w", *kafkaPort, err)
+		return fmt.Errorf("embedded Kafka broker on port %d: %w; %s", *kafkaPort, err, devWayOut("kafka-port"))
 	}
 	defer cluster.Close()
 
@@ -73,11 +75,11 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	select {
 	case <-d.Started():
 	case err := <-done:
-		return err
+		return devListenError(err)
 	}
 	printDevGuide(stdout, devGuide{broker: cluster.ListenAddrs()[0], storage: storageURL, metrics: *metricsListen,
 		intake: fmt.Sprintf("%s/stream/%d/demo/%s", cfg.Intake.PublicURL, d.SourceKey("demo").ProjectID, devSecret),
-		api:    cfg.API.PublicURL})
+		api:    cfg.API.PublicURL, connect: "http://" + cfg.Connect.Listen})
 	wg.Go(func() { reportProgress(runCtx, stdout, d) })
 	return <-done
 }
@@ -92,12 +94,32 @@ func startDevEmulator(dir, listen string, logger *slog.Logger) (string, func(), 
 	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
-		return "", nil, fmt.Errorf("the Storage API emulator on %s: %w", listen, err)
+		return "", nil, fmt.Errorf("the Storage API emulator on %s: %w; %s", listen, err, devWayOut("storage-listen"))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = em.Serve(ctx, ln) })
 	return "http://" + ln.Addr().String(), func() { cancel(); wg.Wait() }, nil
+}
+
+// devListenFlags are the flags that set the daemon's listeners in kbridge dev, by the
+// configuration key the daemon names.
+var devListenFlags = map[string]string{"intake.listen": "intake-listen", "api.listen": "api-listen",
+	"connect.listen": "connect-listen", "metrics.listen": "metrics-listen"}
+
+// devListenError names the flag and variable of kbridge dev, not the daemon's configuration key,
+// as the way out of an address that cannot be listened on.
+func devListenError(err error) error {
+	var le *daemon.ListenError
+	if errors.As(err, &le) && devListenFlags[le.Key] != "" {
+		return fmt.Errorf("%v; %s", le.Err, devWayOut(devListenFlags[le.Key]))
+	}
+	return err
+}
+
+// devWayOut says how to choose another address or port than the one a flag sets.
+func devWayOut(flagName string) string {
+	return fmt.Sprintf("choose another with --%s or KBRIDGE_DEV_%s", flagName, strings.ToUpper(strings.ReplaceAll(flagName, "-", "_")))
 }
 
 // devConfig is the demo: source "demo" with one sink into in.c-demo.events, fed by the Kafka
@@ -136,8 +158,8 @@ func printDevGuide(w io.Writer, g devGuide) {
   Kafka broker        %[1]s   (topic "events" feeds source "demo")
   HTTP intake         %[4]s
   Stream API          %[5]s/v1   (token %[6]s)
-  Kafka Connect API   http://%[9]s/connectors
-  Storage emulator    %[2]s   (token %[6]s)
+  Kafka Connect API   %[9]s/connectors
+  Storage API         %[2]s/v2/storage   (token %[6]s, the emulator)
   Metrics             http://%[3]s/metrics
 
 Send an event over HTTP:

@@ -52,7 +52,7 @@ func runEmulator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	jobDelay := fs.Duration("job-delay", jobDelayDefault, "how long jobs stay waiting (env KBRIDGE_EMULATOR_JOB_DELAY)")
 	if err := fs.Parse(args); err != nil {
-		return errUsage
+		return parseError(err)
 	}
 	cfg := emulator.DefaultConfig()
 	cfg.DataDir, cfg.MasterToken, cfg.JobDelay, cfg.PublicURL = *dataDir, *token, *jobDelay, *publicURL
@@ -79,7 +79,7 @@ func emulatorClient(name string, args []string, stderr io.Writer, extra func(*fl
 		extra(fs)
 	}
 	if err := fs.Parse(args); err != nil {
-		return nil, nil, errUsage
+		return nil, nil, parseError(err)
 	}
 	cfg := storageapi.DefaultConfig()
 	cfg.URL, cfg.Token = *url, *token

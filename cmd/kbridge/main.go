@@ -7,6 +7,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -26,6 +27,18 @@ var commands = map[string]command{}
 
 // errUsage marks an error whose message is usage help; the exit status is 2.
 var errUsage = errors.New("usage")
+
+// errHelp marks help that was asked for (-h): the flags were printed, the exit status is 0.
+var errHelp = errors.New("help")
+
+// parseError is what a subcommand returns when its flags do not parse: help asked for with -h
+// is not a mistake.
+func parseError(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return errHelp
+	}
+	return errUsage
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -49,6 +62,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if err := cmd.run(ctx, args[1:], stdout, stderr); err != nil {
+		if errors.Is(err, errHelp) {
+			return 0
+		}
 		if errors.Is(err, errUsage) {
 			return 2
 		}

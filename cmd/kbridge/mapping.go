@@ -26,6 +26,9 @@ func init() {
 func runMapping(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "test" {
 		fmt.Fprintln(stderr, "usage: kbridge mapping test --columns FILE --body FILE [--header 'Name: value']... [flags]")
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
+			return errHelp
+		}
 		return errUsage
 	}
 	return runMappingTest(ctx, args[1:], stdout, stderr)
@@ -60,7 +63,7 @@ func runMappingTest(_ context.Context, args []string, stdout, stderr io.Writer) 
 	offset := fs.Int64("offset", 0, "Kafka offset (with --kafka)")
 	key := fs.String("key", "", "Kafka record key (with --kafka)")
 	if err := fs.Parse(args); err != nil {
-		return errUsage
+		return parseError(err)
 	}
 	if *columnsFile == "" || *bodyFile == "" {
 		fmt.Fprintln(stderr, "kbridge mapping test: --columns and --body are required")

@@ -21,7 +21,7 @@ func runDaemon(ctx context.Context, args []string, _, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	path := fs.String("config", os.Getenv("KBRIDGE_CONFIG"), "YAML configuration file (env KBRIDGE_CONFIG)")
 	if err := fs.Parse(args); err != nil {
-		return errUsage
+		return parseError(err)
 	}
 	cfg, err := daemon.Load(*path, os.LookupEnv)
 	if err != nil {

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/kbridge/kbridge/sink/clock"
-	"github.com/kbridge/kbridge/sink/state"
+	"github.com/kbridge/kbridge/storageapi/durable"
 )
 
 // ErrClosed is returned by Append on a slice that was closed; the caller appends to the
@@ -108,7 +108,7 @@ func Open(fsys FS, path string, cfg Config, clk clock.Clock, hook SyncHook) (*Sl
 		s.closeFiles()
 		return nil, fmt.Errorf("open slice %s: %w", path, err)
 	}
-	if err := state.SyncDir(dirOf(path)); err != nil {
+	if err := durable.SyncDir(dirOf(path)); err != nil {
 		s.closeFiles()
 		return nil, fmt.Errorf("open slice %s: %w", path, err)
 	}

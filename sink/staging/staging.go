@@ -32,7 +32,7 @@ func DefaultConfig() Config { return Config{MinInterval: 10 * time.Second} }
 // Validate names a bad key.
 func (c Config) Validate() error {
 	if c.MinInterval < 0 {
-		return fmt.Errorf("staging config: minInterval: must not be negative, got %s", c.MinInterval)
+		return fmt.Errorf("minInterval: must not be negative, got %s", c.MinInterval)
 	}
 	return nil
 }

@@ -47,18 +47,18 @@ func DefaultConfig() Config {
 func (c Config) Validate() error {
 	var errs []error
 	if c.MinInterval < 0 {
-		errs = append(errs, fmt.Errorf("target config: minInterval: must not be negative, got %s", c.MinInterval))
+		errs = append(errs, fmt.Errorf("minInterval: must not be negative, got %s", c.MinInterval))
 	}
 	if c.MaxSlices < 1 || c.MaxSlices > 1000 {
-		errs = append(errs, fmt.Errorf("target config: maxSlices: must be between 1 and 1000, got %d", c.MaxSlices))
+		errs = append(errs, fmt.Errorf("maxSlices: must be between 1 and 1000, got %d", c.MaxSlices))
 	}
 	if c.JobLimit < 1 || c.JobLimit > 100 {
-		errs = append(errs, fmt.Errorf("target config: jobLimit: must be between 1 and 100, got %d", c.JobLimit))
+		errs = append(errs, fmt.Errorf("jobLimit: must be between 1 and 100, got %d", c.JobLimit))
 	}
 	if c.ImportTimeout <= 0 {
-		errs = append(errs, fmt.Errorf("target config: importTimeout: must be positive, got %s", c.ImportTimeout))
+		errs = append(errs, fmt.Errorf("importTimeout: must be positive, got %s", c.ImportTimeout))
 	}
-	if err := c.Backoff.Validate("target config: backoff"); err != nil {
+	if err := c.Backoff.Validate("backoff"); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
-	durable "github.com/kbridge/kbridge/sink/state"
+	"github.com/kbridge/kbridge/storageapi/durable"
 )
 
 // state is everything persisted in state.json. Guarded by Emulator.mu.

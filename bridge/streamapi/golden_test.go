@@ -1,4 +1,4 @@
-package api_test
+package streamapi_test
 
 import (
 	"bufio"

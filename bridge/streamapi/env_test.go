@@ -1,4 +1,4 @@
-package api_test
+package streamapi_test
 
 import (
 	"context"
@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kbridge/kbridge/bridge/api"
 	"github.com/kbridge/kbridge/bridge/intake"
+	"github.com/kbridge/kbridge/bridge/streamapi"
 	"github.com/kbridge/kbridge/sink"
 	"github.com/kbridge/kbridge/storageapi"
 	"github.com/kbridge/kbridge/storageapi/emulator"
@@ -95,8 +95,8 @@ func newEnv(t testing.TB, withIntake bool) *env {
 	case <-time.After(10 * time.Second):
 		t.Fatal("manager not ready")
 	}
-	deps := api.Deps{Manager: m, Tokens: api.StorageTokens(client)}
-	acfg := api.DefaultConfig()
+	deps := streamapi.Deps{Manager: m, Tokens: streamapi.StorageTokens(client)}
+	acfg := streamapi.DefaultConfig()
 	acfg.PublicURL, acfg.IntakeURL = apiURL, intakeURL
 	if withIntake {
 		ln := listen(t)
@@ -110,7 +110,7 @@ func newEnv(t testing.TB, withIntake bool) *env {
 		deps.OnChange = e.intake.Refresh
 		serveUntilCleanup(t, "intake", func(ctx context.Context) error { return e.intake.Serve(ctx, ln) })
 	}
-	srv, err := api.New(acfg, deps)
+	srv, err := streamapi.New(acfg, deps)
 	if err != nil {
 		t.Fatalf("new api: %v", err)
 	}

@@ -1,4 +1,4 @@
-package api
+package streamapi
 
 import (
 	"errors"
@@ -53,7 +53,7 @@ func DefaultConfig() Config {
 func (c Config) Validate() error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("api config: %s: %s", key, fmt.Sprintf(format, args...)))
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
 	}
 	if c.Listen == "" {
 		bad("listen", "must be set")

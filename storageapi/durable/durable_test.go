@@ -1,11 +1,11 @@
-package state_test
+package durable_test
 
 import (
 	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/kbridge/kbridge/sink/state"
+	"github.com/kbridge/kbridge/storageapi/durable"
 )
 
 func TestWriteReadReplace(t *testing.T) {
@@ -13,16 +13,16 @@ func TestWriteReadReplace(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "r.json")
 	for i := range 3 {
-		if err := state.Write(path, map[string]int{"v": i}); err != nil {
+		if err := durable.Write(path, map[string]int{"v": i}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	var got map[string]int
-	if err := state.Read(path, &got); err != nil || got["v"] != 2 {
+	if err := durable.Read(path, &got); err != nil || got["v"] != 2 {
 		t.Fatalf("%v %v", got, err)
 	}
 	os.WriteFile(filepath.Join(dir, "r.json.123.tmp"), []byte("torn"), 0o644)
-	if err := state.Clean(dir); err != nil {
+	if err := durable.Clean(dir); err != nil {
 		t.Fatal(err)
 	}
 	entries, _ := os.ReadDir(dir)

@@ -1,4 +1,4 @@
-// Package api is kbridge's Stream API: Keboola's /v1 management API for sources, sinks,
+// Package streamapi is kbridge's Stream API: Keboola's /v1 management API for sources, sinks,
 // settings, tasks, the test endpoint and statistics, with the same paths, bodies and error
 // envelope ({"statusCode", "error": "stream.api.<name>", "message"}), so tools written for
 // Keboola's Stream API work against kbridge. docs/http.md lists what is implemented and how it
@@ -17,4 +17,4 @@
 //   - Secrets are 48 characters of [0-9a-zA-Z] from crypto/rand and appear only in the
 //     source's http.url.
 //   - New starts nothing; Run/Serve own the HTTP server goroutine and return after it stopped.
-package api
+package streamapi

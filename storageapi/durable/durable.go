@@ -1,11 +1,15 @@
-// Package state stores the small records that describe files and slices on local disk.
+// Package durable writes small files atomically and durably: the state records of the sink's
+// files and slices, the Storage API emulator's state, the Kafka Connect API's connectors.
+//
+// It imports nothing internal, so every layer may use it: it lives under storageapi, the
+// lowest layer, because the emulator there needs it and sink may import storageapi.
 //
 // Invariants:
 //   - Write replaces a record atomically: the bytes go to a temporary file in the same
 //     directory, which is fsynced and renamed over the record, and the directory is fsynced.
 //     A reader therefore sees the old record or the new one, never a mix, also after a crash.
 //   - Temporary files left by a crash end in ".tmp" and are ignored by Read and removed by Clean.
-package state
+package durable
 
 import (
 	"encoding/json"
