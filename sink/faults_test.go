@@ -228,3 +228,20 @@ func TestRefusedCredentialsGetANewStagingFile(t *testing.T) {
 	e.eventually("every row imported with new credentials", 30*time.Second, func() bool { return reached(ws, sink.LevelTarget) })
 	checkTable(t, e, "in.c-f.revoked", 200) // exactly once: the refused file was never imported
 }
+
+// The answer to an import request is lost although Storage created the job (a cut
+// connection, a crash before the job's id reached the disk): the next attempt finds the job
+// among Storage's jobs and waits for it instead of importing the file a second time.
+func TestLostImportAnswerImportsOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	m := e.manager(sink.Deps{})
+	define(t, m, columns, patch(syncEachBatch, "staging.upload.trigger.count", 50, "target.import.trigger.count", 100), "in.c-f.lost")
+	e.em.em.InjectFault(emulator.Fault{Endpoint: "importTable", Status: 503, AnswerLost: true, Count: 2})
+	ws := writeBatches(t, m, 0, 300, 25)
+	e.eventually("every row imported", 30*time.Second, func() bool { return reached(ws, sink.LevelTarget) })
+	checkTable(t, e, "in.c-f.lost", 300) // no primary key: a second import would double rows
+	if calls := e.em.em.Calls("listJobs"); calls == 0 {
+		t.Fatal("the sink never looked for the job whose answer was lost")
+	}
+}

@@ -3,6 +3,7 @@ package sink
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"time"
 
@@ -69,25 +70,12 @@ func (p *pipeline) importFile(ctx context.Context, f *fileEntry) {
 		return
 	}
 	start := p.m.clk.Now()
-	jobID := rec.JobID
-	if jobID == 0 {
-		if err := p.ensureTable(ctx, rec); err != nil {
-			p.importFailed(ctx, f, err, false)
-			return
-		}
-		// A job created by Storage must have its id persisted, or a retry would import twice:
-		// shutdown does not cut this request short (it is bounded by the client's timeouts).
-		id, err := p.m.importer.Start(context.WithoutCancel(ctx), rec.Table, rec.Staging.ID)
-		if err != nil {
-			p.importFailed(ctx, f, err, false)
-			return
-		}
-		if err := p.setJob(f, id); err != nil {
-			p.log.Error("persist import job", "file", rec.ID, "job", id, "error", err)
-		}
-		jobID = id
+	jobID, err := p.startImport(ctx, f, rec)
+	if err != nil {
+		p.importFailed(ctx, f, err, false)
+		return
 	}
-	err := p.m.importer.Wait(ctx, jobID, p.m.cfg.Target.ImportTimeout)
+	err = p.m.importer.Wait(ctx, jobID, p.m.cfg.Target.ImportTimeout)
 	switch {
 	case err == nil:
 		p.met.job("success")
@@ -99,6 +87,54 @@ func (p *pipeline) importFile(ctx context.Context, f *fileEntry) {
 	default:
 		p.importFailed(ctx, f, err, false)
 	}
+}
+
+// startImport returns the file's import job: the one persisted, the one a previous attempt
+// started but could not persist (found among Storage's jobs), or a new one. The intent is
+// made durable before the request, and the new job's id right after it, so a crash at any
+// point neither loses the import nor runs it twice.
+func (p *pipeline) startImport(ctx context.Context, f *fileEntry, rec fileRecord) (int64, error) {
+	if rec.JobID != 0 {
+		return rec.JobID, nil
+	}
+	if !rec.ImportStartedAt.IsZero() {
+		id, found, err := p.m.importer.FindImport(ctx, rec.Table, rec.Staging.ID)
+		switch {
+		case err != nil && !errors.Is(err, storageapi.ErrNotFound):
+			return 0, fmt.Errorf("look for the import job of a file whose import was requested: %w", err)
+		case err != nil:
+			p.log.Warn("Storage lists no jobs; the import is requested again", "file", rec.ID, "error", err)
+		case found:
+			p.log.Info("import job found after a restart", "file", rec.ID, "job", id)
+			return id, p.setJob(f, id)
+		}
+	}
+	if err := p.ensureTable(ctx, rec); err != nil {
+		return 0, err
+	}
+	if err := p.setImportStarted(f); err != nil {
+		return 0, err
+	}
+	// Shutdown does not cut this request short (it is bounded by the client's timeouts): a job
+	// Storage creates gets its id persisted.
+	id, err := p.m.importer.Start(context.WithoutCancel(ctx), rec.Table, rec.Staging.ID)
+	if err != nil {
+		return 0, err
+	}
+	if err := p.setJob(f, id); err != nil {
+		p.log.Error("persist import job", "file", rec.ID, "job", id, "error", err)
+	}
+	return id, nil
+}
+
+func (p *pipeline) setImportStarted(f *fileEntry) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !f.rec.ImportStartedAt.IsZero() {
+		return nil
+	}
+	f.rec.ImportStartedAt = p.m.clk.Now()
+	return f.persist()
 }
 
 func (p *pipeline) ensureTable(ctx context.Context, rec fileRecord) error {
@@ -148,8 +184,8 @@ func (p *pipeline) importFailed(ctx context.Context, f *fileEntry, err error, ne
 	if errors.Is(err, storageapi.ErrColumnsMismatch) {
 		p.tableOK = ""
 	}
-	if newJob {
-		f.rec.JobID = 0
+	if newJob { // the job failed: the next attempt starts a new one
+		f.rec.JobID, f.rec.ImportStartedAt = 0, time.Time{}
 	}
 	f.rec.Retry.Fail(p.m.clk.Now(), err, p.m.cfg.Target.Backoff)
 	p.met.failure(LevelTarget)

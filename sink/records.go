@@ -43,6 +43,9 @@ type fileRecord struct {
 	Table       target.Table     `json:"table"`
 	Staging     *storageapi.File `json:"stagingFile,omitempty"`
 	JobID       int64            `json:"jobId,omitempty"`
+	// ImportStartedAt is set, and made durable, before an import job is requested: with no
+	// JobID it means the job may exist though its id never reached the disk.
+	ImportStartedAt time.Time `json:"importStartedAt,omitzero"`
 	Retry       retry.State      `json:"retry"`
 	// Stats are the totals of the slices, kept when their records are gone.
 	Stats local.Stats `json:"stats"`

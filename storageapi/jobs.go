@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strconv"
 )
 
 // Job statuses.
@@ -98,4 +100,33 @@ func (c *Client) WaitForJob(ctx context.Context, jobID int64) (*Job, error) {
 		}
 		wait = min(wait*2, c.cfg.JobPoll.MaxInterval)
 	}
+}
+
+// ListJobs reads the project's most recent jobs, newest first, at most limit of them
+// (Storage's jobs list, GET /v2/storage/jobs).
+func (c *Client) ListJobs(ctx context.Context, limit int) ([]Job, error) {
+	var out []Job
+	q := url.Values{"limit": {strconv.Itoa(limit)}}
+	if _, err := c.do(ctx, call{method: http.MethodGet, path: "jobs", query: q, out: &out}); err != nil {
+		return nil, fmt.Errorf("list jobs: %w", err)
+	}
+	return out, nil
+}
+
+// ImportedFileID is the staging file a tableImport job imports (operationParams.source.fileId),
+// 0 for other jobs.
+func (j *Job) ImportedFileID() int64 {
+	if j.OperationName != "tableImport" {
+		return 0
+	}
+	var p struct {
+		Source struct {
+			FileID json.Number `json:"fileId"`
+		} `json:"source"`
+	}
+	if json.Unmarshal(j.OperationParams, &p) != nil {
+		return 0
+	}
+	id, _ := p.Source.FileID.Int64()
+	return id
 }

@@ -193,6 +193,25 @@ func (im *Importer) Start(ctx context.Context, t Table, fileID int64) (int64, er
 	return job.ID, nil
 }
 
+// jobsSearched is how many of the project's most recent jobs FindImport looks through.
+const jobsSearched = 500
+
+// FindImport looks for an import job of the staging file into the table among the project's
+// recent jobs: the outcome of a Start whose answer was lost (a crash before the job's id was
+// persisted). found is false when Storage has no such job, so starting one imports once.
+func (im *Importer) FindImport(ctx context.Context, t Table, fileID int64) (jobID int64, found bool, err error) {
+	jobs, err := im.client.ListJobs(ctx, jobsSearched)
+	if err != nil {
+		return 0, false, err
+	}
+	for _, j := range jobs {
+		if j.TableID == t.ID && j.ImportedFileID() == fileID {
+			return j.ID, true, nil
+		}
+	}
+	return 0, false, nil
+}
+
 // Wait polls the job until it finishes or timeout passes. A failed job matches
 // storageapi.ErrJobFailed; a timeout matches context.DeadlineExceeded and the job may still
 // finish.

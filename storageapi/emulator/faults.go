@@ -24,6 +24,9 @@ type Fault struct {
 	// Hang holds the request this long before answering; it ends early when the client
 	// gives up or the emulator shuts down.
 	Hang time.Duration `json:"-"`
+	// AnswerLost carries the call out, then answers Status instead of its result: Storage
+	// acted, but the client never learns it (a connection cut after the request).
+	AnswerLost bool `json:"answerLost,omitempty"`
 }
 
 // faults is the in-memory fault state; it is not persisted.
@@ -92,7 +95,7 @@ func (e *Emulator) Calls(endpoint string) int {
 func Endpoints() []string {
 	return []string{"index", "verifyToken", "createToken", "deleteToken", "devBranches", "listBuckets", "createBucket",
 		"getBucket", "createTable", "listTables", "getTable", "dataPreview", "importTable", "setTableMetadata",
-		"listTableEvents", "prepareFile", "listFiles", "getFile", "deleteFile", "getJob", "createEvent", "listEvents",
+		"listTableEvents", "prepareFile", "listFiles", "getFile", "deleteFile", "getJob", "listJobs", "createEvent", "listEvents",
 		"putBlob", "getBlob"}
 }
 
@@ -116,10 +119,13 @@ func (e *Emulator) takeFault(name string) (Fault, bool) {
 }
 
 // applyFault applies a pending fault to the request; done reports that it answered.
-func (e *Emulator) applyFault(w http.ResponseWriter, r *http.Request, name, requestID string) (done bool) {
+func (e *Emulator) applyFault(w http.ResponseWriter, r *http.Request, name, requestID string) (done bool, lost *Fault) {
 	f, ok := e.takeFault(name)
 	if !ok {
-		return false
+		return false, nil
+	}
+	if f.AnswerLost && f.Status != 0 {
+		return false, &f
 	}
 	if f.Hang > 0 {
 		t := time.NewTimer(f.Hang)
@@ -127,14 +133,20 @@ func (e *Emulator) applyFault(w http.ResponseWriter, r *http.Request, name, requ
 		select {
 		case <-t.C:
 		case <-r.Context().Done():
-			return true
+			return true, nil
 		case <-e.stopping:
-			return true
+			return true, nil
 		}
 	}
 	if f.Status == 0 {
-		return false
+		return false, nil
 	}
+	e.writeFault(w, name, requestID, f)
+	return true, nil
+}
+
+// writeFault answers the fault's status and error body.
+func (e *Emulator) writeFault(w http.ResponseWriter, name, requestID string, f Fault) {
 	ae := &apiError{status: f.Status, code: f.Code, message: f.Message, retryAfter: f.RetryAfter}
 	if ae.code == "" {
 		ae.code = defaultCode(f.Status)
@@ -144,11 +156,17 @@ func (e *Emulator) applyFault(w http.ResponseWriter, r *http.Request, name, requ
 	}
 	if name == "putBlob" || name == "getBlob" {
 		writeBlobError(w, ae)
-		return true
+		return
 	}
 	e.writeError(w, requestID, ae)
-	return true
 }
+
+// discard is a ResponseWriter whose answer never reaches the client.
+type discard struct{ h http.Header }
+
+func (d *discard) Header() http.Header         { return d.h }
+func (d *discard) Write(p []byte) (int, error) { return len(p), nil }
+func (d *discard) WriteHeader(int)             {}
 
 func defaultCode(status int) string {
 	switch status {

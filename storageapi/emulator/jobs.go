@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -80,6 +81,40 @@ func (e *Emulator) handleGetJob(w http.ResponseWriter, r *http.Request, _ *token
 		return errorf(http.StatusNotFound, "storage.jobs.notFound", "Job %s not found", r.PathValue("id"))
 	}
 	writeJSON(w, http.StatusOK, e.jobJSON(r, j))
+	return nil
+}
+
+// handleListJobs lists the project's jobs, newest first: limit (default 100, at most 1000)
+// and offset.
+func (e *Emulator) handleListJobs(w http.ResponseWriter, r *http.Request, _ *token) error {
+	limit, offset := 100, 0
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return errorf(http.StatusBadRequest, "storage.validation", "limit must be a positive integer, got %q", v)
+		}
+		limit = min(n, 1000)
+	}
+	if v := r.URL.Query().Get("offset"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return errorf(http.StatusBadRequest, "storage.validation", "offset must be a non-negative integer, got %q", v)
+		}
+		offset = n
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ids := make([]int64, 0, len(e.st.Jobs))
+	for id := range e.st.Jobs {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	slices.Reverse(ids)
+	out := []map[string]any{}
+	for _, id := range ids[min(offset, len(ids)):min(offset+limit, len(ids))] {
+		out = append(out, e.jobJSON(r, e.st.Jobs[id]))
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 

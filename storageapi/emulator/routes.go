@@ -39,6 +39,7 @@ func (e *Emulator) routes() *http.ServeMux {
 	api("getFile", "GET", "/files/{id}", true, true, e.handleGetFile)
 	api("deleteFile", "DELETE", "/files/{id}", true, true, e.handleDeleteFile)
 	api("getJob", "GET", "/jobs/{id}", false, true, e.handleGetJob)
+	api("listJobs", "GET", "/jobs", false, true, e.handleListJobs)
 	api("createEvent", "POST", "/events", false, true, e.handleCreateEvent)
 	api("listEvents", "GET", "/events", false, true, e.handleListEvents)
 
@@ -64,8 +65,14 @@ func (e *Emulator) endpoint(name string, auth bool, h handlerFunc) http.Handler 
 		requestID := randomHex(8)
 		w.Header().Set("X-Request-Id", requestID)
 		if name != "admin" {
-			if done := e.applyFault(w, r, name, requestID); done {
+			done, lost := e.applyFault(w, r, name, requestID)
+			if done {
 				return
+			}
+			if lost != nil {
+				real := w
+				w = &discard{h: http.Header{}}
+				defer e.writeFault(real, name, requestID, *lost)
 			}
 		}
 		var tok *token
