@@ -45,8 +45,8 @@ type fileRecord struct {
 	JobID       int64            `json:"jobId,omitempty"`
 	// ImportStartedAt is set, and made durable, before an import job is requested: with no
 	// JobID it means the job may exist though its id never reached the disk.
-	ImportStartedAt time.Time `json:"importStartedAt,omitzero"`
-	Retry       retry.State      `json:"retry"`
+	ImportStartedAt time.Time   `json:"importStartedAt,omitzero"`
+	Retry           retry.State `json:"retry"`
 	// Stats are the totals of the slices, kept when their records are gone.
 	Stats local.Stats `json:"stats"`
 }
