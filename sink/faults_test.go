@@ -237,7 +237,7 @@ func TestLostImportAnswerImportsOnce(t *testing.T) {
 	e := newEnv(t)
 	m := e.manager(sink.Deps{})
 	define(t, m, columns, patch(syncEachBatch, "staging.upload.trigger.count", 50, "target.import.trigger.count", 100), "in.c-f.lost")
-	e.em.em.InjectFault(emulator.Fault{Endpoint: "importTable", Status: 503, AnswerLost: true, Count: 2})
+	e.em.em.InjectFault(emulator.Fault{Endpoint: "importTable", Status: 502, AnswerLost: true, Count: 2})
 	ws := writeBatches(t, m, 0, 300, 25)
 	e.eventually("every row imported", 30*time.Second, func() bool { return reached(ws, sink.LevelTarget) })
 	checkTable(t, e, "in.c-f.lost", 300) // no primary key: a second import would double rows
