@@ -62,19 +62,23 @@ func (s *Server) taskStatus(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) restart(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	includeTasks, onlyFailed := q.Get("includeTasks") == "true", q.Get("onlyFailed") == "true"
-	return s.withConnector(r, func(c *connector) error {
-		before := s.status(c)
-		failed := slices.ContainsFunc(before.Tasks, func(t taskState) bool { return t.State == stateFailed })
-		restarted := c.Target == stateRunning && (!onlyFailed || failed)
+	return s.operate(r, func(c *connector) error {
+		var restarted bool
+		s.reg.locked(func() {
+			before := s.status(c)
+			failed := slices.ContainsFunc(before.Tasks, func(t taskState) bool { return t.State == stateFailed })
+			restarted = c.Target == stateRunning && (!onlyFailed || failed)
+		})
 		if restarted {
-			s.reg.halt(c)
-			s.reg.start(c)
+			s.reg.stop(c)
+			s.reg.locked(func() { s.reg.start(c) })
 		}
 		if !includeTasks && !onlyFailed {
 			w.WriteHeader(http.StatusNoContent)
 			return nil
 		}
-		st := s.status(c)
+		var st connectorStatus
+		s.reg.locked(func() { st = s.status(c) })
 		if restarted {
 			st.Connector.State = stateRestarting
 			for i := range st.Tasks {
@@ -89,23 +93,30 @@ func (s *Server) restart(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) restartTask(w http.ResponseWriter, r *http.Request) error {
-	return s.withConnector(r, func(c *connector) error {
-		if _, err := s.task(r, s.status(c)); err != nil {
+	return s.operate(r, func(c *connector) error {
+		var err error
+		var running bool
+		s.reg.locked(func() {
+			_, err = s.task(r, s.status(c))
+			running = c.Target == stateRunning
+		})
+		if err != nil {
 			return err
 		}
-		if c.Target == stateRunning {
-			s.reg.halt(c)
-			s.reg.start(c)
+		if running {
+			s.reg.stop(c)
+			s.reg.locked(func() { s.reg.start(c) })
 		}
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	})
 }
 
-// lifecycle moves a connector to target: pause (202), resume (202) or stop (204).
+// lifecycle moves a connector to target: pause (202), resume (202) or stop (204). The answer
+// is sent once a stopped consumer has returned.
 func (s *Server) lifecycle(target string, status int) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		return s.withConnector(r, func(c *connector) error {
+		return s.operate(r, func(c *connector) error {
 			if err := s.reg.setTarget(c, target); err != nil {
 				return err
 			}

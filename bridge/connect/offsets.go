@@ -74,8 +74,8 @@ func (s *Server) alterOffsets(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return s.withConnector(r, func(c *connector) error {
-		if err := stopped(c); err != nil {
+	return s.operate(r, func(c *connector) error {
+		if err := s.stopped(c); err != nil {
 			return err
 		}
 		again := map[string]bool{}
@@ -104,11 +104,11 @@ func (s *Server) alterOffsets(w http.ResponseWriter, r *http.Request) error {
 // resetOffsets deletes the group of a STOPPED connector: it reads its topics again from
 // auto.offset.reset, and the records the sinks already hold are written again.
 func (s *Server) resetOffsets(w http.ResponseWriter, r *http.Request) error {
-	return s.withConnector(r, func(c *connector) error {
-		if err := stopped(c); err != nil {
+	return s.operate(r, func(c *connector) error {
+		if err := s.stopped(c); err != nil {
 			return err
 		}
-		p := c.pipeline
+		p := c.pipeline // set once, when the connector is created
 		if err := s.rereadFrom(c, func(stream string, _ int64) bool {
 			topic := stream[:strings.LastIndexByte(stream, '/')]
 			if p.TopicsRegex != nil {
@@ -130,13 +130,16 @@ func (s *Server) resetOffsets(w http.ResponseWriter, r *http.Request) error {
 
 // rereadFrom marks, for every stream of c's source the sinks hold records of and for which
 // again is true, that those records are to be written again, and persists the marks before
-// the group's offsets move: a restart in between must not skip what was asked for.
+// the group's offsets move: a restart in between must not skip what was asked for. c.op is
+// held, the registry's lock is not.
 func (s *Server) rereadFrom(c *connector, again func(stream string, highest int64) bool) error {
 	source := sink.SourceKey{ProjectID: s.reg.project, BranchID: s.reg.branch, SourceID: c.pipeline.Source}
 	held, err := s.deps.Kafka.Writer.Recovered(source)
 	if err != nil {
 		return fmt.Errorf("reading what the sinks of source %s hold: %w", source.SourceID, err)
 	}
+	s.reg.mu.Lock()
+	defer s.reg.mu.Unlock()
 	marks := maps.Clone(c.Reread)
 	for stream, highest := range held {
 		if again(stream, highest) {
@@ -156,8 +159,10 @@ func (s *Server) rereadFrom(c *connector, again func(stream string, highest int6
 	return nil
 }
 
-// stopped refuses to modify the offsets of a connector that is not STOPPED.
-func stopped(c *connector) error {
+// stopped refuses to modify the offsets of a connector that is not STOPPED; c.op is held.
+func (s *Server) stopped(c *connector) error {
+	s.reg.mu.Lock()
+	defer s.reg.mu.Unlock()
 	if c.Target != stateStopped || c.cancel != nil {
 		return errorf(http.StatusBadRequest, "Connectors must be in the STOPPED state before their offsets can be modified. "+
 			"This can be done for the specified connector by issuing a 'PUT' request to the '/connectors/%s/stop' endpoint", c.Name)

@@ -175,15 +175,44 @@ func (s *Server) patchConfig(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) remove(w http.ResponseWriter, r *http.Request) error {
-	return s.withConnector(r, func(c *connector) error {
-		s.reg.halt(c)
-		if err := s.reg.store.remove(c); err != nil {
+	return s.operate(r, func(c *connector) error {
+		s.reg.stop(c)
+		var err error
+		s.reg.locked(func() {
+			if err = s.reg.store.remove(c); err == nil {
+				delete(s.reg.conns, c.Name)
+			}
+		})
+		if err != nil {
 			return err
 		}
-		delete(s.reg.conns, c.Name)
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	})
+}
+
+// operate runs fn on the connector named in the path holding its op lock but not the
+// registry's: fn may wait for the consumer to stop while other calls are answered. fn takes
+// the registry's lock for what it reads or changes.
+func (s *Server) operate(r *http.Request, fn func(c *connector) error) error {
+	name := r.PathValue("name")
+	for {
+		s.reg.mu.Lock()
+		c, ok := s.reg.conns[name]
+		s.reg.mu.Unlock()
+		if !ok {
+			return errorf(http.StatusNotFound, "Connector %s not found", name)
+		}
+		c.op.Lock()
+		s.reg.mu.Lock()
+		current := s.reg.conns[name] == c
+		s.reg.mu.Unlock()
+		if current {
+			defer c.op.Unlock()
+			return fn(c)
+		}
+		c.op.Unlock() // replaced or deleted meanwhile: look it up again
+	}
 }
 
 // withConnector runs fn on the connector named in the path under the registry's lock.
