@@ -16,6 +16,9 @@ func (s *Server) put(name string, cfg map[string]string, mustBeNew bool, initial
 			"Connector name configuration (%s) doesn't match connector name in the URL (%s)", n, name)
 	}
 	cfg["name"] = name
+	if _, err := checkClass(cfg); err != nil {
+		return connectorInfo{}, false, err
+	}
 	p, warnings, err := s.tr.pipeline(cfg)
 	if err != nil {
 		return connectorInfo{}, false, invalidConfig(keyErrors(err))

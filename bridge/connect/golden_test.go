@@ -19,10 +19,13 @@ var update = flag.Bool("update", false, "rewrite the expected responses of testd
 
 // TestGolden replays each testdata/<scenario>.txtar against a fresh cluster, emulator, sink
 // manager and Connect API. The archive holds "request" and "response" files in turn. A
-// request is "METHOD /path", a blank line and the JSON body; {{url}} in a body is the intake
-// URL prefix of the test's source (http://intake.example/stream/1/events/<secret>). A response
-// is the status, a "Location: …" line when one is sent, and the body, JSON compared
-// re-indented. With -update the responses are rewritten from the actual answers.
+// request is "METHOD /path", header lines ("Name: value"), a blank line and the body; the
+// body is sent as Content-Type application/json unless a Content-Type line says otherwise
+// ("Content-Type: -" sends none); {{url}} in a body is the intake URL prefix of the test's
+// source (http://intake.example/stream/1/events/<secret>). A response is the status, an
+// "Allow: …" and a "Location: …" line when they are sent ({{base}} standing for the API's
+// URL), and the body, JSON compared re-indented. With -update the responses are rewritten
+// from the actual answers.
 func TestGolden(t *testing.T) {
 	files, err := filepath.Glob("testdata/*.txtar")
 	if err != nil || len(files) == 0 {
@@ -68,8 +71,9 @@ func runScenario(t *testing.T, file string) {
 // exchange sends a request in the scenario format and returns the answer in that format.
 func (e *env) exchange(t *testing.T, text string) string {
 	t.Helper()
-	head, body, _ := strings.Cut(text, "\n")
-	method, path, _ := strings.Cut(strings.TrimSpace(head), " ")
+	head, body, _ := strings.Cut(text, "\n\n")
+	lines := strings.Split(strings.TrimSpace(head), "\n")
+	method, path, _ := strings.Cut(strings.TrimSpace(lines[0]), " ")
 	body = strings.ReplaceAll(strings.TrimSpace(body), "{{url}}", "http://intake.example/stream/1/events/"+secret)
 	var rd io.Reader
 	if body != "" {
@@ -79,7 +83,17 @@ func (e *env) exchange(t *testing.T, text string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Content-Type", "application/json")
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for _, line := range lines[1:] {
+		name, value, _ := strings.Cut(line, ":")
+		if value = strings.TrimSpace(value); value == "-" {
+			req.Header.Del(name)
+		} else {
+			req.Header.Set(name, value)
+		}
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -90,8 +104,11 @@ func (e *env) exchange(t *testing.T, text string) string {
 		t.Fatal(err)
 	}
 	out := fmt.Sprintf("%d\n", resp.StatusCode)
+	if allow := resp.Header.Get("Allow"); allow != "" {
+		out += "Allow: " + allow + "\n"
+	}
 	if loc := resp.Header.Get("Location"); loc != "" {
-		out += "Location: " + loc + "\n"
+		out += "Location: " + strings.Replace(loc, e.url, "{{base}}", 1) + "\n"
 	}
 	return out + indent(data)
 }

@@ -5,12 +5,14 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 )
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
+	bodies := map[string]bool{} // routes that read a request body
 	handle := func(pattern string, h func(w http.ResponseWriter, r *http.Request) error) {
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 			if err := h(w, r); err != nil {
@@ -18,14 +20,19 @@ func (s *Server) routes() http.Handler {
 			}
 		})
 	}
+	body := func(pattern string, h func(w http.ResponseWriter, r *http.Request) error) {
+		bodies[pattern] = true
+		handle(pattern, h)
+	}
 	handle("GET /{$}", s.serverInfo)
+	handle("GET /health", s.health)
 	handle("GET /connectors", s.list)
-	handle("POST /connectors", s.create)
+	body("POST /connectors", s.create)
 	handle("GET /connectors/{name}", s.info)
 	handle("DELETE /connectors/{name}", s.remove)
 	handle("GET /connectors/{name}/config", s.config)
-	handle("PUT /connectors/{name}/config", s.putConfig)
-	handle("PATCH /connectors/{name}/config", s.patchConfig)
+	body("PUT /connectors/{name}/config", s.putConfig)
+	body("PATCH /connectors/{name}/config", s.patchConfig)
 	handle("GET /connectors/{name}/status", s.statusOf)
 	handle("GET /connectors/{name}/tasks", s.tasks)
 	handle("GET /connectors/{name}/tasks-config", s.tasksConfig)
@@ -38,20 +45,15 @@ func (s *Server) routes() http.Handler {
 	handle("GET /connectors/{name}/topics", s.topics)
 	handle("PUT /connectors/{name}/topics/reset", s.resetTopics)
 	handle("GET /connectors/{name}/offsets", s.offsets)
-	handle("PATCH /connectors/{name}/offsets", s.alterOffsets)
+	body("PATCH /connectors/{name}/offsets", s.alterOffsets)
 	handle("DELETE /connectors/{name}/offsets", s.resetOffsets)
 	handle("GET /connector-plugins", s.plugins)
 	handle("GET /connector-plugins/{plugin}/config", s.pluginConfig)
-	handle("PUT /connector-plugins/{plugin}/config/validate", s.validate)
-	handle("/", func(http.ResponseWriter, *http.Request) error {
-		return errorf(http.StatusNotFound, "HTTP 404 Not Found")
-	})
-	return mux
-}
-
-func (s *Server) serverInfo(w http.ResponseWriter, _ *http.Request) error {
-	writeJSON(w, http.StatusOK, map[string]string{"version": s.deps.Version, "commit": "", "kafka_cluster_id": ""})
-	return nil
+	body("PUT /connector-plugins/{plugin}/config/validate", s.validate)
+	handle("GET /admin/loggers", s.loggers)
+	handle("GET /admin/loggers/{logger}", s.logger)
+	body("PUT /admin/loggers/{logger}", s.setLoggerLevel)
+	return conform(mux, bodies)
 }
 
 func (s *Server) list(w http.ResponseWriter, r *http.Request) error {
@@ -105,9 +107,20 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Location", "/connectors/"+name)
+	w.Header().Set("Location", location(r, name))
 	writeJSON(w, http.StatusCreated, info)
 	return nil
+}
+
+// location is the absolute URL of connector name, its name percent-encoded as a path segment,
+// as JAX-RS builds Connect's Location header.
+func location(r *http.Request, name string) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	u := url.URL{Scheme: scheme, Host: r.Host, Path: "/connectors/" + name}
+	return u.String()
 }
 
 func (s *Server) info(w http.ResponseWriter, r *http.Request) error {
@@ -125,7 +138,7 @@ func (s *Server) config(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) putConfig(w http.ResponseWriter, r *http.Request) error {
-	cfg, err := decodeConfig(r.Body, false)
+	cfg, err := decodeConfig(r.Body)
 	if err != nil {
 		return err
 	}
@@ -135,7 +148,7 @@ func (s *Server) putConfig(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if created {
-		w.Header().Set("Location", "/connectors/"+name)
+		w.Header().Set("Location", location(r, name))
 		writeJSON(w, http.StatusCreated, info)
 	} else {
 		writeJSON(w, http.StatusOK, info)
@@ -144,7 +157,7 @@ func (s *Server) putConfig(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) patchConfig(w http.ResponseWriter, r *http.Request) error {
-	patch, err := decodeConfig(r.Body, true)
+	patch, err := decodeConfig(r.Body)
 	if err != nil {
 		return err
 	}
