@@ -170,7 +170,7 @@ func (s *Server) patchConfig(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.reg.mu.Unlock()
 	if !ok {
-		return errorf(http.StatusNotFound, "Connector %s not found", name)
+		return missing(name)
 	}
 	for k, v := range patch {
 		if v == deleted {
@@ -214,7 +214,7 @@ func (s *Server) operate(r *http.Request, fn func(c *connector) error) error {
 		c, ok := s.reg.conns[name]
 		s.reg.mu.Unlock()
 		if !ok {
-			return errorf(http.StatusNotFound, "Connector %s not found", name)
+			return missing(name)
 		}
 		c.op.Lock()
 		s.reg.mu.Lock()
@@ -235,7 +235,21 @@ func (s *Server) withConnector(r *http.Request, fn func(c *connector) error) err
 	defer s.reg.mu.Unlock()
 	c, ok := s.reg.conns[name]
 	if !ok {
-		return errorf(http.StatusNotFound, "Connector %s not found", name)
+		return missing(name)
 	}
 	return fn(c)
+}
+
+// missing is the 404 of a call naming a connector that does not exist, in the words most of
+// Connect's calls use; asMissing rewords it for those that say it otherwise.
+func missing(name string) *apiError {
+	return &apiError{status: http.StatusNotFound, message: "Connector " + name + " not found", missing: true}
+}
+
+// asMissing rewords err when it is missing's 404.
+func asMissing(err error, format string, args ...any) error {
+	if e, ok := err.(*apiError); ok && e.missing {
+		return errorf(http.StatusNotFound, format, args...)
+	}
+	return err
 }

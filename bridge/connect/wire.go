@@ -75,6 +75,7 @@ func (r *createRequest) UnmarshalJSON(data []byte) error {
 type apiError struct {
 	status  int
 	message string
+	missing bool // the connector named in the path does not exist
 }
 
 func (e *apiError) Error() string { return e.message }
