@@ -146,11 +146,10 @@ func (d *Daemon) startConnect(base context.Context, s *servers, m *sink.Manager)
 		}
 		return nil
 	}
-	log := d.log.With("component", "connect")
 	c, err := connect.New(d.cfg.ConnectConfig(), connect.Deps{
 		Kafka:     kafka.Deps{Client: d.cfg.Kafka, Writer: m, Logger: d.log, Metrics: d.kafkaMetrics},
 		ProjectID: d.project, BranchID: d.cfg.DefaultBranchID, Sources: m, Supervise: d.supervise,
-		Version: version(), Commit: commit(), Loggers: d.levels, Logger: log})
+		Version: version(), Commit: commit(), Loggers: d.levels, Logger: d.log}) // it names its component
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)
 	}
