@@ -12,9 +12,9 @@ var methods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.Met
 
 // conform answers, before a route runs, what Connect's JAX-RS runtime answers before a
 // resource method runs, in its order: 404 for an unknown path, 405 for a method the path does
-// not take, 415 for a request body that is not JSON, 406 when the client accepts no JSON. A
-// trailing slash is ignored, as Jersey ignores it. bodies are the patterns whose route reads
-// a request body.
+// not take, 415 for a Content-Type that is not JSON (or none, where the route reads a body),
+// 406 when the client accepts no JSON. A trailing slash is ignored, as Jersey ignores it.
+// bodies are the patterns whose route reads a request body.
 func conform(mux *http.ServeMux, bodies map[string]bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if p := r.URL.Path; len(p) > 1 && strings.HasSuffix(p, "/") {
@@ -32,7 +32,9 @@ func conform(mux *http.ServeMux, bodies map[string]bool) http.Handler {
 			return
 		}
 		root := pattern == "GET /{$}" || pattern == "GET /health" // RootResource declares no @Consumes
-		if ct := r.Header.Get("Content-Type"); !root && (ct != "" && !isJSON(ct) || ct == "" && bodies[pattern] && r.ContentLength > 0) {
+		// Jersey takes a request without Content-Type to a method that reads an entity as
+		// application/octet-stream, which no JSON method consumes.
+		if ct := r.Header.Get("Content-Type"); !root && (ct != "" && !isJSON(ct) || ct == "" && bodies[pattern]) {
 			writeError(w, errorf(http.StatusUnsupportedMediaType, "HTTP 415 Unsupported Media Type"))
 			return
 		}

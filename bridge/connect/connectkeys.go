@@ -39,57 +39,85 @@ var (
 // errors in its words; cfg's null values are the deleted mark.
 func connectErrors(cfg map[string]string) []error {
 	var errs []error
-	add := func(e *ownError) { errs = append(errs, e) }
+	for _, key := range slices.Sorted(maps.Keys(cfg)) {
+		if cfg[key] == deleted {
+			errs = append(errs, &ownError{key, nullValue})
+		}
+	}
 	given := func(key string) (string, bool) {
 		v, ok := cfg[key]
 		return v, ok && v != deleted
 	}
-	for _, key := range slices.Sorted(maps.Keys(cfg)) {
-		if cfg[key] == deleted {
-			add(&ownError{key, nullValue})
+	for _, check := range []func(map[string]string, func(string) (string, bool)) []*ownError{nameErrors, typeErrors, aliasErrors} {
+		for _, e := range check(cfg, given) {
+			errs = append(errs, e)
 		}
 	}
-	if v, ok := cfg["name"]; !ok {
-		add(&ownError{"name", `Missing required configuration "name" which has no default value.`})
-	} else if v != deleted {
-		if v == "" {
-			add(invalid("name", v, "String may not be empty"))
-		} else if ctl := controlChars(v); ctl != "" {
-			add(invalid("name", v, "String may not contain control sequences but had the following ASCII chars: "+ctl))
-		}
+	return append(errs, sinkErrors(cfg)...)
+}
+
+// nameErrors checks name: required, not empty, no control characters.
+func nameErrors(cfg map[string]string, _ func(string) (string, bool)) []*ownError {
+	v, ok := cfg["name"]
+	switch {
+	case !ok:
+		return []*ownError{{"name", `Missing required configuration "name" which has no default value.`}}
+	case v == deleted:
+		return nil
+	case v == "":
+		return []*ownError{invalid("name", v, "String may not be empty")}
+	case controlChars(v) != "":
+		return []*ownError{invalid("name", v, "String may not contain control sequences but had the following ASCII chars: "+controlChars(v))}
 	}
+	return nil
+}
+
+// typeErrors checks the values of Connect's typed keys as ConfigDef.parseType and their
+// validators do.
+func typeErrors(_ map[string]string, given func(string) (string, bool)) []*ownError {
+	var errs []*ownError
 	if v, ok := given("tasks.max"); ok {
 		if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 32); err != nil {
-			add(invalid("tasks.max", v, "Not a number of type INT"))
-			add(invalid("tasks.max", "null", "Value must be non-null"))
+			errs = append(errs, invalid("tasks.max", v, "Not a number of type INT"), invalid("tasks.max", "null", "Value must be non-null"))
 		} else if n < 1 {
-			add(invalid("tasks.max", strconv.FormatInt(n, 10), "Value must be at least 1"))
+			errs = append(errs, invalid("tasks.max", strconv.FormatInt(n, 10), "Value must be at least 1"))
 		}
 	}
 	for _, key := range connectBooleans {
 		if v, ok := given(key); ok {
 			if t := strings.TrimSpace(v); !strings.EqualFold(t, "true") && !strings.EqualFold(t, "false") {
-				add(invalid(key, v, "Expected value to be either true or false"))
+				errs = append(errs, invalid(key, v, "Expected value to be either true or false"))
 			}
 		}
 	}
+	numbers := map[string]int{"errors.deadletterqueue.topic.replication.factor": 16}
 	for _, key := range connectLongs {
-		if v, ok := given(key); ok {
-			if _, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err != nil {
-				add(invalid(key, v, "Not a number of type LONG"))
-			}
-		}
+		numbers[key] = 64
 	}
-	if v, ok := given("errors.deadletterqueue.topic.replication.factor"); ok {
-		if _, err := strconv.ParseInt(strings.TrimSpace(v), 10, 16); err != nil {
-			add(invalid("errors.deadletterqueue.topic.replication.factor", v, "Not a number of type SHORT"))
+	for _, key := range slices.Sorted(maps.Keys(numbers)) {
+		if v, ok := given(key); ok {
+			if _, err := strconv.ParseInt(strings.TrimSpace(v), 10, numbers[key]); err != nil {
+				errs = append(errs, invalid(key, v, "Not a number of type "+map[int]string{16: "SHORT", 64: "LONG"}[numbers[key]]))
+			}
 		}
 	}
 	for _, key := range slices.Sorted(maps.Keys(connectChoices)) {
 		if v, ok := given(key); ok && !slices.Contains(connectChoices[key], strings.TrimSpace(v)) {
-			add(invalid(key, strings.TrimSpace(v), "String must be one of: "+strings.Join(connectChoices[key], ", ")))
+			errs = append(errs, invalid(key, strings.TrimSpace(v), "String must be one of: "+strings.Join(connectChoices[key], ", ")))
 		}
 	}
+	if v, ok := given("topics.regex"); ok {
+		if _, err := regexp.Compile(strings.TrimSpace(v)); err != nil {
+			errs = append(errs, invalid("topics.regex", strings.TrimSpace(v), "Invalid regex: "+err.Error()))
+		}
+	}
+	return errs
+}
+
+// aliasErrors checks transforms and predicates: no duplicate alias, and each alias's type
+// given (ConnectorConfig's aliasValidator and enrich).
+func aliasErrors(cfg map[string]string, given func(string) (string, bool)) []*ownError {
+	var errs []*ownError
 	for _, kind := range []string{"transforms", "predicates"} {
 		v, ok := given(kind)
 		if !ok {
@@ -97,22 +125,17 @@ func connectErrors(cfg map[string]string) []error {
 		}
 		aliases := javaList(v)
 		if len(aliases) > len(uniq(aliases)) {
-			add(invalid(kind, "["+strings.Join(aliases, ", ")+"]", "Duplicate alias provided."))
+			errs = append(errs, invalid(kind, "["+strings.Join(aliases, ", ")+"]", "Duplicate alias provided."))
 			continue
 		}
 		for _, a := range aliases {
-			if _, ok := cfg[kind+"."+a+".type"]; !ok {
-				key := kind + "." + a + ".type"
-				add(&ownError{key, fmt.Sprintf("Missing required configuration %q which has no default value.", key)})
+			key := kind + "." + a + ".type"
+			if _, ok := cfg[key]; !ok {
+				errs = append(errs, &ownError{key, fmt.Sprintf("Missing required configuration %q which has no default value.", key)})
 			}
 		}
 	}
-	if v, ok := given("topics.regex"); ok {
-		if _, err := regexp.Compile(strings.TrimSpace(v)); err != nil {
-			add(invalid("topics.regex", strings.TrimSpace(v), "Invalid regex: "+err.Error()))
-		}
-	}
-	return append(errs, sinkErrors(cfg)...)
+	return errs
 }
 
 // sinkErrors are SinkConnectorConfig.validate's checks of topics, topics.regex and the
