@@ -79,6 +79,18 @@ expect 200 GET '/connectors?expand=status&expand=info'
 has '"tasks.max":"2"'
 state orders RUNNING
 
+# Describe and patch, as kcctl describe and kcctl patch do.
+expect 200 GET /connectors/orders
+has '"type":"sink"'
+expect 200 GET /connectors/orders/topics
+has '"orders":{"topics":['
+expect 200 GET /connectors/orders/tasks
+has '"task":1'
+expect 200 PATCH /connectors/orders/config '{"batch.max.size": "200", "key.converter": null}'
+has '"batch.max.size":"200"'
+if grep -qF key.converter "$tmp/body"; then echo "FAIL: key.converter not removed"; exit 1; fi
+state orders RUNNING
+
 # Pause, resume, restart.
 expect 202 PUT /connectors/orders/pause
 state orders PAUSED
