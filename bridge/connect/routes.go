@@ -88,10 +88,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) error {
 		}
 		return errorf(http.StatusBadRequest, "Invalid JSON body: %v", err)
 	}
-	name := strings.TrimSpace(req.Name)
-	if name == "" {
-		return errorf(http.StatusBadRequest, "Connector name cannot be empty")
-	}
+	name := strings.TrimSpace(req.Name) // an empty name is refused by the name check, as in Connect
 	if req.Config == nil {
 		return errorf(http.StatusBadRequest, "Connector config cannot be empty")
 	}
