@@ -72,6 +72,10 @@ func (t translator) pipeline(config map[string]string) (kafka.Pipeline, []string
 		delete(keys, "errors.deadletterqueue.topic.name") // Connect accepts it; nothing is dead-lettered
 		warnings = append(warnings, "errors.deadletterqueue.topic.name: ignored: errors.tolerance is not all, so a bad record stops the connector")
 	}
+	if n, err := strconv.Atoi(strings.TrimSpace(keys["tasks.max"])); err == nil && n > maxTasks {
+		keys["tasks.max"] = strconv.Itoa(maxTasks) // a connector may run fewer tasks than tasks.max
+		warnings = append(warnings, fmt.Sprintf("tasks.max: %d tasks run: kbridge runs at most %d consumer group members per connector", maxTasks, maxTasks))
+	}
 	urlFailed := false // kbridge.source is then unknown, not missing
 	for _, key := range []string{"http.api.url", "http.url"} {
 		raw, ok := keys[key]
@@ -118,6 +122,9 @@ func (t translator) pipeline(config map[string]string) (kafka.Pipeline, []string
 	}
 	return p, warnings, errors.Join(errs...)
 }
+
+// maxTasks is the most consumer group members a connector runs (kafka.ParsePipeline's bound).
+const maxTasks = 64
 
 // connectOnlyKeys are Connect's keys that kbridge checks as Connect does and otherwise
 // ignores: its consumer has no use for them.
