@@ -17,9 +17,11 @@ import (
 func TestSlowStopBlocksNoOtherCall(t *testing.T) {
 	const stopTime = 3 * time.Second
 	e := newEnv(t)
+	stopping := make(chan struct{}) // closed once the slow consumer has been told to stop
 	e.supervise = func(ctx context.Context, name string, c *kafka.Consumer) {
 		_ = c.Run(ctx)
 		if name == "slow" {
+			close(stopping)
 			time.Sleep(stopTime)
 		}
 	}
@@ -38,7 +40,11 @@ func TestSlowStopBlocksNoOtherCall(t *testing.T) {
 		}
 		paused <- time.Since(began)
 	}()
-	time.Sleep(300 * time.Millisecond) // the pause has cancelled the consumer and waits for it
+	select {
+	case <-stopping: // the pause has cancelled the consumer and waits for it
+	case <-time.After(30 * time.Second):
+		t.Fatal("the pause did not stop the consumer")
+	}
 	calls := []struct {
 		method, path, body string
 		want               int
