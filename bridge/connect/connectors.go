@@ -16,6 +16,9 @@ func (s *Server) put(name string, cfg map[string]string, mustBeNew bool, initial
 			"Connector name configuration (%s) doesn't match connector name in the URL (%s)", n, name)
 	}
 	cfg["name"] = name
+	if _, err := checkClass(cfg); err != nil {
+		return connectorInfo{}, false, err
+	}
 	p, warnings, err := s.tr.pipeline(cfg)
 	if err != nil {
 		return connectorInfo{}, false, invalidConfig(keyErrors(err))
@@ -26,30 +29,72 @@ func (s *Server) put(name string, cfg map[string]string, mustBeNew bool, initial
 	for _, w := range warnings {
 		s.reg.log.Warn("connector key", "connector", name, "warning", w)
 	}
-	s.reg.mu.Lock()
-	defer s.reg.mu.Unlock()
-	old, exists := s.reg.conns[name]
-	if exists && mustBeNew {
-		return connectorInfo{}, false, errorf(http.StatusConflict, "Connector %s already exists", name)
+	for {
+		s.reg.mu.Lock()
+		old, exists := s.reg.conns[name]
+		s.reg.mu.Unlock()
+		if exists && mustBeNew {
+			return connectorInfo{}, false, errorf(http.StatusConflict, "Connector %s already exists", name)
+		}
+		if exists {
+			old.op.Lock()
+		}
+		info, done, err := s.replace(name, old, &connector{Name: name, Config: cfg, Target: initial, pipeline: p})
+		if exists {
+			old.op.Unlock()
+		}
+		if !done {
+			continue // created, replaced or deleted meanwhile: look again
+		}
+		return info, !exists, err
 	}
-	c := &connector{Name: name, Config: cfg, Target: initial, pipeline: p}
-	if exists {
-		c.Target, c.Reread = old.Target, old.Reread
-	} else if err := s.reg.store.saveSide(topicsKind, name, nil, true); err != nil { // a namesake's, left by a file
-		return connectorInfo{}, false, fmt.Errorf("save connector %s: %w", name, err)
+}
+
+// replace puts c in the place of old (nil when there is none), if old is still the connector
+// of that name; done is false when it is not. old's op lock is held; old's consumer is stopped
+// and c's started without holding the registry's lock across the stop.
+func (s *Server) replace(name string, old, c *connector) (info connectorInfo, done bool, err error) {
+	c.op.Lock()
+	defer c.op.Unlock()
+	var stopped <-chan struct{}
+	s.reg.locked(func() {
+		if s.reg.conns[name] != old {
+			return
+		}
+		done = true
+		if old != nil {
+			c.Target, c.Reread = old.Target, old.Reread
+		} else if err = s.reg.store.saveSide(topicsKind, name, nil, true); err != nil { // a namesake's, left by a file
+			err = fmt.Errorf("save connector %s: %w", name, err)
+			return
+		}
+		if err = s.reg.store.save(c); err != nil {
+			err = fmt.Errorf("save connector %s: %w", name, err)
+			return
+		}
+		if old != nil {
+			stopped = s.reg.halt(old)
+		}
+		s.reg.conns[name] = c
+	})
+	if !done || err != nil {
+		return connectorInfo{}, done, err
 	}
-	if err := s.reg.store.save(c); err != nil {
-		return connectorInfo{}, false, fmt.Errorf("save connector %s: %w", name, err)
+	if stopped != nil {
+		<-stopped
 	}
-	if exists {
-		s.reg.halt(old)
-		c.Topics = old.Topics // its consumer has stopped: nothing adds to them any more
-	}
-	s.reg.conns[name] = c
-	if c.Target == stateRunning {
-		s.reg.start(c)
-	}
-	return s.infoOf(c), !exists, nil
+	s.reg.locked(func() {
+		if old != nil {
+			old.topicsMu.Lock()
+			c.Topics = old.Topics // its consumer has stopped: nothing adds to them any more
+			old.topicsMu.Unlock()
+		}
+		if c.Target == stateRunning {
+			s.reg.start(c)
+		}
+		info = s.infoOf(c)
+	})
+	return info, true, nil
 }
 
 // infoOf is c's ConnectorInfo; the registry's lock is held.

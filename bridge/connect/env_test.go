@@ -42,6 +42,8 @@ type env struct {
 	dir     string // the connectors' state directory
 	url     string // the REST API
 	stop    func() // stops the API and the connectors
+	// supervise, when set, runs each connector's consumer instead of the server's default.
+	supervise connect.Supervise
 }
 
 func newEnv(t testing.TB) *env {
@@ -81,7 +83,7 @@ func (e *env) start(files ...string) {
 		Pipelines: configured}
 	srv, err := connect.New(cfg, connect.Deps{
 		Kafka:     kafka.Deps{Client: kafka.ClientConfig{Brokers: e.cluster.ListenAddrs()}, Writer: e.manager},
-		ProjectID: projectID, BranchID: 1, Sources: e.manager, Version: "test",
+		ProjectID: projectID, BranchID: 1, Sources: e.manager, Version: "test", Supervise: e.supervise,
 	})
 	if err != nil {
 		e.t.Fatal(err)

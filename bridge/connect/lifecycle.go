@@ -7,10 +7,11 @@ import (
 )
 
 func (s *Server) statusOf(w http.ResponseWriter, r *http.Request) error {
-	return s.withConnector(r, func(c *connector) error {
+	err := s.withConnector(r, func(c *connector) error {
 		writeJSON(w, http.StatusOK, s.status(c))
 		return nil
 	})
+	return asMissing(err, "No status found for connector %s", r.PathValue("name"))
 }
 
 func (s *Server) tasks(w http.ResponseWriter, r *http.Request) error {
@@ -37,24 +38,42 @@ func (s *Server) tasksConfig(w http.ResponseWriter, r *http.Request) error {
 	})
 }
 
-// task finds the task named in the path.
-func (s *Server) task(r *http.Request, st connectorStatus) (taskState, error) {
-	id, err := strconv.Atoi(r.PathValue("id"))
-	if err != nil || id < 0 || id >= len(st.Tasks) {
-		return taskState{}, errorf(http.StatusNotFound, "No status found for task %s-%s", st.Name, r.PathValue("id"))
+// taskID reads the task id of the path; one that is not an integer is no path JAX-RS serves.
+func taskIDOf(r *http.Request) (int, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 32)
+	if err != nil {
+		return 0, errorf(http.StatusNotFound, "HTTP 404 Not Found")
+	}
+	return int(id), nil
+}
+
+// task finds the task named in the path; format words the 404 of a task there is not, given
+// the connector and the task.
+func (s *Server) task(r *http.Request, st connectorStatus, format string) (taskState, error) {
+	id, err := taskIDOf(r)
+	if err != nil {
+		return taskState{}, err
+	}
+	if id < 0 || id >= len(st.Tasks) {
+		return taskState{}, errorf(http.StatusNotFound, format, st.Name, id)
 	}
 	return st.Tasks[id], nil
 }
 
 func (s *Server) taskStatus(w http.ResponseWriter, r *http.Request) error {
-	return s.withConnector(r, func(c *connector) error {
-		t, err := s.task(r, s.status(c))
+	id, err := taskIDOf(r)
+	if err != nil {
+		return err
+	}
+	err = s.withConnector(r, func(c *connector) error {
+		t, err := s.task(r, s.status(c), "No status found for task %s-%d")
 		if err != nil {
 			return err
 		}
 		writeJSON(w, http.StatusOK, t)
 		return nil
 	})
+	return asMissing(err, "No status found for task %s-%d", r.PathValue("name"), id)
 }
 
 // restart stops and starts the connector's consumer. The connector and its tasks are one
@@ -62,19 +81,23 @@ func (s *Server) taskStatus(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) restart(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	includeTasks, onlyFailed := q.Get("includeTasks") == "true", q.Get("onlyFailed") == "true"
-	return s.withConnector(r, func(c *connector) error {
-		before := s.status(c)
-		failed := slices.ContainsFunc(before.Tasks, func(t taskState) bool { return t.State == stateFailed })
-		restarted := c.Target == stateRunning && (!onlyFailed || failed)
+	err := s.operate(r, func(c *connector) error {
+		var restarted bool
+		s.reg.locked(func() {
+			before := s.status(c)
+			failed := slices.ContainsFunc(before.Tasks, func(t taskState) bool { return t.State == stateFailed })
+			restarted = c.Target == stateRunning && (!onlyFailed || failed)
+		})
 		if restarted {
-			s.reg.halt(c)
-			s.reg.start(c)
+			s.reg.stop(c)
+			s.reg.locked(func() { s.reg.start(c) })
 		}
 		if !includeTasks && !onlyFailed {
 			w.WriteHeader(http.StatusNoContent)
 			return nil
 		}
-		st := s.status(c)
+		var st connectorStatus
+		s.reg.locked(func() { st = s.status(c) })
 		if restarted {
 			st.Connector.State = stateRestarting
 			for i := range st.Tasks {
@@ -86,31 +109,46 @@ func (s *Server) restart(w http.ResponseWriter, r *http.Request) error {
 		writeJSON(w, http.StatusAccepted, st)
 		return nil
 	})
+	if includeTasks || onlyFailed { // Connect's restartConnectorAndTasks
+		return asMissing(err, "Unknown connector: %s", r.PathValue("name"))
+	}
+	return err
 }
 
 func (s *Server) restartTask(w http.ResponseWriter, r *http.Request) error {
-	return s.withConnector(r, func(c *connector) error {
-		if _, err := s.task(r, s.status(c)); err != nil {
+	return s.operate(r, func(c *connector) error {
+		var err error
+		var running bool
+		s.reg.locked(func() {
+			_, err = s.task(r, s.status(c), "Task %s-%d not found")
+			running = c.Target == stateRunning
+		})
+		if err != nil {
 			return err
 		}
-		if c.Target == stateRunning {
-			s.reg.halt(c)
-			s.reg.start(c)
+		if running {
+			s.reg.stop(c)
+			s.reg.locked(func() { s.reg.start(c) })
 		}
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	})
 }
 
-// lifecycle moves a connector to target: pause (202), resume (202) or stop (204).
+// lifecycle moves a connector to target: pause (202), resume (202) or stop (204). The answer
+// is sent once a stopped consumer has returned.
 func (s *Server) lifecycle(target string, status int) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		return s.withConnector(r, func(c *connector) error {
+		err := s.operate(r, func(c *connector) error {
 			if err := s.reg.setTarget(c, target); err != nil {
 				return err
 			}
 			w.WriteHeader(status)
 			return nil
 		})
+		if target != stateStopped { // AbstractHerder.pauseConnector, resumeConnector
+			return asMissing(err, "Unknown connector %s", r.PathValue("name"))
+		}
+		return err
 	}
 }

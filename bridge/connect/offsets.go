@@ -70,12 +70,16 @@ func (s *Server) offsets(w http.ResponseWriter, r *http.Request) error {
 // deletes the partition's commit. Records the sinks already hold are written again when the
 // new offset is below them.
 func (s *Server) alterOffsets(w http.ResponseWriter, r *http.Request) error {
-	set, reset, err := parseOffsets(r.Body)
+	req, err := decodeOffsets(r.Body)
 	if err != nil {
 		return err
 	}
-	return s.withConnector(r, func(c *connector) error {
-		if err := stopped(c); err != nil {
+	return s.operate(r, func(c *connector) error {
+		if err := s.stopped(c); err != nil {
+			return err
+		}
+		set, reset, err := parseOffsets(req)
+		if err != nil {
 			return err
 		}
 		again := map[string]bool{}
@@ -104,11 +108,11 @@ func (s *Server) alterOffsets(w http.ResponseWriter, r *http.Request) error {
 // resetOffsets deletes the group of a STOPPED connector: it reads its topics again from
 // auto.offset.reset, and the records the sinks already hold are written again.
 func (s *Server) resetOffsets(w http.ResponseWriter, r *http.Request) error {
-	return s.withConnector(r, func(c *connector) error {
-		if err := stopped(c); err != nil {
+	return s.operate(r, func(c *connector) error {
+		if err := s.stopped(c); err != nil {
 			return err
 		}
-		p := c.pipeline
+		p := c.pipeline // set once, when the connector is created
 		if err := s.rereadFrom(c, func(stream string, _ int64) bool {
 			topic := stream[:strings.LastIndexByte(stream, '/')]
 			if p.TopicsRegex != nil {
@@ -130,13 +134,16 @@ func (s *Server) resetOffsets(w http.ResponseWriter, r *http.Request) error {
 
 // rereadFrom marks, for every stream of c's source the sinks hold records of and for which
 // again is true, that those records are to be written again, and persists the marks before
-// the group's offsets move: a restart in between must not skip what was asked for.
+// the group's offsets move: a restart in between must not skip what was asked for. c.op is
+// held, the registry's lock is not.
 func (s *Server) rereadFrom(c *connector, again func(stream string, highest int64) bool) error {
 	source := sink.SourceKey{ProjectID: s.reg.project, BranchID: s.reg.branch, SourceID: c.pipeline.Source}
 	held, err := s.deps.Kafka.Writer.Recovered(source)
 	if err != nil {
 		return fmt.Errorf("reading what the sinks of source %s hold: %w", source.SourceID, err)
 	}
+	s.reg.mu.Lock()
+	defer s.reg.mu.Unlock()
 	marks := maps.Clone(c.Reread)
 	for stream, highest := range held {
 		if again(stream, highest) {
@@ -156,8 +163,10 @@ func (s *Server) rereadFrom(c *connector, again func(stream string, highest int6
 	return nil
 }
 
-// stopped refuses to modify the offsets of a connector that is not STOPPED.
-func stopped(c *connector) error {
+// stopped refuses to modify the offsets of a connector that is not STOPPED; c.op is held.
+func (s *Server) stopped(c *connector) error {
+	s.reg.mu.Lock()
+	defer s.reg.mu.Unlock()
 	if c.Target != stateStopped || c.cancel != nil {
 		return errorf(http.StatusBadRequest, "Connectors must be in the STOPPED state before their offsets can be modified. "+
 			"This can be done for the specified connector by issuing a 'PUT' request to the '/connectors/%s/stop' endpoint", c.Name)
@@ -176,18 +185,25 @@ func offsetsError(name, op string, err error) error {
 	return errorf(http.StatusInternalServerError, "Failed to %s consumer group offsets for connector %s: %v", op, name, err)
 }
 
-// parseOffsets reads a PATCH body: the partitions to commit and those to reset (offset null),
-// with Connect's checks and messages. Partition and offset may be numbers or numeric strings.
-func parseOffsets(body io.Reader) (set, reset []kafka.Offset, err error) {
+// decodeOffsets reads a PATCH body and refuses one without offsets, as Connect's resource does
+// before it looks the connector up.
+func decodeOffsets(body io.Reader) (connectorOffsets, error) {
 	var req connectorOffsets
 	dec := json.NewDecoder(io.LimitReader(body, 1<<20))
 	dec.UseNumber()
 	if err := dec.Decode(&req); err != nil {
-		return nil, nil, errorf(http.StatusBadRequest, "Invalid JSON body: %v", err)
+		return req, errorf(http.StatusBadRequest, "Invalid JSON body: %v", err)
 	}
 	if len(req.Offsets) == 0 {
-		return nil, nil, errorf(http.StatusBadRequest, "Partitions / offsets need to be provided for an alter offsets request")
+		return req, errorf(http.StatusBadRequest, "Partitions / offsets need to be provided for an alter offsets request")
 	}
+	return req, nil
+}
+
+// parseOffsets reads the offsets of a PATCH body: the partitions to commit and those to reset
+// (offset null), with Connect's checks and messages (SinkUtils.parseSinkConnectorOffsets).
+// Partition and offset may be numbers or numeric strings.
+func parseOffsets(req connectorOffsets) (set, reset []kafka.Offset, err error) {
 	for _, o := range req.Offsets {
 		p := o.Partition
 		if p == nil {
@@ -204,7 +220,11 @@ func parseOffsets(body io.Reader) (set, reset []kafka.Offset, err error) {
 			return nil, nil, errorf(http.StatusBadRequest, "Kafka partitions must be valid numbers and may not be null")
 		}
 		id, err := strconv.ParseInt(text(part), 10, 32)
-		if err != nil || id < 0 {
+		if err != nil {
+			return nil, nil, errorf(http.StatusBadRequest, "Failed to parse the following Kafka partition value in the provided offsets: '%s'. "+
+				"Partition values for sink connectors need to be integers.", text(part))
+		}
+		if id < 0 {
 			return nil, nil, errorf(http.StatusBadRequest, "Failed to parse the following Kafka partition value in the provided offsets: '%s'. "+
 				"Partition values for sink connectors need to be non-negative integers.", text(part))
 		}
@@ -217,7 +237,11 @@ func parseOffsets(body io.Reader) (set, reset []kafka.Offset, err error) {
 		if !ok {
 			return nil, nil, errorf(http.StatusBadRequest, "The offset for a sink connector should either be null or contain the key '%s'", keyOffset)
 		}
-		if off.Offset, err = strconv.ParseInt(text(at), 10, 64); err != nil || off.Offset < 0 {
+		if off.Offset, err = strconv.ParseInt(text(at), 10, 64); err != nil {
+			return nil, nil, errorf(http.StatusBadRequest, "Failed to parse the following Kafka offset value in the provided offsets: '%s'. "+
+				"Offset values for sink connectors need to be integers.", text(at))
+		}
+		if off.Offset < 0 {
 			return nil, nil, errorf(http.StatusBadRequest, "Failed to parse the following Kafka offset value in the provided offsets: '%s'. "+
 				"Offset values for sink connectors need to be non-negative integers.", text(at))
 		}

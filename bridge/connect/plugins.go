@@ -33,15 +33,27 @@ func def(group, name, typ, dflt, doc string) keyDef {
 	return d
 }
 
-// keyDefs are kbridge's connector keys, in the order validate lists them.
+// keyDefs are the connector keys, Connect's own and kbridge's, in the order validate lists them.
 var keyDefs = []keyDef{
 	def("Common", "name", "STRING", "-", "Connector name; also the consumer group connect-<name>."),
 	def("Common", "connector.class", "STRING", "-", "io.kbridge.KeboolaSinkConnector, or a Confluent or Aiven HTTP sink class."),
 	def("Common", "tasks.max", "INT", "1", "Consumer group members, 1 to 64."),
 	def("Common", "topics", "LIST", "", "Topics to consume; set topics or topics.regex."),
 	def("Common", "topics.regex", "STRING", "", "Regular expression of topics to consume."),
+	def("Common", "tasks.max.enforce", "BOOLEAN", "true", "Connect's key, checked; kbridge never runs more tasks than tasks.max."),
+	nullDefault(def("Common", "key.converter", "CLASS", "", "Accepted and ignored: record keys are read as bytes.")),
+	nullDefault(def("Common", "value.converter", "CLASS", "", "Accepted and ignored: record values are read as JSON.")),
+	nullDefault(def("Common", "header.converter", "CLASS", "", "Accepted and ignored: record headers are read as bytes.")),
+	def("Common", "config.action.reload", "STRING", "restart", "Connect's key, checked (none or restart); kbridge restarts a connector whose config changes."),
+	def("Transforms", "transforms", "LIST", "", "Accepted and ignored with a warning: kbridge runs no Single Message Transforms."),
+	def("Predicates", "predicates", "LIST", "", "Accepted and ignored: kbridge runs no transforms for predicates to guard."),
+	def("Error Handling", "errors.retry.timeout", "LONG", "0", "Accepted and ignored: Storage failures are retried with backoff until they succeed."),
+	def("Error Handling", "errors.retry.delay.max.ms", "LONG", "60000", "Connect's key, checked and ignored."),
 	def("Error Handling", "errors.tolerance", "STRING", "none", "none stops the connector at a bad record; all dead-letters it."),
-	def("Error Handling", "errors.deadletterqueue.topic.name", "STRING", "", "Dead-letter topic; needs errors.tolerance=all."),
+	def("Error Handling", "errors.log.enable", "BOOLEAN", "false", "Accepted and ignored: errors are always logged."),
+	def("Error Handling", "errors.log.include.messages", "BOOLEAN", "false", "Connect's key, checked and ignored."),
+	def("Error Handling", "errors.deadletterqueue.topic.name", "STRING", "", "Dead-letter topic; used with errors.tolerance=all."),
+	def("Error Handling", "errors.deadletterqueue.topic.replication.factor", "SHORT", "3", "Connect's key, checked and ignored: the dead-letter topic is not created by kbridge."),
 	def("Error Handling", "errors.deadletterqueue.context.headers.enable", "BOOLEAN", "false", "Add the __connect.errors.* headers."),
 	def("Error Handling", "behavior.on.null.values", "STRING", "ignore", "Tombstones: ignore or fail."),
 	def("kbridge", "kbridge.source", "STRING", "", "The source whose sinks receive the records; set from a Data Streams http.api.url or http.url."),
@@ -61,7 +73,13 @@ var keyDefs = []keyDef{
 	def("Consumer", "consumer.override.max.poll.interval.ms", "LONG", "", "Group rebalance timeout."),
 }
 
-var keyGroups = []string{"Common", "Error Handling", "kbridge", "HTTP Sink", "Consumer"}
+var keyGroups = []string{"Common", "Transforms", "Predicates", "Error Handling", "kbridge", "HTTP Sink", "Consumer"}
+
+// nullDefault is d with no default value, as Connect's keys whose default is null.
+func nullDefault(d keyDef) keyDef {
+	d.DefaultValue = nil
+	return d
+}
 
 // keyOrder is the position of key in keyDefs; keys kbridge does not define come after them.
 func keyOrder(key string) int {

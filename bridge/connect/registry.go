@@ -41,6 +41,11 @@ type connector struct {
 	Topics   []string `json:"-"`
 	topicsMu sync.Mutex
 
+	// op serialises the operations that start or stop the consumer (lifecycle, config
+	// changes, offsets, delete), so that one can wait for a consumer to stop without holding
+	// the registry's lock. The fields below are read and written under the registry's lock.
+	op sync.Mutex
+
 	pipeline kafka.Pipeline
 	consumer *kafka.Consumer // the last consumer, kept for its state; nil before the first start
 	startErr error           // why the consumer could not be built
@@ -48,7 +53,10 @@ type connector struct {
 	done     chan struct{}
 }
 
-// registry holds the connectors and runs the consumers of those that should run.
+// registry holds the connectors and runs the consumers of those that should run. mu guards
+// the map and the connectors' fields and is never held while a consumer stops: an operation
+// that stops one holds the connector's op lock, cancels the consumer under mu and waits for
+// it after releasing mu, so every other call answers meanwhile.
 type registry struct {
 	kafka     kafka.Deps // template: Source is set per connector
 	project   int64
@@ -83,6 +91,23 @@ func (r *registry) run(ctx context.Context) {
 	r.wg.Wait()
 }
 
+// locked runs fn under r.mu.
+func (r *registry) locked(fn func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	fn()
+}
+
+// stop stops c's consumer and waits for it without holding r.mu; c.op is held.
+func (r *registry) stop(c *connector) {
+	r.mu.Lock()
+	done := r.halt(c)
+	r.mu.Unlock()
+	if done != nil {
+		<-done
+	}
+}
+
 // start builds and runs c's consumer; r.mu is held.
 func (r *registry) start(c *connector) {
 	if r.ctx == nil || c.cancel != nil {
@@ -108,36 +133,42 @@ func (r *registry) start(c *connector) {
 	})
 }
 
-// halt stops c's consumer and waits for it (its offsets are committed); r.mu is held.
-func (r *registry) halt(c *connector) {
+// halt cancels c's consumer and returns the channel closed once it has returned (its offsets
+// committed), nil when none runs; r.mu is held. The caller waits after releasing r.mu.
+func (r *registry) halt(c *connector) <-chan struct{} {
 	if c.cancel == nil {
-		return
-	}
-	c.cancel()
-	<-c.done
-	c.cancel, c.done = nil, nil
-}
-
-// setTarget moves c to target, starting or stopping its consumer; r.mu is held.
-func (r *registry) setTarget(c *connector, target string) error {
-	if c.Target == target {
-		if target == stateRunning {
-			r.start(c)
-		}
 		return nil
 	}
-	prev := c.Target
-	c.Target = target
-	if err := r.store.save(c); err != nil {
-		c.Target = prev
-		return err
+	c.cancel()
+	done := c.done
+	c.cancel, c.done = nil, nil
+	return done
+}
+
+// setTarget moves c to target, starting or stopping its consumer, and returns once a stopped
+// consumer has returned; c.op is held, r.mu is not.
+func (r *registry) setTarget(c *connector, target string) error {
+	var err error
+	var done <-chan struct{}
+	r.locked(func() {
+		if c.Target != target {
+			prev := c.Target
+			c.Target = target
+			if err = r.store.save(c); err != nil {
+				c.Target = prev
+				return
+			}
+		}
+		if target == stateRunning {
+			r.start(c)
+		} else {
+			done = r.halt(c)
+		}
+	})
+	if done != nil {
+		<-done
 	}
-	if target == stateRunning {
-		r.start(c)
-	} else {
-		r.halt(c)
-	}
-	return nil
+	return err
 }
 
 // taskStatus is one task's state and, when FAILED, why.

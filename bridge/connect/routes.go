@@ -5,12 +5,14 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 )
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
+	bodies := map[string]bool{} // routes that read a request body
 	handle := func(pattern string, h func(w http.ResponseWriter, r *http.Request) error) {
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 			if err := h(w, r); err != nil {
@@ -18,14 +20,19 @@ func (s *Server) routes() http.Handler {
 			}
 		})
 	}
+	body := func(pattern string, h func(w http.ResponseWriter, r *http.Request) error) {
+		bodies[pattern] = true
+		handle(pattern, h)
+	}
 	handle("GET /{$}", s.serverInfo)
+	handle("GET /health", s.health)
 	handle("GET /connectors", s.list)
-	handle("POST /connectors", s.create)
+	body("POST /connectors", s.create)
 	handle("GET /connectors/{name}", s.info)
 	handle("DELETE /connectors/{name}", s.remove)
 	handle("GET /connectors/{name}/config", s.config)
-	handle("PUT /connectors/{name}/config", s.putConfig)
-	handle("PATCH /connectors/{name}/config", s.patchConfig)
+	body("PUT /connectors/{name}/config", s.putConfig)
+	body("PATCH /connectors/{name}/config", s.patchConfig)
 	handle("GET /connectors/{name}/status", s.statusOf)
 	handle("GET /connectors/{name}/tasks", s.tasks)
 	handle("GET /connectors/{name}/tasks-config", s.tasksConfig)
@@ -38,20 +45,15 @@ func (s *Server) routes() http.Handler {
 	handle("GET /connectors/{name}/topics", s.topics)
 	handle("PUT /connectors/{name}/topics/reset", s.resetTopics)
 	handle("GET /connectors/{name}/offsets", s.offsets)
-	handle("PATCH /connectors/{name}/offsets", s.alterOffsets)
+	body("PATCH /connectors/{name}/offsets", s.alterOffsets)
 	handle("DELETE /connectors/{name}/offsets", s.resetOffsets)
 	handle("GET /connector-plugins", s.plugins)
 	handle("GET /connector-plugins/{plugin}/config", s.pluginConfig)
-	handle("PUT /connector-plugins/{plugin}/config/validate", s.validate)
-	handle("/", func(http.ResponseWriter, *http.Request) error {
-		return errorf(http.StatusNotFound, "HTTP 404 Not Found")
-	})
-	return mux
-}
-
-func (s *Server) serverInfo(w http.ResponseWriter, _ *http.Request) error {
-	writeJSON(w, http.StatusOK, map[string]string{"version": s.deps.Version, "commit": "", "kafka_cluster_id": ""})
-	return nil
+	body("PUT /connector-plugins/{plugin}/config/validate", s.validate)
+	handle("GET /admin/loggers", s.loggers)
+	handle("GET /admin/loggers/{logger}", s.logger)
+	body("PUT /admin/loggers/{logger}", s.setLoggerLevel)
+	return conform(mux, bodies)
 }
 
 func (s *Server) list(w http.ResponseWriter, r *http.Request) error {
@@ -86,10 +88,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) error {
 		}
 		return errorf(http.StatusBadRequest, "Invalid JSON body: %v", err)
 	}
-	name := strings.TrimSpace(req.Name)
-	if name == "" {
-		return errorf(http.StatusBadRequest, "Connector name cannot be empty")
-	}
+	name := strings.TrimSpace(req.Name) // an empty name is refused by the name check, as in Connect
 	if req.Config == nil {
 		return errorf(http.StatusBadRequest, "Connector config cannot be empty")
 	}
@@ -105,9 +104,20 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Location", "/connectors/"+name)
+	w.Header().Set("Location", location(r, name))
 	writeJSON(w, http.StatusCreated, info)
 	return nil
+}
+
+// location is the absolute URL of connector name, its name percent-encoded as a path segment,
+// as JAX-RS builds Connect's Location header.
+func location(r *http.Request, name string) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	u := url.URL{Scheme: scheme, Host: r.Host, Path: "/connectors/" + name}
+	return u.String()
 }
 
 func (s *Server) info(w http.ResponseWriter, r *http.Request) error {
@@ -125,7 +135,7 @@ func (s *Server) config(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) putConfig(w http.ResponseWriter, r *http.Request) error {
-	cfg, err := decodeConfig(r.Body, false)
+	cfg, err := decodeConfig(r.Body)
 	if err != nil {
 		return err
 	}
@@ -135,7 +145,7 @@ func (s *Server) putConfig(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if created {
-		w.Header().Set("Location", "/connectors/"+name)
+		w.Header().Set("Location", location(r, name))
 		writeJSON(w, http.StatusCreated, info)
 	} else {
 		writeJSON(w, http.StatusOK, info)
@@ -144,7 +154,7 @@ func (s *Server) putConfig(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) patchConfig(w http.ResponseWriter, r *http.Request) error {
-	patch, err := decodeConfig(r.Body, true)
+	patch, err := decodeConfig(r.Body)
 	if err != nil {
 		return err
 	}
@@ -157,7 +167,7 @@ func (s *Server) patchConfig(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.reg.mu.Unlock()
 	if !ok {
-		return errorf(http.StatusNotFound, "Connector %s not found", name)
+		return missing(name)
 	}
 	for k, v := range patch {
 		if v == deleted {
@@ -175,15 +185,44 @@ func (s *Server) patchConfig(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) remove(w http.ResponseWriter, r *http.Request) error {
-	return s.withConnector(r, func(c *connector) error {
-		s.reg.halt(c)
-		if err := s.reg.store.remove(c); err != nil {
+	return s.operate(r, func(c *connector) error {
+		s.reg.stop(c)
+		var err error
+		s.reg.locked(func() {
+			if err = s.reg.store.remove(c); err == nil {
+				delete(s.reg.conns, c.Name)
+			}
+		})
+		if err != nil {
 			return err
 		}
-		delete(s.reg.conns, c.Name)
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	})
+}
+
+// operate runs fn on the connector named in the path holding its op lock but not the
+// registry's: fn may wait for the consumer to stop while other calls are answered. fn takes
+// the registry's lock for what it reads or changes.
+func (s *Server) operate(r *http.Request, fn func(c *connector) error) error {
+	name := r.PathValue("name")
+	for {
+		s.reg.mu.Lock()
+		c, ok := s.reg.conns[name]
+		s.reg.mu.Unlock()
+		if !ok {
+			return missing(name)
+		}
+		c.op.Lock()
+		s.reg.mu.Lock()
+		current := s.reg.conns[name] == c
+		s.reg.mu.Unlock()
+		if current {
+			defer c.op.Unlock()
+			return fn(c)
+		}
+		c.op.Unlock() // replaced or deleted meanwhile: look it up again
+	}
 }
 
 // withConnector runs fn on the connector named in the path under the registry's lock.
@@ -193,7 +232,21 @@ func (s *Server) withConnector(r *http.Request, fn func(c *connector) error) err
 	defer s.reg.mu.Unlock()
 	c, ok := s.reg.conns[name]
 	if !ok {
-		return errorf(http.StatusNotFound, "Connector %s not found", name)
+		return missing(name)
 	}
 	return fn(c)
+}
+
+// missing is the 404 of a call naming a connector that does not exist, in the words most of
+// Connect's calls use; asMissing rewords it for those that say it otherwise.
+func missing(name string) *apiError {
+	return &apiError{status: http.StatusNotFound, message: "Connector " + name + " not found", missing: true}
+}
+
+// asMissing rewords err when it is missing's 404.
+func asMissing(err error, format string, args ...any) error {
+	if e, ok := err.(*apiError); ok && e.missing {
+		return errorf(http.StatusNotFound, format, args...)
+	}
+	return err
 }

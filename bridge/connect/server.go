@@ -9,9 +9,11 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/kbridge/kbridge/bridge/kafka"
+	"github.com/kbridge/kbridge/bridge/loglevel"
 )
 
 // Deps are what the server uses from outside.
@@ -28,6 +30,12 @@ type Deps struct {
 	Supervise Supervise
 	// Version is reported by GET / and as the plugins' version.
 	Version string
+	// Commit is the commit kbridge was built from, reported by GET /; "unknown" when empty,
+	// as Connect reports a build without one.
+	Commit string
+	// Loggers are the daemon's loggers /admin/loggers reads and changes; when nil, the
+	// endpoints know only a root logger at INFO that changes nothing.
+	Loggers *loglevel.Levels
 	Logger  *slog.Logger
 }
 
@@ -40,6 +48,9 @@ type Server struct {
 	reg     *registry
 	tr      translator
 	handler http.Handler
+
+	clusterMu sync.Mutex
+	cluster   string // the Kafka cluster id, once read
 }
 
 // New checks the config, reads the persisted connectors and the connector files, and returns
@@ -50,6 +61,12 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	if deps.Commit == "" {
+		deps.Commit = "unknown"
+	}
+	if deps.Loggers == nil {
+		deps.Loggers = loglevel.New(slog.LevelInfo, nil)
 	}
 	if deps.Supervise == nil {
 		deps.Supervise = func(ctx context.Context, _ string, c *kafka.Consumer) { _ = c.Run(ctx) }
@@ -88,6 +105,9 @@ func (s *Server) load() error {
 		origin[c.Name] = f
 	}
 	for _, c := range append(persisted, fromFiles...) { // files win
+		if _, err := checkClass(c.Config); err != nil {
+			return fmt.Errorf("connector %s: %w", c.Name, err)
+		}
 		p, warnings, err := s.tr.pipeline(c.Config)
 		if err != nil {
 			return errors.Join(errors.New("connector "+c.Name), err)

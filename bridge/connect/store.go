@@ -129,7 +129,7 @@ func readConnectorFile(path string) (*connector, error) {
 		if err = json.Unmarshal(data, &req); err == nil && req.Config != nil {
 			name, cfg, err = req.Name, req.Config, nil
 		} else {
-			cfg, err = decodeConfig(bytes.NewReader(data), false)
+			cfg, err = decodeConfig(bytes.NewReader(data))
 		}
 	}
 	if err != nil {

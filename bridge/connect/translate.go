@@ -55,16 +55,27 @@ var httpOnlyKeys = []string{"request.method", "headers", "header.separator", "se
 	"http.headers.content.type", "http.headers.additional", "decimal.format", "kafka.retry.backoff.ms"}
 
 // pipeline checks config and returns its pipeline and warnings. The error joins one error per
-// bad key, each starting with the key (see keyErrors).
+// bad key: Connect's own keys are checked as Connect checks them, in its words (ownError),
+// kbridge's keys beside them, each error starting with the key (see keyErrors). The connector
+// class is checked apart, by checkClass. A null value (the deleted mark) is an error on its key.
 func (t translator) pipeline(config map[string]string) (kafka.Pipeline, []string, error) {
-	keys := maps.Clone(config)
-	var errs []error
-	if class := strings.TrimSpace(keys["connector.class"]); class == "" {
-		errs = append(errs, errors.New("connector.class: missing"))
-	} else if _, ok := resolveClass(class); !ok {
-		errs = append(errs, fmt.Errorf("connector.class: %q is not one of %s", class, strings.Join(classes, ", ")))
+	own := connectErrors(config)
+	ownKeys := map[string]bool{}
+	for _, e := range own {
+		ownKeys[e.(*ownError).key] = true
 	}
+	keys := maps.Clone(config)
+	maps.DeleteFunc(keys, func(_, v string) bool { return v == deleted })
+	errs := own
 	var warnings []string
+	if dlq := strings.TrimSpace(keys["errors.deadletterqueue.topic.name"]); dlq != "" && strings.TrimSpace(keys["errors.tolerance"]) != "all" {
+		delete(keys, "errors.deadletterqueue.topic.name") // Connect accepts it; nothing is dead-lettered
+		warnings = append(warnings, "errors.deadletterqueue.topic.name: ignored: errors.tolerance is not all, so a bad record stops the connector")
+	}
+	if n, err := strconv.Atoi(strings.TrimSpace(keys["tasks.max"])); err == nil && n > maxTasks {
+		keys["tasks.max"] = strconv.Itoa(maxTasks) // a connector may run fewer tasks than tasks.max
+		warnings = append(warnings, fmt.Sprintf("tasks.max: %d tasks run: kbridge runs at most %d consumer group members per connector", maxTasks, maxTasks))
+	}
 	urlFailed := false // kbridge.source is then unknown, not missing
 	for _, key := range []string{"http.api.url", "http.url"} {
 		raw, ok := keys[key]
@@ -90,16 +101,35 @@ func (t translator) pipeline(config map[string]string) (kafka.Pipeline, []string
 			warnings = append(warnings, k+": ignored: records go to Keboola Storage, not to an HTTP endpoint")
 		}
 	}
+	for _, k := range connectOnlyKeys {
+		delete(keys, k) // checked above as Connect checks them; no meaning for kbridge's consumer
+	}
 	p, more, err := kafka.ParsePipeline(keys)
 	warnings = append(warnings, more...)
 	slices.Sort(warnings)
+	topicKeys := ownKeys["topics"] || ownKeys["topics.regex"]
 	for _, e := range splitErrors(err) {
-		if !urlFailed || !strings.HasPrefix(e.Error(), "kbridge.source: ") {
+		key, _, _ := strings.Cut(e.Error(), ": ")
+		switch {
+		case urlFailed && key == "kbridge.source", ownKeys[key]:
+		case key == "topics" || key == "topics.regex" || key == "errors.deadletterqueue.topic.name":
+			if !topicKeys { // Connect's own checks of these keys found nothing: kbridge's may
+				errs = append(errs, e)
+			}
+		default:
 			errs = append(errs, e)
 		}
 	}
 	return p, warnings, errors.Join(errs...)
 }
+
+// maxTasks is the most consumer group members a connector runs (kafka.ParsePipeline's bound).
+const maxTasks = 64
+
+// connectOnlyKeys are Connect's keys that kbridge checks as Connect does and otherwise
+// ignores: its consumer has no use for them.
+var connectOnlyKeys = []string{"tasks.max.enforce", "config.action.reload", "errors.retry.delay.max.ms",
+	"errors.log.include.messages", "errors.deadletterqueue.topic.replication.factor", "predicates"}
 
 // sourceOfURL reads a Data Streams intake URL, .../stream/{projectId}/{sourceId}/{secret}, and
 // returns its source id after checking the project and, when the source is known, its secret.

@@ -31,8 +31,12 @@ type configInfos struct {
 	Warnings   []string     `json:"warnings"`
 }
 
-// keyError is one error of one config key.
-type keyError struct{ key, msg string }
+// keyError is one error of one config key; own errors are in Connect's words and name the
+// key themselves.
+type keyError struct {
+	key, msg string
+	own      bool
+}
 
 // splitErrors returns the errors err joins, flattened; nil for nil.
 func splitErrors(err error) []error {
@@ -55,8 +59,12 @@ func splitErrors(err error) []error {
 func keyErrors(err error) []keyError {
 	var out []keyError
 	for _, e := range splitErrors(err) {
+		if o, ok := e.(*ownError); ok {
+			out = append(out, keyError{o.key, o.msg, true})
+			continue
+		}
 		key, msg, _ := strings.Cut(e.Error(), ": ")
-		out = append(out, keyError{key, msg})
+		out = append(out, keyError{key: key, msg: msg})
 	}
 	slices.SortStableFunc(out, func(a, b keyError) int {
 		return cmp.Or(cmp.Compare(keyOrder(a.key), keyOrder(b.key)), cmp.Compare(a.key, b.key))
@@ -69,33 +77,34 @@ func invalidConfig(errs []keyError) *apiError {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Connector configuration is invalid and contains the following %d error(s):", len(errs))
 	for _, e := range errs {
-		b.WriteString("\n" + e.key + ": " + e.msg)
+		if e.own {
+			b.WriteString("\n" + e.msg)
+		} else {
+			b.WriteString("\n" + e.key + ": " + e.msg)
+		}
 	}
 	b.WriteString("\nYou can also find the above list of errors at the endpoint `/connector-plugins/{connectorType}/config/validate`")
 	return &apiError{status: http.StatusBadRequest, message: b.String()}
 }
 
 // validate answers every key of kbridge's list with its value and errors; error_count counts
-// the errors, as Connect does.
+// the errors, as Connect does. As in Connect's ConnectorPluginsResource, the plugin in the path
+// only has to agree with the body's connector.class, which names the connector checked.
 func (s *Server) validate(w http.ResponseWriter, r *http.Request) error {
 	plugin := r.PathValue("plugin")
-	class, ok := resolveClass(plugin)
-	if !ok {
-		return errorf(http.StatusNotFound, "Unknown plugin %s", plugin)
-	}
-	cfg, err := decodeConfig(r.Body, false)
+	cfg, err := decodeConfig(r.Body)
 	if err != nil {
 		return err
 	}
-	if given, ok := cfg["connector.class"]; ok && !strings.HasSuffix(given, plugin) {
+	if given, ok := cfg["connector.class"]; ok && given != deleted && !strings.HasSuffix(aliasOf(given), aliasOf(plugin)) {
 		return errorf(http.StatusBadRequest, "Included connector type %s does not match request type %s", given, plugin)
 	}
-	if _, ok := cfg["connector.class"]; !ok {
-		cfg["connector.class"] = class
+	if _, err := checkClass(cfg); err != nil {
+		return err
 	}
 	_, warnings, perr := s.tr.pipeline(cfg)
 	errs := keyErrors(perr)
-	out := configInfos{Name: class, ErrorCount: len(errs), Groups: keyGroups, Warnings: append([]string{}, warnings...)}
+	out := configInfos{Name: cfg["connector.class"], ErrorCount: len(errs), Groups: keyGroups, Warnings: append([]string{}, warnings...)}
 	byKey := map[string][]string{}
 	for _, e := range errs {
 		byKey[e.key] = append(byKey[e.key], e.msg)
@@ -113,11 +122,22 @@ func (s *Server) validate(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// aliasOf drops a trailing "Connector" from a class name, as Connect's
+// normalizedPluginName does.
+func aliasOf(name string) string {
+	if a, ok := strings.CutSuffix(name, "Connector"); ok && a != "" {
+		return a
+	}
+	return name
+}
+
 // valueOf is the value part of d's answer: the given value, else the default.
 func valueOf(d keyDef, cfg map[string]string, errs []string) configValue {
 	v := configValue{Name: d.Name, RecommendedValues: []string{}, Errors: append([]string{}, errs...), Visible: true}
 	if val, ok := cfg[d.Name]; ok {
-		v.Value = &val
+		if val != deleted { // a null stays null
+			v.Value = &val
+		}
 	} else if d.DefaultValue != nil {
 		v.Value = d.DefaultValue
 	}

@@ -66,7 +66,7 @@ func (r *createRequest) UnmarshalJSON(data []byte) error {
 	if len(r.RawConfig) == 0 || string(r.RawConfig) == "null" {
 		return nil
 	}
-	cfg, err := coerce(r.RawConfig, false)
+	cfg, err := coerce(r.RawConfig)
 	r.Config = cfg
 	return err
 }
@@ -75,6 +75,7 @@ func (r *createRequest) UnmarshalJSON(data []byte) error {
 type apiError struct {
 	status  int
 	message string
+	missing bool // the connector named in the path does not exist
 }
 
 func (e *apiError) Error() string { return e.message }
@@ -99,19 +100,20 @@ func writeError(w http.ResponseWriter, err error) {
 	writeJSON(w, e.status, errorMessage{ErrorCode: e.status, Message: e.message})
 }
 
-// decodeConfig reads a flat config map; with nulls, a null value is kept as a deletion mark.
-func decodeConfig(body io.Reader, nulls bool) (map[string]string, error) {
+// decodeConfig reads a flat config map; a null value is kept as the deleted mark.
+func decodeConfig(body io.Reader) (map[string]string, error) {
 	var raw json.RawMessage
 	if err := json.NewDecoder(io.LimitReader(body, 1<<20)).Decode(&raw); err != nil {
 		return nil, errorf(http.StatusBadRequest, "Invalid JSON body: %v", err)
 	}
-	return coerce(raw, nulls)
+	return coerce(raw)
 }
 
-// deleted marks a key a PATCH removes.
+// deleted marks a key given as JSON null: a PATCH removes it, anywhere else it is a
+// validation error on the key, as in Connect.
 const deleted = "\x00"
 
-func coerce(raw json.RawMessage, nulls bool) (map[string]string, error) {
+func coerce(raw json.RawMessage) (map[string]string, error) {
 	var m map[string]any
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
@@ -128,9 +130,6 @@ func coerce(raw json.RawMessage, nulls bool) (map[string]string, error) {
 		case bool:
 			out[k] = strconv.FormatBool(v)
 		case nil:
-			if !nulls {
-				return nil, errorf(http.StatusBadRequest, "%s: null is not a config value", k)
-			}
 			out[k] = deleted
 		default:
 			return nil, errorf(http.StatusBadRequest, "%s: must be a string, number or boolean", k)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/kbridge/kbridge/bridge/connect"
 	"github.com/kbridge/kbridge/bridge/kafka"
+	"github.com/kbridge/kbridge/bridge/loglevel"
 	"github.com/kbridge/kbridge/sink"
 	"github.com/kbridge/kbridge/storageapi"
 )
@@ -23,6 +24,7 @@ import (
 type Daemon struct {
 	cfg      Config
 	log      *slog.Logger
+	levels   *loglevel.Levels // the loggers' levels the Connect API changes; nil: none
 	registry *prometheus.Registry
 	storage  *storageapi.Client
 	project  int64
@@ -36,8 +38,9 @@ type Daemon struct {
 	connect      *connect.Server // nil when the Connect API is off
 }
 
-// New checks the configuration and builds the Storage API client.
-func New(cfg Config, log *slog.Logger) (*Daemon, error) {
+// New checks the configuration and builds the Storage API client. levels, when not nil, are
+// the levels of log's loggers, which the Connect API's /admin/loggers reads and changes.
+func New(cfg Config, log *slog.Logger, levels *loglevel.Levels) (*Daemon, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -60,7 +63,7 @@ func New(cfg Config, log *slog.Logger) (*Daemon, error) {
 	}
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return &Daemon{cfg: cfg, log: log, registry: registry, storage: storage,
+	return &Daemon{cfg: cfg, log: log, levels: levels, registry: registry, storage: storage,
 		started: make(chan struct{}), kafkaProbe: probe, kafkaMetrics: kafka.NewMetrics(registry)}, nil
 }
 

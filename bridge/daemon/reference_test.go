@@ -58,7 +58,7 @@ var allowed = map[string]string{
 	"metrics.listen":                 "empty turns it off",
 	"restartBackoff":                 "≥ 1s",
 	"log.format":                     "json or text",
-	"log.level":                      "debug, info, warn or error",
+	"log.level":                      "debug, info, warn or error: every component starts at it; each component's level can be changed at run time through the Connect API's `/admin/loggers` ([connect.md](connect.md))",
 	"sources":                        "file only: see above",
 	"pipelines":                      "file only: Kafka Connect keys, see kafka.md",
 }

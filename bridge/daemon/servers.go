@@ -171,11 +171,10 @@ func (d *Daemon) startConnect(base context.Context, s *servers, m *sink.Manager)
 		}
 		return nil
 	}
-	log := d.log.With("component", "connect")
 	c, err := connect.New(d.cfg.ConnectConfig(), connect.Deps{
 		Kafka:     kafka.Deps{Client: d.cfg.Kafka, Writer: m, Logger: d.log, Metrics: d.kafkaMetrics},
 		ProjectID: d.project, BranchID: d.cfg.DefaultBranchID, Sources: m, Supervise: d.supervise,
-		Version: version(), Logger: log})
+		Version: version(), Commit: commit(), Loggers: d.levels, Logger: d.log}) // it names its component
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)
 	}
@@ -195,6 +194,21 @@ func version() string {
 		return bi.Main.Version
 	}
 	return "devel"
+}
+
+// commit is the VCS revision kbridge was built from, its first 16 hex digits as Kafka's
+// builds report theirs; "" when the build does not record one.
+func commit() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return ""
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" {
+			return s.Value[:min(16, len(s.Value))]
+		}
+	}
+	return ""
 }
 
 // listenAndRun listens on addr (the value of key) and runs serve on it until ctx ends; done

@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/kbridge/kbridge/bridge/daemon"
+	"github.com/kbridge/kbridge/bridge/loglevel"
 	"github.com/kbridge/kbridge/mapping"
 	"github.com/kbridge/kbridge/sink"
 	"github.com/kbridge/kbridge/storageapi/emulator"
@@ -43,7 +44,8 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := fs.Parse(args); err != nil {
 		return parseError(err)
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	levels := loglevel.New(slog.LevelWarn, nil)
+	logger := slog.New(levels.Handler(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: loglevel.Lowest})))
 
 	cluster, err := kfake.NewCluster(kfake.Ports(*kafkaPort), kfake.SeedTopics(3, "events"), kfake.AllowAutoTopicCreation(),
 		kfake.DataDir(filepath.Join(*dataDir, "kafka")))
@@ -62,7 +64,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	cfg.Intake.Listen, cfg.Intake.PublicURL = *intakeListen, "http://"+*intakeListen
 	cfg.API.Listen, cfg.API.PublicURL, cfg.API.IntakeURL = *apiListen, "http://"+*apiListen, cfg.Intake.PublicURL
 	cfg.Connect.Listen = *connectListen
-	d, err := daemon.New(cfg, logger)
+	d, err := daemon.New(cfg, logger, levels)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/kbridge/kbridge/bridge/daemon"
+	"github.com/kbridge/kbridge/bridge/loglevel"
 )
 
 func init() {
@@ -27,25 +28,28 @@ func runDaemon(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	logger, err := newLogger(stderr, cfg.Log)
+	logger, levels, err := newLogger(stderr, cfg.Log)
 	if err != nil {
 		return err
 	}
-	d, err := daemon.New(cfg, logger)
+	d, err := daemon.New(cfg, logger, levels)
 	if err != nil {
 		return err
 	}
 	return d.Run(ctx)
 }
 
-func newLogger(w io.Writer, cfg daemon.LogConfig) (*slog.Logger, error) {
+// newLogger builds the daemon's logger: log.level is the root level, and each component's
+// level can be changed at run time through levels (the Connect API's /admin/loggers).
+func newLogger(w io.Writer, cfg daemon.LogConfig) (*slog.Logger, *loglevel.Levels, error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(strings.ToUpper(cfg.Level))); err != nil {
-		return nil, fmt.Errorf("log.level: %w", err)
+		return nil, nil, fmt.Errorf("log.level: %w", err)
 	}
-	opts := &slog.HandlerOptions{Level: level}
+	levels := loglevel.New(level, nil)
+	opts := &slog.HandlerOptions{Level: loglevel.Lowest} // levels filters
 	if cfg.Format == "text" {
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		return slog.New(levels.Handler(slog.NewTextHandler(w, opts))), levels, nil
 	}
-	return slog.New(slog.NewJSONHandler(w, opts)), nil
+	return slog.New(levels.Handler(slog.NewJSONHandler(w, opts))), levels, nil
 }
