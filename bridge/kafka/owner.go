@@ -257,9 +257,23 @@ func (e *errNotDurable) Error() string {
 
 func (e *errNotDurable) Unwrap() error { return e.err }
 
+// errTopicChanged is a fetch of a topic id the cluster no longer has: the topic was deleted
+// (and maybe created again under its name).
+type errTopicChanged struct {
+	topic string
+	err   error
+}
+
+func (e *errTopicChanged) Error() string {
+	return fmt.Sprintf("topic %s was deleted or created again: %v", e.topic, e.err)
+}
+
+func (e *errTopicChanged) Unwrap() error { return e.err }
+
 // retryable reports whether a task that failed with err is started again: its batch is read
-// again from the committed offsets.
+// again from the committed offsets, or its topic from its new id.
 func retryable(err error) bool {
 	var nd *errNotDurable
-	return errors.As(err, &nd)
+	var tc *errTopicChanged
+	return errors.As(err, &nd) || errors.As(err, &tc)
 }

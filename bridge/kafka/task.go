@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -39,6 +40,7 @@ type task struct {
 	inflight []*batch
 	paused   map[partition]bool
 	wake     chan struct{}
+	warned   map[string]time.Time // fetch errors logged recently; the poll loop's own
 }
 
 // batch is what the completion loop waits for: a write, the offsets the sinks already held
@@ -161,16 +163,39 @@ func (t *task) fetchError(fs kgo.Fetches) error {
 	fs.EachError(func(topic string, p int32, e error) {
 		switch {
 		case errors.Is(e, context.Canceled):
+		case errors.Is(e, kerr.UnknownTopicID):
+			// The topic was deleted, maybe created again under its name: a new client reads
+			// the new topic from the start of what the group has committed for it.
+			if err == nil {
+				err = &errTopicChanged{topic: topic, err: e}
+			}
 		case errors.Is(e, kgo.ErrClientClosed), errors.Is(e, kerr.TopicAuthorizationFailed),
 			errors.Is(e, kerr.GroupAuthorizationFailed), errors.Is(e, kerr.SaslAuthenticationFailed):
 			if err == nil {
 				err = fmt.Errorf("fetch %s/%d: %w", topic, p, e)
 			}
 		default:
-			t.c.log.Warn("fetch failed; retrying", "topic", topic, "partition", p, "error", e)
+			t.warnFetch(topic, p, e)
 		}
 	})
 	return err
+}
+
+// fetchWarnEvery is how often one partition's repeated fetch error is logged.
+const fetchWarnEvery = 30 * time.Second
+
+// warnFetch logs a fetch error that franz-go retries, once per fetchWarnEvery for the same
+// partition and error: a broker that stays away must not flood the log.
+func (t *task) warnFetch(topic string, p int32, err error) {
+	key := topic + "/" + strconv.Itoa(int(p)) + ": " + err.Error()
+	if last, ok := t.warned[key]; ok && time.Since(last) < fetchWarnEvery {
+		return
+	}
+	if t.warned == nil || len(t.warned) > 1000 {
+		t.warned = map[string]time.Time{}
+	}
+	t.warned[key] = time.Now()
+	t.c.log.Warn("fetch failed; retrying", "topic", topic, "partition", p, "error", err)
 }
 
 // membership returns the group membership options of task id.
