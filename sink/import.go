@@ -204,9 +204,14 @@ func (p *pipeline) imported(f *fileEntry, start time.Time) {
 	for _, s := range f.slices {
 		addStats(&total, s.rec.Stats)
 	}
+	before := f.rec
 	f.rec.State, f.rec.ImportedAt, f.rec.Stats = FileImported, now, total
 	f.rec.Retry.Reset()
 	if err := f.persist(); err != nil {
+		// Nothing changes until the disk says imported (a full disk): the next attempt polls
+		// the persisted job again and finds it done.
+		f.rec = before
+		f.rec.Retry.Fail(now, err, p.m.cfg.Target.Backoff)
 		p.log.Error("import file", "file", f.rec.ID, "error", err)
 		return
 	}
