@@ -89,6 +89,8 @@ func (e *engine) runExprs(events []Event) {
 	e.spans = resize(e.spans, len(events)*k)
 	for i := range events {
 		mark := len(e.exprBuf)
+		cells := e.spans[i*k : (i+1)*k]
+		clear(cells) // no span may outlive this render: the buffer is rewritten each time
 		for j, x := range e.m.exprs {
 			start := len(e.exprBuf)
 			var ok bool
@@ -99,9 +101,10 @@ func (e *engine) runExprs(events []Event) {
 			if !ok {
 				e.slow = append(e.slow, i)
 				e.exprBuf = e.exprBuf[:mark]
+				clear(cells) // Jsonnet fills them; the spans set so far point past the cut
 				break
 			}
-			e.spans[i*k+j] = [2]int{start, len(e.exprBuf)}
+			cells[j] = [2]int{start, len(e.exprBuf)}
 		}
 	}
 	values := bytesToString(e.exprBuf)
