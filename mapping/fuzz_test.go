@@ -31,7 +31,7 @@ const exprColumns = `[
   {"type":"id","name":"id"},
   {"type":"template","name":"t","rawString":true,"template":{"language":"jsonnet",
    "content":"Body('a') + '-' + Body('b', 'none') + Header('X-A', '')"}},
-  {"type":"template","name":"u","template":{"language":"jsonnet","content":"Body('b', 0)"}}
+  {"type":"template","name":"u","template":{"language":"jsonnet","content":"Body('b', 'zero')"}}
 ]`
 
 // FuzzRender: no input panics; a failure is a *ColumnError; a row is one CSV record with a field
