@@ -46,7 +46,7 @@ func newEngine(m *Mapping) *engine {
 // reset gives the engine a fresh VM and state. After a timeout the abandoned evaluation still
 // runs on the old pair, so neither is touched again.
 func (e *engine) reset() {
-	e.state = &evalState{names: e.m.templateNames, paths: map[string]string{}}
+	e.state = &evalState{names: e.m.templateNames, paths: map[string][]pathStep{}}
 	e.vm = jsonnet.MakeVM()
 	e.vm.MaxStack = e.m.cfg.TemplateMaxStack
 	e.vm.Importer(noImports{})
