@@ -28,7 +28,7 @@ type compiledColumn struct {
 	def      Column
 	kind     Kind
 	path     []pathStep // of a path column
-	template int    // template number of a Jsonnet template column
+	template int        // template number of a Jsonnet template column
 }
 
 // Compile validates a column list and prepares it for rendering. Errors name the column.
