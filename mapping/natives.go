@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -193,13 +194,26 @@ func (s *evalState) body(ev *Event, i, k int, pathArg, def any, hasDef bool) (an
 		}
 	}
 	if raw, found := lookup(body, steps, lookupDecoded); found && (path == "" || len(steps) > 0) {
-		return gjson.Parse(raw).Value(), nil
+		return decodeValue(raw), nil
 	}
 	if hasDef {
 		return def, nil
 	}
 	s.fail(i, k, errorf(ErrNotFound, "path %q not found in the body", path))
 	return nil, nil
+}
+
+// decodeValue decodes a valid JSON value as Keboola's BodyMap does (encoding/json: float64
+// numbers, the last of duplicate keys wins).
+func decodeValue(raw string) any {
+	if raw[0] != '{' && raw[0] != '[' {
+		return gjson.Parse(raw).Value()
+	}
+	var v any
+	if err := json.Unmarshal([]byte(raw), &v); err != nil {
+		return gjson.Parse(raw).Value() // a number out of float64's range
+	}
+	return v
 }
 
 // jsonKind names the kind of the JSON value v, for error messages.
