@@ -24,9 +24,9 @@ import (
 //	-- row --           the expected CSV row; <uuid> matches any UUIDv7
 //	-- error --         or the expected error text (compile errors start with "compile: ")
 type goldenEvent struct {
-	Headers    map[string]any    `json:"headers"` // a value, or a list of values
-	IP         string            `json:"ip"`
-	ReceivedAt string            `json:"receivedAt"`
+	Headers    map[string]any `json:"headers"` // a value, or a list of values
+	IP         string         `json:"ip"`
+	ReceivedAt string         `json:"receivedAt"`
 	Kafka      *struct {
 		Topic     string      `json:"topic"`
 		Partition int32       `json:"partition"`
