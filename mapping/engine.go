@@ -91,10 +91,10 @@ func (e *engine) runExprs(events []Event) {
 		mark := len(e.exprBuf)
 		cells := e.spans[i*k : (i+1)*k]
 		clear(cells) // no span may outlive this render: the buffer is rewritten each time
-		for j, x := range e.m.exprs {
+		for j := range e.m.exprs {
 			start := len(e.exprBuf)
 			var ok bool
-			e.exprBuf, ok = x.eval(e.exprBuf, e.state, i, j)
+			e.exprBuf, ok = e.m.exprs[j].eval(e.exprBuf, e.state, i, j)
 			if e.errs[i] != nil {
 				break
 			}
