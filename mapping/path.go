@@ -79,14 +79,36 @@ func lookup(doc string, steps []pathStep, mode lookupMode) (string, bool) {
 	return v, true
 }
 
-// objectField returns the value of key in the object obj, the first or the last of duplicates.
-func objectField(obj, key string, last bool) (string, bool) {
+// objectField returns the value of key in the object obj. Decoded (encoding/json), keys are
+// compared unescaped and the last duplicate wins. Raw, it searches as fastjson's Object.Get
+// does: first the keys as written, then, when none matched, the keys unescaped; the first
+// match wins.
+func objectField(obj, key string, decoded bool) (string, bool) {
+	if decoded {
+		return scanObject(obj, key, true, true)
+	}
+	if indexBackslash(key) == len(key) {
+		if v, ok := scanObject(obj, key, false, false); ok {
+			return v, true
+		}
+	}
+	return scanObject(obj, key, true, false)
+}
+
+// scanObject finds key in obj, comparing keys unescaped or as written, returning the first or
+// the last match.
+func scanObject(obj, key string, unescaped, last bool) (string, bool) {
 	var found string
 	ok := false
 	i := skipJSONSpace(obj, 1)
 	for i < len(obj) && obj[i] == '"' {
 		end := stringEnd(obj, i)
-		match := jsonStringEquals(obj[i:end], key)
+		var match bool
+		if unescaped {
+			match = jsonStringEquals(obj[i:end], key)
+		} else {
+			match = obj[i+1:end-1] == key
+		}
 		i = skipJSONSpace(obj, end)
 		i = skipJSONSpace(obj, i+1) // ':'
 		vend := valueEnd(obj, i)
