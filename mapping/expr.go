@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"math"
+	"net/http"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -157,14 +158,14 @@ func (x *stringExpr) eval(dst []byte, s *evalState, i, k int) (out []byte, ok bo
 	quoted := false // dst holds the opened string
 	var pending any // a first value that is not a string, until a string follows
 	for _, part := range x.parts {
-		val, ok := s.call(ev, i, k, part)
+		str, isString, val, ok := s.call(ev, i, k, part)
 		if s.errs[i] != nil {
 			return dst[:start], true // failed as the native would have: the error is recorded
 		}
 		if !ok {
 			return dst[:start], false
 		}
-		if v, isString := val.(string); isString {
+		if isString {
 			if !quoted {
 				dst, quoted = append(dst, '"'), true
 				if pending != nil {
@@ -174,7 +175,7 @@ func (x *stringExpr) eval(dst []byte, s *evalState, i, k int) (out []byte, ok bo
 					pending = nil
 				}
 			}
-			dst = appendJsonnetEscaped(dst, v)
+			dst = appendJsonnetEscaped(dst, str)
 			continue
 		}
 		if val == nil {
@@ -198,14 +199,6 @@ func (x *stringExpr) eval(dst []byte, s *evalState, i, k int) (out []byte, ok bo
 		return dst, true
 	}
 	return append(dst, '"'), true
-}
-
-func isJSONScalar(v any) bool {
-	switch v.(type) {
-	case float64, bool, jsonNull:
-		return true
-	}
-	return false
 }
 
 // jsonNull stands for a null value while it waits to be joined.
@@ -237,27 +230,50 @@ func appendJsonnetNumber(dst []byte, v float64) []byte {
 	return strconv.AppendFloat(dst, v, 'g', 17, 64)
 }
 
-// call runs a global through the same code as its native.
-func (s *evalState) call(ev *Event, i, k int, part exprPart) (any, bool) {
+// call runs a global through the same code as its native. A string comes back as str (not
+// boxed, borrowed from the event or the state until the next call), anything else as val; ok
+// is false when the native would return an error.
+func (s *evalState) call(ev *Event, i, k int, part exprPart) (str string, isString bool, val any, ok bool) {
 	arg := func(n int) any {
 		if n < len(part.args) {
 			return part.args[n]
 		}
 		return nil
 	}
-	var v any
 	var err error
 	switch part.global {
 	case "":
-		return part.literal, true
+		return part.literal, true, nil, true
 	case "Body":
-		v, err = s.body(ev, i, k, arg(0), arg(1), len(part.args) == 2)
+		var raw string
+		var found bool
+		raw, found, err = s.bodyLookup(ev, i, k, arg(0))
+		switch {
+		case err != nil || s.errs[i] != nil:
+		case found && raw[0] == '"':
+			str = raw[1 : len(raw)-1]
+			if indexBackslash(str) < len(str) {
+				s.scratch = appendUnescaped(s.scratch[:0], str)
+				str = bytesToString(s.scratch)
+			}
+			return str, true, nil, true
+		case found:
+			val = decodeValue(raw)
+		case len(part.args) == 2:
+			val = part.args[1]
+		default:
+			s.fail(i, k, errorf(ErrNotFound, "path %q not found in the body", arg(0)))
+		}
 	case "Header":
-		v, err = s.header(ev, i, k, arg(0), arg(1), len(part.args) == 2)
+		if values := ev.Header[http.CanonicalHeaderKey(part.args[0].(string))]; len(values) > 0 {
+			return values[0], true, nil, true
+		}
+		val, err = s.header(ev, i, k, arg(0), arg(1), len(part.args) == 2)
 	default:
-		v, err = s.natives[part.global](ev, i, part.args)
+		val, err = s.natives[part.global](ev, i, part.args)
 	}
-	return v, err == nil
+	str, isString = val.(string)
+	return str, isString, val, err == nil
 }
 
 // appendJsonnetEscaped appends the inside of a JSON string as go-jsonnet manifests it: quote,
@@ -293,4 +309,12 @@ func appendJsonnetEscaped(dst []byte, v string) []byte {
 		}
 	}
 	return dst
+}
+
+func isJSONScalar(v any) bool {
+	switch v.(type) {
+	case float64, bool, jsonNull:
+		return true
+	}
+	return false
 }

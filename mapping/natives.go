@@ -168,6 +168,22 @@ func (s *evalState) formatTime(t time.Time, format any) (any, error) {
 // is decoded as a whole first: a JSON body that is not an object fails, and a path walks the
 // decoded value (see lookupDecoded), duplicate keys resolved to the last.
 func (s *evalState) body(ev *Event, i, k int, pathArg, def any, hasDef bool) (any, error) {
+	raw, found, err := s.bodyLookup(ev, i, k, pathArg)
+	switch {
+	case err != nil || s.errs[i] != nil:
+		return nil, err
+	case found:
+		return decodeValue(raw), nil
+	case hasDef:
+		return def, nil
+	}
+	s.fail(i, k, errorf(ErrNotFound, "path %q not found in the body", pathArg))
+	return nil, nil
+}
+
+// bodyLookup finds the raw JSON text of Body(path) for event i. A body that cannot be read
+// fails event i in template column k (recorded in s.errs); err is for a bad path argument.
+func (s *evalState) bodyLookup(ev *Event, i, k int, pathArg any) (raw string, found bool, err error) {
 	b := &s.bodies[i]
 	body, err := b.parse(ev)
 	if err == nil && !b.form {
@@ -177,13 +193,13 @@ func (s *evalState) body(ev *Event, i, k int, pathArg, def any, hasDef bool) (an
 	}
 	if err != nil {
 		s.fail(i, k, err)
-		return nil, nil
+		return "", false, nil
 	}
 	path := ""
 	if pathArg != nil {
 		var ok bool
 		if path, ok = pathArg.(string); !ok {
-			return nil, fmt.Errorf("the path given to Body must be a string, got %T", pathArg)
+			return "", false, fmt.Errorf("the path given to Body must be a string, got %T", pathArg)
 		}
 	}
 	steps, ok := s.paths[path]
@@ -193,14 +209,11 @@ func (s *evalState) body(ev *Event, i, k int, pathArg, def any, hasDef bool) (an
 			s.paths[path] = steps
 		}
 	}
-	if raw, found := lookup(body, steps, lookupDecoded); found && (path == "" || len(steps) > 0) {
-		return decodeValue(raw), nil
+	if path != "" && len(steps) == 0 { // "." and the like: a decoded body has no such value
+		return "", false, nil
 	}
-	if hasDef {
-		return def, nil
-	}
-	s.fail(i, k, errorf(ErrNotFound, "path %q not found in the body", path))
-	return nil, nil
+	raw, found = lookup(body, steps, lookupDecoded)
+	return raw, found, nil
 }
 
 // decodeValue decodes a valid JSON value as Keboola's BodyMap does (encoding/json: float64

@@ -55,7 +55,9 @@ const (
 	lookupDecoded
 )
 
-// lookup returns the raw JSON text of the value at steps in the valid JSON doc.
+// lookup returns the raw JSON text of the value at steps in the valid JSON doc. On the way down
+// a value is held open-ended, from its start to the end of doc: its end is found once, for
+// the value returned.
 func lookup(doc string, steps []pathStep, mode lookupMode) (string, bool) {
 	v := trimJSONSpace(doc)
 	for _, s := range steps {
@@ -76,13 +78,13 @@ func lookup(doc string, steps []pathStep, mode lookupMode) (string, bool) {
 			return "", false
 		}
 	}
-	return v, true
+	return v[:valueEnd(v, 0)], true
 }
 
-// objectField returns the value of key in the object obj. Decoded (encoding/json), keys are
-// compared unescaped and the last duplicate wins. Raw, it searches as fastjson's Object.Get
-// does: first the keys as written, then, when none matched, the keys unescaped; the first
-// match wins.
+// objectField returns the value of key in the object that obj starts with, open-ended.
+// Decoded (encoding/json), keys are compared unescaped and the last duplicate wins. Raw, it
+// searches as fastjson's Object.Get does: first the keys as written, then, when none matched,
+// the keys unescaped; the first match wins.
 func objectField(obj, key string, decoded bool) (string, bool) {
 	if decoded {
 		return scanObject(obj, key, true, true)
@@ -95,8 +97,8 @@ func objectField(obj, key string, decoded bool) (string, bool) {
 	return scanObject(obj, key, true, false)
 }
 
-// scanObject finds key in obj, comparing keys unescaped or as written, returning the first or
-// the last match.
+// scanObject finds key in the object obj starts with, comparing keys unescaped or as written,
+// returning the first or the last match, open-ended.
 func scanObject(obj, key string, unescaped, last bool) (string, bool) {
 	var found string
 	ok := false
@@ -111,14 +113,13 @@ func scanObject(obj, key string, unescaped, last bool) (string, bool) {
 		}
 		i = skipJSONSpace(obj, end)
 		i = skipJSONSpace(obj, i+1) // ':'
-		vend := valueEnd(obj, i)
 		if match {
-			found, ok = obj[i:vend], true
-			if !last {
+			found, ok = obj[i:], true
+			if !last || noDuplicate(found, key) {
 				return found, true
 			}
 		}
-		i = skipJSONSpace(obj, vend)
+		i = skipJSONSpace(obj, valueEnd(obj, i))
 		if i < len(obj) && obj[i] == ',' {
 			i = skipJSONSpace(obj, i+1)
 		}
@@ -126,15 +127,32 @@ func scanObject(obj, key string, unescaped, last bool) (string, bool) {
 	return found, ok
 }
 
-// arrayElement returns element n of the array arr, or "".
+// noDuplicate tells, by vectorised searches, that rest cannot hold key again: neither its text
+// nor any escape appears in it. Otherwise the caller scans on.
+func noDuplicate(rest, key string) bool {
+	if key == "" || strings.IndexByte(rest, '\\') >= 0 {
+		return false
+	}
+	for c := key[0]; ; { // strings.Contains, jumping between the key's first bytes
+		i := strings.IndexByte(rest, c)
+		if i < 0 {
+			return true
+		}
+		if strings.HasPrefix(rest[i:], key) {
+			return false
+		}
+		rest = rest[i+1:]
+	}
+}
+
+// arrayElement returns element n of the array arr starts with, open-ended, or "".
 func arrayElement(arr string, n int) string {
 	i := skipJSONSpace(arr, 1)
 	for k := 0; i < len(arr) && arr[i] != ']'; k++ {
-		end := valueEnd(arr, i)
 		if k == n {
-			return arr[i:end]
+			return arr[i:]
 		}
-		i = skipJSONSpace(arr, end)
+		i = skipJSONSpace(arr, valueEnd(arr, i))
 		if i < len(arr) && arr[i] == ',' {
 			i = skipJSONSpace(arr, i+1)
 		}
