@@ -175,7 +175,12 @@ func (e *engine) evaluate(program ast.Node, events []Event, errs []error) (strin
 	if n := abandoned.Load(); n >= MaxAbandoned {
 		return "", fmt.Errorf("%w: %d evaluations that ran past the time limit are still running", ErrTemplate, n)
 	}
-	e.state.begin(events, errs)
+	// The natives record failures in a slice of the state's own, copied out only when the
+	// evaluation ends in time: an abandoned one keeps writing to a slice nobody else reads.
+	st := e.state
+	st.errBuf = resize(st.errBuf, len(errs))
+	copy(st.errBuf, errs)
+	st.begin(events, st.errBuf)
 	type result struct {
 		out string
 		err error
@@ -204,6 +209,7 @@ func (e *engine) evaluate(program ast.Node, events []Event, errs []error) (strin
 		}
 		r = <-done // it finished just in time
 	}
+	copy(errs, st.errBuf)
 	if r.err != nil {
 		return "", fmt.Errorf("%w: %s", ErrTemplate, firstLine(r.err.Error()))
 	}

@@ -246,10 +246,10 @@ func (s *evalState) call(ev *Event, i, k int, part exprPart) (str string, isStri
 		return part.literal, true, nil, true
 	case "Body":
 		var raw string
-		var found bool
-		raw, found, err = s.bodyLookup(ev, i, k, arg(0))
+		var found, failed bool
+		raw, found, failed, err = s.bodyLookup(ev, i, k, arg(0))
 		switch {
-		case err != nil || s.errs[i] != nil:
+		case err != nil || failed:
 		case found && raw[0] == '"':
 			str = raw[1 : len(raw)-1]
 			if indexBackslash(str) < len(str) {

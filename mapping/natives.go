@@ -17,6 +17,7 @@ import (
 type evalState struct {
 	events  []Event
 	errs    []error // per event; the first failure wins
+	errBuf  []error // errs of a Jsonnet evaluation (see engine.evaluate)
 	bodies  []bodyState
 	names   []string // template column names, by template number
 	paths   map[string][]pathStep
@@ -168,9 +169,9 @@ func (s *evalState) formatTime(t time.Time, format any) (any, error) {
 // is decoded as a whole first: a JSON body that is not an object fails, and a path walks the
 // decoded value (see lookupDecoded), duplicate keys resolved to the last.
 func (s *evalState) body(ev *Event, i, k int, pathArg, def any, hasDef bool) (any, error) {
-	raw, found, err := s.bodyLookup(ev, i, k, pathArg)
+	raw, found, failed, err := s.bodyLookup(ev, i, k, pathArg)
 	switch {
-	case err != nil || s.errs[i] != nil:
+	case err != nil || failed:
 		return nil, err
 	case found:
 		return decodeValue(raw), nil
@@ -182,8 +183,9 @@ func (s *evalState) body(ev *Event, i, k int, pathArg, def any, hasDef bool) (an
 }
 
 // bodyLookup finds the raw JSON text of Body(path) for event i. A body that cannot be read
-// fails event i in template column k (recorded in s.errs); err is for a bad path argument.
-func (s *evalState) bodyLookup(ev *Event, i, k int, pathArg any) (raw string, found bool, err error) {
+// fails event i in template column k (recorded by s.fail, failed set); err is for a bad path
+// argument.
+func (s *evalState) bodyLookup(ev *Event, i, k int, pathArg any) (raw string, found, failed bool, err error) {
 	b := &s.bodies[i]
 	body, err := b.parse(ev)
 	if err == nil && !b.form {
@@ -193,13 +195,13 @@ func (s *evalState) bodyLookup(ev *Event, i, k int, pathArg any) (raw string, fo
 	}
 	if err != nil {
 		s.fail(i, k, err)
-		return "", false, nil
+		return "", false, true, nil
 	}
 	path := ""
 	if pathArg != nil {
 		var ok bool
 		if path, ok = pathArg.(string); !ok {
-			return "", false, fmt.Errorf("the path given to Body must be a string, got %T", pathArg)
+			return "", false, false, fmt.Errorf("the path given to Body must be a string, got %T", pathArg)
 		}
 	}
 	steps, ok := s.paths[path]
@@ -210,10 +212,10 @@ func (s *evalState) bodyLookup(ev *Event, i, k int, pathArg any) (raw string, fo
 		}
 	}
 	if path != "" && len(steps) == 0 { // "." and the like: a decoded body has no such value
-		return "", false, nil
+		return "", false, false, nil
 	}
 	raw, found = lookup(body, steps, lookupDecoded)
-	return raw, found, nil
+	return raw, found, false, nil
 }
 
 // decodeValue decodes a valid JSON value as Keboola's BodyMap does (encoding/json: float64
