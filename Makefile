@@ -40,10 +40,11 @@ test: test-deps lint compose-check
 bench:
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(BENCH_COUNT) -benchtime $(BENCH_TIME) ./...
 
-## fuzz: a short run of every fuzz target.
+## fuzz: a short run of every fuzz target; FuzzShortcuts draws new seeds (make test runs its fixed ones).
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzRender -fuzztime 30s -fuzzminimizetime 5s ./mapping
 	$(GO) test -run '^$$' -fuzz FuzzCompile -fuzztime 15s -fuzzminimizetime 5s ./mapping
+	$(GO) test -run '^$$' -fuzz FuzzShortcuts -fuzztime 60s -fuzzminimizetime 5s ./mapping
 
 lint:
 	$(GO) vet ./...

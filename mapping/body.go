@@ -3,7 +3,6 @@ package mapping
 import (
 	"bytes"
 	"encoding/json"
-	"net/url"
 	"strings"
 
 	"github.com/tidwall/gjson"
@@ -15,10 +14,11 @@ type bodyState struct {
 	ready bool
 	json  string // the body as JSON text: the body itself, or form data converted to JSON
 	err   error
-	form  []byte // reused buffer for converted form data
+	form  bool   // json was converted from form data
+	buf   []byte // reused buffer for converted form data
 }
 
-func (b *bodyState) reset() { b.ready, b.json, b.err = false, "", nil }
+func (b *bodyState) reset() { b.ready, b.json, b.err, b.form = false, "", nil, false }
 
 // parse returns the event's body as JSON text: the bytes themselves for JSON (and for every
 // Kafka record), an object built from form data, or an error naming the content types that work.
@@ -43,8 +43,8 @@ func (b *bodyState) parse(ev *Event) (string, error) {
 			b.json, b.err = "", invalidJSON(ev.Body)
 		}
 	case isFormContentType(contentType):
-		b.form, b.err = appendFormJSON(b.form[:0], bytesToString(ev.Body))
-		b.json = bytesToString(b.form)
+		b.buf, b.err = appendFormJSON(b.buf[:0], bytesToString(ev.Body))
+		b.json, b.form = bytesToString(b.buf), true
 	default:
 		b.err = errorf(ErrUnsupportedContentType,
 			`unsupported content type %q, supported types: application/json (or application/*+json) and application/x-www-form-urlencoded`,
@@ -125,59 +125,4 @@ func isJSONContentType(ct string) bool {
 
 func isFormContentType(ct string) bool {
 	return strings.EqualFold(mediaType(ct), "application/x-www-form-urlencoded")
-}
-
-// appendFormJSON converts form data to a JSON object: keys in order of first appearance, a key
-// given once maps to a string, a repeated key to an array of strings ("a=1&b=2&b=3" →
-// {"a":"1","b":["2","3"]}), as Keboola renders form bodies.
-func appendFormJSON(dst []byte, form string) ([]byte, error) {
-	type field struct {
-		key    string
-		values []string
-	}
-	var fields []field
-	index := map[string]int{}
-	for form != "" {
-		var pair string
-		pair, form, _ = strings.Cut(form, "&")
-		if pair == "" {
-			continue
-		}
-		k, v, _ := strings.Cut(pair, "=")
-		key, err := url.QueryUnescape(k)
-		if err != nil {
-			return dst, errorf(ErrInvalidBody, "invalid form data: %v", err)
-		}
-		value, err := url.QueryUnescape(v)
-		if err != nil {
-			return dst, errorf(ErrInvalidBody, "invalid form data: %v", err)
-		}
-		if i, ok := index[key]; ok {
-			fields[i].values = append(fields[i].values, value)
-			continue
-		}
-		index[key] = len(fields)
-		fields = append(fields, field{key: key, values: []string{value}})
-	}
-	dst = append(dst, '{')
-	for i, f := range fields {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = appendJSONString(dst, f.key)
-		dst = append(dst, ':')
-		if len(f.values) == 1 {
-			dst = appendJSONString(dst, f.values[0])
-			continue
-		}
-		dst = append(dst, '[')
-		for j, v := range f.values {
-			if j > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendJSONString(dst, v)
-		}
-		dst = append(dst, ']')
-	}
-	return append(dst, '}'), nil
 }

@@ -46,7 +46,7 @@ func newEngine(m *Mapping) *engine {
 // reset gives the engine a fresh VM and state. After a timeout the abandoned evaluation still
 // runs on the old pair, so neither is touched again.
 func (e *engine) reset() {
-	e.state = &evalState{names: e.m.templateNames, paths: map[string]string{}}
+	e.state = &evalState{names: e.m.templateNames, paths: map[string][]pathStep{}}
 	e.vm = jsonnet.MakeVM()
 	e.vm.MaxStack = e.m.cfg.TemplateMaxStack
 	e.vm.Importer(noImports{})
@@ -89,19 +89,22 @@ func (e *engine) runExprs(events []Event) {
 	e.spans = resize(e.spans, len(events)*k)
 	for i := range events {
 		mark := len(e.exprBuf)
-		for j, x := range e.m.exprs {
+		cells := e.spans[i*k : (i+1)*k]
+		clear(cells) // no span may outlive this render: the buffer is rewritten each time
+		for j := range e.m.exprs {
 			start := len(e.exprBuf)
 			var ok bool
-			e.exprBuf, ok = x.eval(e.exprBuf, e.state, i, j)
+			e.exprBuf, ok = e.m.exprs[j].eval(e.exprBuf, e.state, i, j)
 			if e.errs[i] != nil {
 				break
 			}
 			if !ok {
 				e.slow = append(e.slow, i)
 				e.exprBuf = e.exprBuf[:mark]
+				clear(cells) // Jsonnet fills them; the spans set so far point past the cut
 				break
 			}
-			e.spans[i*k+j] = [2]int{start, len(e.exprBuf)}
+			cells[j] = [2]int{start, len(e.exprBuf)}
 		}
 	}
 	values := bytesToString(e.exprBuf)
@@ -172,7 +175,12 @@ func (e *engine) evaluate(program ast.Node, events []Event, errs []error) (strin
 	if n := abandoned.Load(); n >= MaxAbandoned {
 		return "", fmt.Errorf("%w: %d evaluations that ran past the time limit are still running", ErrTemplate, n)
 	}
-	e.state.begin(events, errs)
+	// The natives record failures in a slice of the state's own, copied out only when the
+	// evaluation ends in time: an abandoned one keeps writing to a slice nobody else reads.
+	st := e.state
+	st.errBuf = resize(st.errBuf, len(errs))
+	copy(st.errBuf, errs)
+	st.begin(events, st.errBuf)
 	type result struct {
 		out string
 		err error
@@ -201,6 +209,7 @@ func (e *engine) evaluate(program ast.Node, events []Event, errs []error) (strin
 		}
 		r = <-done // it finished just in time
 	}
+	copy(errs, st.errBuf)
 	if r.err != nil {
 		return "", fmt.Errorf("%w: %s", ErrTemplate, firstLine(r.err.Error()))
 	}

@@ -1,19 +1,28 @@
 package mapping
 
 import (
+	"math"
+	"net/http"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 )
 
-// Many templates only join strings: Body("user.name") + "-" + Header("X-Id", "none"). Such a
-// template compiles to a stringExpr and runs in Go, using the lookups the Jsonnet natives use,
-// at a fraction of an evaluation's cost. The result is a string exactly when the Jsonnet result
-// would be one; for an event where a value is not a string (a number, an object, a null), the
+// Many templates only join strings: Body("user.name") + "-" + Header("X-Id", "none"), or are
+// a single lookup: Body("total"). Such a template compiles to a stringExpr and runs in Go,
+// using the lookups the Jsonnet natives use, at a fraction of an evaluation's cost. It writes
+// what Jsonnet writes: strings in go-jsonnet's escaping, numbers as go-jsonnet prints them
+// (see appendJsonnetNumber), and a number, boolean or null joined to a string as its text,
+// Jsonnet's string concatenation. Whatever else comes up for an event (an object, an array,
+// two numbers added, a number inside parentheses whose grouping would matter), the
 // expression reports so and the event is evaluated in Jsonnet, so semantics stay Jsonnet's.
+// FuzzShortcuts holds the two to the same output.
 
 // stringExpr is a concatenation of parts.
-type stringExpr []exprPart
+type stringExpr struct {
+	parts   []exprPart
+	grouped bool // written with parentheses: only strings are joined in Go
+}
 
 // exprPart is a string literal (global == "") or a call of a global with literal arguments.
 type exprPart struct {
@@ -38,13 +47,14 @@ func compileStringExpr(content string) (stringExpr, bool) {
 		}
 	}
 	p := exprParser{toks: toks}
-	expr, ok := p.expr()
-	return expr, ok && p.pos == len(toks)
+	parts, ok := p.expr()
+	return stringExpr{parts: parts, grouped: p.grouped}, ok && p.pos == len(toks)
 }
 
 type exprParser struct {
-	toks []string
-	pos  int
+	toks    []string
+	pos     int
+	grouped bool
 }
 
 func (p *exprParser) peek() string {
@@ -54,8 +64,8 @@ func (p *exprParser) peek() string {
 	return ""
 }
 
-func (p *exprParser) expr() (stringExpr, bool) {
-	var out stringExpr
+func (p *exprParser) expr() ([]exprPart, bool) {
+	var out []exprPart
 	for {
 		parts, ok := p.part()
 		if !ok {
@@ -69,10 +79,11 @@ func (p *exprParser) expr() (stringExpr, bool) {
 	}
 }
 
-func (p *exprParser) part() (stringExpr, bool) {
+func (p *exprParser) part() ([]exprPart, bool) {
 	tok := p.peek()
 	p.pos++
 	if tok == "(" {
+		p.grouped = true
 		inner, ok := p.expr()
 		if !ok || p.peek() != ")" {
 			return nil, false
@@ -81,7 +92,7 @@ func (p *exprParser) part() (stringExpr, bool) {
 		return inner, true
 	}
 	if s, ok := jsonnetStringLiteral(tok); ok {
-		return stringExpr{{literal: s}}, true
+		return []exprPart{{literal: s}}, true
 	}
 	arities, isGlobal := stringGlobals[tok]
 	if !isGlobal || p.peek() != "(" {
@@ -106,7 +117,7 @@ func (p *exprParser) part() (stringExpr, bool) {
 	p.pos++
 	for _, n := range arities {
 		if n == len(call.args) {
-			return stringExpr{call}, true
+			return []exprPart{call}, true
 		}
 	}
 	return nil, false
@@ -139,47 +150,130 @@ func jsonnetStringLiteral(tok string) (string, bool) {
 
 func utf16Surrogate(r rune) bool { return r >= 0xd800 && r < 0xe000 }
 
-// eval appends the expression's value for event i as a JSON string in go-jsonnet's escaping.
-// ok is false when some value is not a string: the event then needs Jsonnet.
-func (x stringExpr) eval(dst []byte, s *evalState, i, k int) (out []byte, ok bool) {
+// eval appends the expression's value for event i as JSON in go-jsonnet's writing. ok is false
+// when the event needs Jsonnet.
+func (x *stringExpr) eval(dst []byte, s *evalState, i, k int) (out []byte, ok bool) {
 	start := len(dst)
-	dst = append(dst, '"')
 	ev := &s.events[i]
-	for _, part := range x {
-		val, ok := s.call(ev, i, k, part)
+	quoted := false // dst holds the opened string
+	var pending any // a first value that is not a string, until a string follows
+	for _, part := range x.parts {
+		str, isString, val, ok := s.call(ev, i, k, part)
 		if s.errs[i] != nil {
 			return dst[:start], true // failed as the native would have: the error is recorded
 		}
-		v, isString := val.(string)
-		if !ok || !isString {
+		if !ok {
 			return dst[:start], false
 		}
-		dst = appendJsonnetEscaped(dst, v)
+		if isString {
+			if !quoted {
+				dst, quoted = append(dst, '"'), true
+				if pending != nil {
+					if dst, ok = appendJsonnetScalar(dst, pending); !ok {
+						return dst[:start], false
+					}
+					pending = nil
+				}
+			}
+			dst = appendJsonnetEscaped(dst, str)
+			continue
+		}
+		if val == nil {
+			val = jsonNull{}
+		}
+		switch {
+		case x.grouped || pending != nil || !isJSONScalar(val):
+			return dst[:start], false // (a + b), two non-strings added, an object or array
+		case quoted:
+			if dst, ok = appendJsonnetScalar(dst, val); !ok {
+				return dst[:start], false
+			}
+		default:
+			pending = val
+		}
+	}
+	if pending != nil { // the template is this one value
+		if dst, ok = appendJsonnetScalar(dst, pending); !ok {
+			return dst[:start], false
+		}
+		return dst, true
 	}
 	return append(dst, '"'), true
 }
 
-// call runs a global through the same code as its native.
-func (s *evalState) call(ev *Event, i, k int, part exprPart) (any, bool) {
+// jsonNull stands for a null value while it waits to be joined.
+type jsonNull struct{}
+
+// appendJsonnetScalar appends a number, boolean or null as Jsonnet writes it, alone or joined to
+// a string; ok is false for anything else.
+func appendJsonnetScalar(dst []byte, v any) ([]byte, bool) {
+	switch v := v.(type) {
+	case float64:
+		if math.IsInf(v, 0) || math.IsNaN(v) {
+			return dst, false
+		}
+		return appendJsonnetNumber(dst, v), true
+	case bool:
+		return strconv.AppendBool(dst, v), true
+	case jsonNull:
+		return append(dst, "null"...), true
+	}
+	return dst, false
+}
+
+// appendJsonnetNumber writes v as go-jsonnet's unparseNumber does: an integral value with
+// "%.0f", any other with "%.17g" (so 42.1 is 42.100000000000001 and 1e3 is 1000).
+func appendJsonnetNumber(dst []byte, v float64) []byte {
+	if v == math.Floor(v) {
+		return strconv.AppendFloat(dst, v, 'f', 0, 64)
+	}
+	return strconv.AppendFloat(dst, v, 'g', 17, 64)
+}
+
+// call runs a global through the same code as its native. A string comes back as str (not
+// boxed, borrowed from the event or the state until the next call), anything else as val; ok
+// is false when the native would return an error.
+func (s *evalState) call(ev *Event, i, k int, part exprPart) (str string, isString bool, val any, ok bool) {
 	arg := func(n int) any {
 		if n < len(part.args) {
 			return part.args[n]
 		}
 		return nil
 	}
-	var v any
 	var err error
 	switch part.global {
 	case "":
-		return part.literal, true
+		return part.literal, true, nil, true
 	case "Body":
-		v, err = s.body(ev, i, k, arg(0), arg(1), len(part.args) == 2)
+		var raw string
+		var found, failed bool
+		raw, found, failed, err = s.bodyLookup(ev, i, k, arg(0))
+		switch {
+		case err != nil || failed:
+		case found && raw[0] == '"':
+			str = raw[1 : len(raw)-1]
+			if indexBackslash(str) < len(str) {
+				s.scratch = appendUnescaped(s.scratch[:0], str)
+				str = bytesToString(s.scratch)
+			}
+			return str, true, nil, true
+		case found:
+			val = decodeValue(raw)
+		case len(part.args) == 2:
+			val = part.args[1]
+		default:
+			s.fail(i, k, errorf(ErrNotFound, "path %q not found in the body", arg(0)))
+		}
 	case "Header":
-		v, err = s.header(ev, i, k, arg(0), arg(1), len(part.args) == 2)
+		if values := ev.Header[http.CanonicalHeaderKey(part.args[0].(string))]; len(values) > 0 {
+			return values[0], true, nil, true
+		}
+		val, err = s.header(ev, i, k, arg(0), arg(1), len(part.args) == 2)
 	default:
-		v, err = s.natives[part.global](ev, i, part.args)
+		val, err = s.natives[part.global](ev, i, part.args)
 	}
-	return v, err == nil
+	str, isString = val.(string)
+	return str, isString, val, err == nil
 }
 
 // appendJsonnetEscaped appends the inside of a JSON string as go-jsonnet manifests it: quote,
@@ -215,4 +309,12 @@ func appendJsonnetEscaped(dst []byte, v string) []byte {
 		}
 	}
 	return dst
+}
+
+func isJSONScalar(v any) bool {
+	switch v.(type) {
+	case float64, bool, jsonNull:
+		return true
+	}
+	return false
 }

@@ -16,7 +16,7 @@ func TestStringExpressionsMatchJsonnet(t *testing.T) {
 		`'a\'b' + "\u00e9\n\t\"" + (Ip() + Now()) + Now('%Y|%f')`,
 		`'"quoted"' + "\"" + '\\'`,
 		`Body("s") + BodyStr()`,
-		`"" + Body("n")`, // a number: Jsonnet decides
+		`"" + Body("n")`, // a number joined to a string, written as Jsonnet writes it
 		`Body("missing", "dflt") + Header("X-Ctl")`,
 		`Header('x-id')`,
 		`HeaderStr() + Topic() + Key() + Timestamp() + Timestamp('%H')`,

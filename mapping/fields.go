@@ -14,7 +14,8 @@ func appendTime(dst []byte, t time.Time) []byte {
 	return t.UTC().AppendFormat(dst, TimeFormat)
 }
 
-// appendHeaders renders HTTP headers as Keboola does: a compact JSON object, canonical names,
+// appendHeaders renders HTTP headers as Keboola does: a compact JSON object written as Go's
+// json.Marshal writes it, canonical names,
 // sorted, the first value of each header. keys is scratch space, returned for reuse.
 func appendHeaders(dst []byte, h http.Header, keys []string) ([]byte, []string) {
 	keys = sortedHeaderKeys(h, keys[:0])
@@ -23,9 +24,9 @@ func appendHeaders(dst []byte, h http.Header, keys []string) ([]byte, []string) 
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendJSONString(dst, http.CanonicalHeaderKey(k))
+		dst = appendMarshalledString(dst, http.CanonicalHeaderKey(k))
 		dst = append(dst, ':')
-		dst = appendJSONString(dst, h[k][0])
+		dst = appendMarshalledString(dst, h[k][0])
 	}
 	return append(dst, '}'), keys
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/kbridge/kbridge/mapping"
@@ -23,6 +24,16 @@ const fuzzColumns = `[
    "content":"std.toString(Body('a', null)) + Header('X-A', '') + std.toString(Body('b', {}))"}}
 ]`
 
+// exprColumns has a template that compiles to a string expression: events whose values are
+// strings render in Go, the others fall back to Jsonnet, so the fuzzer runs both paths and the
+// switch between them on one renderer.
+const exprColumns = `[
+  {"type":"id","name":"id"},
+  {"type":"template","name":"t","rawString":true,"template":{"language":"jsonnet",
+   "content":"Body('a') + '-' + Body('b', 'none') + Header('X-A', '')"}},
+  {"type":"template","name":"u","template":{"language":"jsonnet","content":"Body('b', 'zero')"}}
+]`
+
 // FuzzRender: no input panics; a failure is a *ColumnError; a row is one CSV record with a field
 // per column; rendering alone and in a batch agree.
 func FuzzRender(f *testing.F) {
@@ -37,45 +48,61 @@ func FuzzRender(f *testing.F) {
 		{`{"a":12345678901234567890}`, "text/plain", true},
 		{"\xff\xfe", "application/json", true},
 		{`{"a":"\ud83d"}`, "application/json", false},
+		{`{"a":"` + strings.Repeat("x", 300) + `","b":"y"}`, "application/json", false},
+		{`{"a":5,"b":"y"}`, "application/json", false},
+		{`{"a":"s","b":[1,{"c":null}]}`, "application/json", true},
+		{`a=1&b[]=2&b[]=3`, "application/x-www-form-urlencoded", false},
 	} {
 		f.Add([]byte(seed.body), seed.contentType, seed.kafka, "k\"ey", "X-A")
 	}
-	cols, err := mapping.DecodeColumns([]byte(fuzzColumns))
-	if err != nil {
-		f.Fatal(err)
+	var renderers []*mapping.Renderer
+	var widths []int
+	for _, columns := range []string{fuzzColumns, exprColumns} {
+		cols, err := mapping.DecodeColumns([]byte(columns))
+		if err != nil {
+			f.Fatal(err)
+		}
+		m, err := mapping.Compile(cols, mapping.Config{})
+		if err != nil {
+			f.Fatal(err)
+		}
+		renderers, widths = append(renderers, m.NewRenderer()), append(widths, len(cols))
 	}
-	m, err := mapping.Compile(cols, mapping.Config{})
-	if err != nil {
-		f.Fatal(err)
-	}
-	r := m.NewRenderer()
 	var rows mapping.Rows
 	f.Fuzz(func(t *testing.T, body []byte, contentType string, kafka bool, key, headerValue string) {
 		ev := mapping.Event{Body: body, Header: http.Header{"Content-Type": {contentType}, "X-A": {headerValue}},
 			Kafka: kafka, Key: []byte(key), RecordHeaders: []mapping.RecordHeader{{Key: key, Value: body}}}
-		row, err := r.AppendRow(nil, &ev)
-		batch := []mapping.Event{ev, ev}
-		mapping.Prepare(batch) // prepared or not, the rows are the same
-		r.RenderBatch(batch, &rows)
-		if err != nil {
-			var ce *mapping.ColumnError
-			if !errors.As(err, &ce) {
-				t.Fatalf("error %v is not a *ColumnError", err)
-			}
-			if rows.Err(0) == nil || rows.Err(0).Error() != err.Error() {
-				t.Fatalf("batch error %v, single error %v", rows.Err(0), err)
-			}
-			return
-		}
-		records, cerr := csv.NewReader(bytes.NewReader(row)).ReadAll()
-		if cerr != nil || len(records) != 1 || len(records[0]) != len(cols) {
-			t.Fatalf("row %q is not one CSV record of %d fields: %v", row, len(cols), cerr)
-		}
-		// The id differs per render; everything after it must match.
-		if rows.Err(0) != nil || !bytes.Equal(row[38:], rows.Row(0)[38:]) || !bytes.Equal(rows.Row(0)[38:], rows.Row(1)[38:]) {
-			t.Fatalf("batch row %q differs from single row %q (%v)", rows.Row(0), row, rows.Err(0))
+		for i, r := range renderers {
+			checkRender(t, r, &rows, ev, widths[i])
 		}
 	})
+}
+
+// checkRender renders ev alone and twice in a batch and checks that the results agree.
+func checkRender(t *testing.T, r *mapping.Renderer, rows *mapping.Rows, ev mapping.Event, width int) {
+	t.Helper()
+	row, err := r.AppendRow(nil, &ev)
+	batch := []mapping.Event{ev, ev}
+	mapping.Prepare(batch) // prepared or not, the rows are the same
+	r.RenderBatch(batch, rows)
+	if err != nil {
+		var ce *mapping.ColumnError
+		if !errors.As(err, &ce) {
+			t.Fatalf("error %v is not a *ColumnError", err)
+		}
+		if rows.Err(0) == nil || rows.Err(0).Error() != err.Error() {
+			t.Fatalf("batch error %v, single error %v", rows.Err(0), err)
+		}
+		return
+	}
+	records, cerr := csv.NewReader(bytes.NewReader(row)).ReadAll()
+	if cerr != nil || len(records) != 1 || len(records[0]) != width {
+		t.Fatalf("row %q is not one CSV record of %d fields: %v", row, width, cerr)
+	}
+	// The id differs per render; everything after it must match.
+	if rows.Err(0) != nil || !bytes.Equal(row[38:], rows.Row(0)[38:]) || !bytes.Equal(rows.Row(0)[38:], rows.Row(1)[38:]) {
+		t.Fatalf("batch row %q differs from single row %q (%v)", rows.Row(0), row, rows.Err(0))
+	}
 }
 
 // FuzzCompile: no column list panics the compiler.

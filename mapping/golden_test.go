@@ -19,14 +19,14 @@ import (
 // A golden case is a txtar archive under testdata/cases:
 //
 //	-- columns.json --  the sink mapping (a column array or {"columns": [...]})
-//	-- event.json --    optional: headers, ip, receivedAt, kafka {topic, partition, offset, key, timestamp, headers}
+//	-- event.json --    optional: headers (name: value or [values]), ip, receivedAt, kafka {topic, partition, offset, key, timestamp, headers}
 //	-- body --          the request body or record value (one trailing newline is dropped)
 //	-- row --           the expected CSV row; <uuid> matches any UUIDv7
 //	-- error --         or the expected error text (compile errors start with "compile: ")
 type goldenEvent struct {
-	Headers    map[string]string `json:"headers"`
-	IP         string            `json:"ip"`
-	ReceivedAt string            `json:"receivedAt"`
+	Headers    map[string]any `json:"headers"` // a value, or a list of values
+	IP         string         `json:"ip"`
+	ReceivedAt string         `json:"receivedAt"`
 	Kafka      *struct {
 		Topic     string      `json:"topic"`
 		Partition int32       `json:"partition"`
@@ -126,10 +126,19 @@ func goldenEventFrom(t *testing.T, spec, body string) mapping.Event {
 	}
 	ev := mapping.Event{Body: []byte(body), Header: http.Header{}}
 	if g.Headers == nil {
-		g.Headers = map[string]string{"Content-Type": "application/json"}
+		g.Headers = map[string]any{"Content-Type": "application/json"}
 	}
 	for k, v := range g.Headers {
-		ev.Header.Set(k, v)
+		switch v := v.(type) {
+		case string:
+			ev.Header.Set(k, v)
+		case []any:
+			for _, one := range v {
+				ev.Header.Add(k, one.(string))
+			}
+		default:
+			t.Fatalf("event.json: header %s: %v is neither a string nor a list", k, v)
+		}
 	}
 	if g.IP == "" {
 		g.IP = "192.0.2.10"

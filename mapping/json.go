@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"strconv"
+	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -113,10 +114,10 @@ func decodeUnicodeEscape(s string) (rune, int) {
 	return r, 6
 }
 
-// appendCompactJSON appends the valid JSON value raw without insignificant white space.
-// Numbers keep their exact text. With canonical set, strings are re-escaped (see
-// appendJSONString), so "\u00e9" and "é" render the same; otherwise they are copied verbatim.
-func appendCompactJSON(dst []byte, raw string, canonical bool) []byte {
+// appendCompactJSON appends the valid JSON value raw without insignificant white space. Numbers,
+// strings and keys keep their exact text, escapes included, as Keboola writes a path value
+// (fastjson's Value.String).
+func appendCompactJSON(dst []byte, raw string) []byte {
 	for i := 0; i < len(raw); {
 		c := raw[i]
 		switch c {
@@ -124,12 +125,7 @@ func appendCompactJSON(dst []byte, raw string, canonical bool) []byte {
 			i++
 		case '"':
 			end := stringEnd(raw, i)
-			lit := raw[i:end]
-			if !canonical || indexBackslash(lit) == len(lit) {
-				dst = append(dst, lit...)
-			} else {
-				dst = appendCanonicalString(dst, lit)
-			}
+			dst = append(dst, raw[i:end]...)
 			i = end
 		default:
 			j := i + 1
@@ -143,24 +139,88 @@ func appendCompactJSON(dst []byte, raw string, canonical bool) []byte {
 	return dst
 }
 
-// appendCanonicalString re-escapes an escaped JSON string literal through a stack buffer.
-func appendCanonicalString(dst []byte, lit string) []byte {
-	var buf [256]byte
-	plain := appendUnquoted(buf[:0], lit)
-	return appendJSONString(dst, bytesToString(plain))
+// appendMarshalledString appends s as a JSON string exactly as Go's json.Marshal writes it,
+// which is how Keboola writes the headers column, a quoted defaultValue and form-data values:
+// quote, backslash and \b \f \n \r \t escaped, other controls and '<', '>', '&' as \u00XX,
+// U+2028 and U+2029 as \u2028 and \u2029, each invalid UTF-8 byte as \ufffd.
+func appendMarshalledString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
 }
 
 func isJSONSpecial(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '"'
 }
 
-// stringEnd returns the index just past the string literal that starts at raw[i].
+// stringEnd returns the index just past the string literal that starts at raw[i]. Short
+// strings are scanned byte by byte; past 16 bytes it jumps from quote to quote (vectorised)
+// and counts the backslashes before each.
 func stringEnd(raw string, i int) int {
-	for j := i + 1; j < len(raw); j++ {
+	j := i + 1
+	for n := min(len(raw), j+16); j < n; j++ {
 		switch raw[j] {
 		case '\\':
 			j++
 		case '"':
+			return j + 1
+		}
+	}
+	for ; j < len(raw); j++ {
+		k := strings.IndexByte(raw[j:], '"')
+		if k < 0 {
+			break
+		}
+		j += k
+		escaped := false
+		for b := j - 1; b > i && raw[b] == '\\'; b-- {
+			escaped = !escaped
+		}
+		if !escaped {
 			return j + 1
 		}
 	}

@@ -27,8 +27,8 @@ type Mapping struct {
 type compiledColumn struct {
 	def      Column
 	kind     Kind
-	path     string // gjson path of a path column (or of a template that is only Body("..."))
-	template int    // template number of a Jsonnet template column
+	path     []pathStep // of a path column
+	template int        // template number of a Jsonnet template column
 }
 
 // Compile validates a column list and prepares it for rendering. Errors name the column.
@@ -79,15 +79,8 @@ func (m *Mapping) compileColumn(c *compiledColumn, def Column) error {
 	c.def, c.kind = def, def.kind()
 	switch c.kind {
 	case KindPath:
-		path, err := compilePath(def.Path)
-		c.path = path
-		return err
+		c.path = compilePath(def.Path)
 	case KindTemplate:
-		if path, ok := plainBodyPath(def.Template.Content); ok {
-			gpath, err := compilePath(path)
-			c.kind, c.path, c.def.Path = KindPath, gpath, path
-			return err
-		}
 		if err := checkSyntax(def.Name, def.Template.Content); err != nil {
 			return err
 		}

@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -16,9 +17,10 @@ import (
 type evalState struct {
 	events  []Event
 	errs    []error // per event; the first failure wins
+	errBuf  []error // errs of a Jsonnet evaluation (see engine.evaluate)
 	bodies  []bodyState
 	names   []string // template column names, by template number
-	paths   map[string]string
+	paths   map[string][]pathStep
 	natives map[string]nativeFunc // the globals without a template number, by name
 	scratch []byte
 	keys    []string
@@ -163,38 +165,87 @@ func (s *evalState) formatTime(t time.Time, format any) (any, error) {
 	return string(s.scratch), err
 }
 
-// body implements Body(path, default) for event i, template column k.
+// body implements Body(path, default) for event i, template column k. As in Keboola, the body
+// is decoded as a whole first: a JSON body that is not an object fails, and a path walks the
+// decoded value (see lookupDecoded), duplicate keys resolved to the last.
 func (s *evalState) body(ev *Event, i, k int, pathArg, def any, hasDef bool) (any, error) {
-	body, err := s.bodies[i].parse(ev)
-	if err != nil {
-		s.fail(i, k, err)
-		return nil, nil
-	}
-	if pathArg == nil {
-		return gjson.Parse(body).Value(), nil
-	}
-	path, ok := pathArg.(string)
-	if !ok {
-		return nil, fmt.Errorf("the path given to Body must be a string, got %T", pathArg)
-	}
-	gpath, ok := s.paths[path]
-	if !ok {
-		if gpath, err = compilePath(path); err != nil {
-			return nil, err
-		}
-		if len(s.paths) < 1024 {
-			s.paths[path] = gpath
-		}
-	}
-	res := gjson.Get(body, gpath)
-	if res.Exists() {
-		return res.Value(), nil
-	}
-	if hasDef {
+	raw, found, failed, err := s.bodyLookup(ev, i, k, pathArg)
+	switch {
+	case err != nil || failed:
+		return nil, err
+	case found:
+		return decodeValue(raw), nil
+	case hasDef:
 		return def, nil
 	}
-	s.fail(i, k, errorf(ErrNotFound, "path %q not found in the body", path))
+	s.fail(i, k, errorf(ErrNotFound, "path %q not found in the body", pathArg))
 	return nil, nil
+}
+
+// bodyLookup finds the raw JSON text of Body(path) for event i. A body that cannot be read
+// fails event i in template column k (recorded by s.fail, failed set); err is for a bad path
+// argument.
+func (s *evalState) bodyLookup(ev *Event, i, k int, pathArg any) (raw string, found, failed bool, err error) {
+	b := &s.bodies[i]
+	body, err := b.parse(ev)
+	if err == nil && !b.form {
+		if v := trimJSONSpace(body); v == "" || v[0] != '{' {
+			err = errorf(ErrInvalidBody, "invalid JSON: Body() needs a JSON object, the body is %s", jsonKind(v))
+		}
+	}
+	if err != nil {
+		s.fail(i, k, err)
+		return "", false, true, nil
+	}
+	path := ""
+	if pathArg != nil {
+		var ok bool
+		if path, ok = pathArg.(string); !ok {
+			return "", false, false, fmt.Errorf("the path given to Body must be a string, got %T", pathArg)
+		}
+	}
+	steps, ok := s.paths[path]
+	if !ok {
+		steps = compilePath(path)
+		if len(s.paths) < 1024 {
+			s.paths[path] = steps
+		}
+	}
+	if path != "" && len(steps) == 0 { // "." and the like: a decoded body has no such value
+		return "", false, false, nil
+	}
+	raw, found = lookup(body, steps, lookupDecoded)
+	return raw, found, false, nil
+}
+
+// decodeValue decodes a valid JSON value as Keboola's BodyMap does (encoding/json: float64
+// numbers, the last of duplicate keys wins).
+func decodeValue(raw string) any {
+	if raw[0] != '{' && raw[0] != '[' {
+		return gjson.Parse(raw).Value()
+	}
+	var v any
+	if err := json.Unmarshal([]byte(raw), &v); err != nil {
+		return gjson.Parse(raw).Value() // a number out of float64's range
+	}
+	return v
+}
+
+// jsonKind names the kind of the JSON value v, for error messages.
+func jsonKind(v string) string {
+	switch {
+	case v == "":
+		return "empty"
+	case v[0] == '[':
+		return "an array"
+	case v[0] == '"':
+		return "a string"
+	case v == "null":
+		return "null"
+	case v == "true" || v == "false":
+		return "a boolean"
+	}
+	return "a number"
 }
 
 // header implements Header(name, default) for event i, template column k.

@@ -160,16 +160,3 @@ func firstLine(s string) string {
 	}
 	return strings.TrimSpace(s)
 }
-
-// plainBody matches a template that is only Body("a.b") (or with single quotes), which runs as
-// a path column: a gjson lookup instead of a Jsonnet evaluation.
-var plainBody = regexp.MustCompile(`^\s*Body\(\s*(?:"([^"\\]+)"|'([^'\\]+)')\s*\)\s*$`)
-
-// plainBodyPath returns the path of a template that is only Body("path").
-func plainBodyPath(content string) (string, bool) {
-	m := plainBody.FindStringSubmatch(content)
-	if m == nil {
-		return "", false
-	}
-	return m[1] + m[2], true
-}

@@ -111,7 +111,7 @@ func (r *Renderer) appendCell(dst []byte, c *compiledColumn, ev *Event, template
 		if c.def.RawString && len(raw) > 0 && raw[0] == '"' {
 			return appendUnquoted(dst, raw), nil
 		}
-		return appendCompactJSON(dst, raw, false), nil
+		return appendCompactJSON(dst, raw), nil
 	case KindUUID:
 		return r.uuid.appendUUID(dst, r.m.cfg.Now()), nil
 	case KindDatetime:

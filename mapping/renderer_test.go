@@ -281,3 +281,34 @@ func TestJSONDepthLimit(t *testing.T) {
 		t.Fatalf("brackets in a string: %v", err)
 	}
 }
+
+// A string expression that falls back to Jsonnet for an event must not leave that event's cells
+// pointing into text of an earlier render: a long string value followed, with the same
+// renderer, by a number in the same place used to index past the end of the buffer.
+func TestStringExprFallbackAfterLongValue(t *testing.T) {
+	t.Parallel()
+	m := compile(t, `[{"type":"template","name":"t","rawString":true,
+		"template":{"language":"jsonnet","content":"Body('a') + '-' + Body('b')"}}]`, mapping.Config{})
+	long := strings.Repeat("x", 300)
+	first, second := jsonEvent(`{"a":"`+long+`","b":"y"}`), jsonEvent(`{"a":5,"b":"y"}`)
+
+	r := m.NewRenderer()
+	for _, c := range []struct {
+		ev   mapping.Event
+		want string
+	}{{first, `"` + long + `-y"` + "\n"}, {second, `"5-y"` + "\n"}} {
+		row, err := r.AppendRow(nil, &c.ev)
+		if err != nil || string(row) != c.want {
+			t.Fatalf("row %q (%v), want %q", row, err, c.want)
+		}
+	}
+
+	// In one batch, the fallback event between and after long ones.
+	var rows mapping.Rows
+	r.RenderBatch([]mapping.Event{first, second, first, second}, &rows)
+	for i, want := range []string{long + "-y", "5-y", long + "-y", "5-y"} {
+		if rows.Err(i) != nil || string(rows.Row(i)) != `"`+want+`"`+"\n" {
+			t.Fatalf("batch row %d: %q (%v), want %q", i, rows.Row(i), rows.Err(i), want)
+		}
+	}
+}

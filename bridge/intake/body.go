@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -25,6 +26,8 @@ type request struct {
 	keys   []sink.SourceKey
 	gz     *gzip.Reader
 	ndjson http.Header
+	host   [1]string // the Host and Content-Length values eventHeader adds
+	length [1]string
 }
 
 var requestPool = sync.Pool{New: func() any {
@@ -42,6 +45,7 @@ func putRequest(q *request) {
 	}
 	clear(q.events[:cap(q.events)])
 	q.events, q.lines, q.keys, q.buf, q.ndjson = q.events[:0], q.lines[:0], q.keys[:0], q.buf[:0], nil
+	q.host[0], q.length[0] = "", ""
 	requestPool.Put(q)
 }
 
@@ -79,6 +83,26 @@ func (s *Server) readBody(r *http.Request, q *request, limit int64) *httperr.Err
 		return httperr.New(http.StatusBadRequest, "stream.in.badRequest", "Cannot read the body: %v.", err)
 	}
 	return nil
+}
+
+// eventHeader returns the request's headers as Keboola's HTTP source gives them to a mapping
+// (fasthttp's request header): with Host, which net/http moves to Request.Host, and with
+// Content-Length, which fasthttp sets to the body's length once a chunked body is read. The
+// request's own map is completed in place; the values live in q.
+func eventHeader(r *http.Request, q *request) http.Header {
+	h := r.Header
+	if h == nil {
+		h = http.Header{}
+	}
+	if r.Host != "" {
+		q.host[0] = r.Host
+		h["Host"] = q.host[:]
+	}
+	if _, ok := h["Content-Length"]; !ok && r.ContentLength == -1 && h.Get("Content-Encoding") == "" {
+		q.length[0] = strconv.Itoa(len(q.buf))
+		h["Content-Length"] = q.length[:]
+	}
+	return h
 }
 
 func (q *request) resetGzip(r io.Reader) error {

@@ -106,7 +106,7 @@ func (s *Server) ingest(r *http.Request, q *request, project, source, secret str
 	if e := s.readBody(r, q, limit); e != nil {
 		return 0, false, e
 	}
-	ev := mapping.Event{Header: r.Header, ClientIP: s.clientIP(r), ReceivedAt: start}
+	ev := mapping.Event{Header: eventHeader(r, q), ClientIP: s.clientIP(r), ReceivedAt: start}
 	if ndjson {
 		if e := s.prepareBatch(q, ev); e != nil {
 			return 0, false, e

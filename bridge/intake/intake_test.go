@@ -243,3 +243,49 @@ func TestNDJSONAcrossBranches(t *testing.T) {
 		}
 	}
 }
+
+// TestHostAndContentLengthReachTheMapping: as in Keboola's HTTP source (fasthttp's request
+// header), a mapping sees Host and Content-Length among the headers; for a chunked body
+// Content-Length is the length read.
+func TestHostAndContentLengthReachTheMapping(t *testing.T) {
+	t.Parallel()
+	m := newManager(t, true)
+	if err := m.PutSource(sink.Source{Key: key("hdr"), Type: "http", Name: "hdr", Secret: secret}); err != nil {
+		t.Fatal(err)
+	}
+	cols := []mapping.Column{{Type: mapping.KindTemplate, Name: "h", Template: &mapping.Template{Language: "jsonnet",
+		Content: `error 'Host=' + Header('Host', 'none') + ' Content-Length=' + Header('Content-Length', 'none') + ' in ' + std.toString(std.objectFields(Header()))`}}}
+	if err := m.PutSink(sink.Sink{Key: sink.SinkKey{SourceKey: key("hdr"), SinkID: "sink-a"}, Name: "sink",
+		TableID: "in.c-test.hdr", Columns: cols, Settings: fastSync}); err != nil {
+		t.Fatal(err)
+	}
+	base, _ := serve(t, m)
+	host := strings.TrimPrefix(base, "http://")
+	body := `{"id":"1"}`
+	for _, tc := range []struct {
+		name    string
+		chunked bool
+	}{{"length", false}, {"chunked", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			var r io.Reader = strings.NewReader(body)
+			if tc.chunked {
+				r = io.MultiReader(r) // no known length: the client sends it chunked
+			}
+			req, err := http.NewRequestWithContext(context.Background(), "POST", base+"/stream/1/hdr/"+secret, r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			got, _ := io.ReadAll(resp.Body)
+			want := `Invalid value for column \"h\": template failed: Host=` + host + ` Content-Length=10 in [\"Accept-Encoding\", \"Content-Length\", \"Content-Type\", \"Host\", \"User-Agent\"]`
+			if resp.StatusCode != 422 || !strings.Contains(string(got), want) {
+				t.Fatalf("status %d, body %s\nwant it to hold %s", resp.StatusCode, got, want)
+			}
+		})
+	}
+}

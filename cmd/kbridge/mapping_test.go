@@ -26,7 +26,7 @@ func TestMappingTestCommand(t *testing.T) {
 		{"type":"kafka.topic","name":"topic"}]}`)
 	body := write("body.json", `{"user":{"name":"Ann, \"A\""},"n":"7"}`)
 	bad := write("bad.json", `{"user":{}}`)
-	badColumns := write("bad-columns.json", `[{"type":"path","name":"x","path":"a[b]"}]`)
+	badColumns := write("bad-columns.json", `[{"type":"path","name":"x","template":{"language":"jsonnet","content":"1"}}]`)
 
 	for _, tc := range []struct {
 		name     string
@@ -64,7 +64,7 @@ func TestMappingTestCommand(t *testing.T) {
 		{"bad event", []string{"mapping", "test", "--columns", columns, "--body", bad}, 1, "",
 			`kbridge mapping: invalid value for column "user": path "user.name" not found in the body`},
 		{"bad columns", []string{"mapping", "test", "--columns", badColumns, "--body", body}, 1, "",
-			`column 1 "x": path "a[b]": "[b]" is not an array index`},
+			`column 1 "x": template applies only to template columns`},
 		{"bad header", []string{"mapping", "test", "--columns", columns, "--body", body, "--header", "nocolon"}, 2, "",
 			`want 'Name: value', got "nocolon"`},
 		{"missing flags", []string{"mapping", "test", "--columns", columns}, 2, "", "--columns and --body are required"},
