@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/goleak"
 
 	"github.com/kbridge/kbridge/bridge/kafka"
 	"github.com/kbridge/kbridge/mapping"
@@ -40,7 +41,7 @@ func TestMain(m *testing.M) {
 	if spec := os.Getenv(crashChildEnv); spec != "" {
 		os.Exit(crashChild(spec))
 	}
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m) // every consumer, client and cluster a test starts is gone at the end
 }
 
 // crashChild runs the pipeline until it is killed (or, on SIGTERM, until it has shut down).
