@@ -160,7 +160,15 @@ func (d *Daemon) shutdown(servers *servers, stopKafka context.CancelFunc, pipeli
 	d.log.Info("shutting down")
 	servers.stopIntake(ctx)
 	stopKafka()
-	pipelines.Wait()
+	stopped := make(chan struct{})
+	go func() { pipelines.Wait(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-ctx.Done():
+		// What a pipeline did not commit is read again after the restart.
+		d.log.Error("Kafka pipelines did not stop within shutdownTimeout; stopping the storage levels anyway",
+			"shutdownTimeout", d.cfg.ShutdownTimeout)
+	}
 	err := manager.Close(ctx)
 	stopLevels(errors.New("shutdown"))
 	select {
