@@ -167,3 +167,43 @@ func TestDataDirIsLocked(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Restarts of a daemon whose definitions come from its config file (the same definitions put
+// again at every start) import nothing when no record arrived: a restart is not a change.
+func TestRestartsWithoutRecordsImportNothing(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	open := func() *sink.Manager {
+		m, err := sink.New(testConfig(e.dir), sink.Deps{Storage: newClient(t, e.em.url), Clock: e.clk})
+		if err != nil {
+			t.Fatal(err)
+		}
+		define(t, m, columns, patch(syncEachBatch, "target.import.trigger.count", 10, "target.import.trigger.interval", "1h"), "in.c-l.restarts")
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { _ = m.Run(ctx); close(done) }()
+		<-m.Ready()
+		t.Cleanup(func() { cancel(); <-done })
+		return m
+	}
+	m := open()
+	ws := writeBatches(t, m, 0, 10, 10)
+	e.eventually("imported", 30*time.Second, func() bool { return reached(ws, sink.LevelTarget) })
+	writeBatches(t, m, 10, 5, 5) // below the import trigger: they wait in the file being written
+	imports := e.em.em.Calls("importTable")
+	for range 10 {
+		if err := m.Close(ctxT(t, 5*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		m = open()
+		e.clk.Advance(2 * time.Second)
+		time.Sleep(300 * time.Millisecond) // time for a rotation, an upload and an import, if any
+	}
+	if err := m.Close(ctxT(t, 5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.em.em.Calls("importTable") - imports; got != 0 {
+		t.Fatalf("10 restarts without new records made %d imports", got)
+	}
+	checkTable(t, e, "in.c-l.restarts", 10) // the 5 rows still wait for the trigger
+}

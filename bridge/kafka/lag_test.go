@@ -171,3 +171,36 @@ func TestPipelineFailuresCounted(t *testing.T) {
 		t.Fatalf("failures %v, want 2", got)
 	}
 }
+
+// panickingWriter panics in user code, as a broken mapping would.
+type panickingWriter struct{ stuckWriter }
+
+func (panickingWriter) Write(context.Context, sink.SourceKey, []mapping.Event, []sink.Position) (*sink.Write, error) {
+	var cells []string
+	_ = cells[3] // index out of range
+	return nil, nil
+}
+
+// A panic while writing a batch fails the pipeline with the panic and its stack; the process
+// goes on and nothing is committed past the batch.
+func TestPanicFailsThePipeline(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, map[string]int32{"orders": 1}, keyedColumns)
+	e.produceRecords(3, "orders")
+	c, err := kafka.NewConsumer(pipeline(t, "topics", "orders"), kafka.Deps{Client: kafka.ClientConfig{Brokers: e.cluster.ListenAddrs()},
+		Source: source, Writer: panickingWriter{}, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Run(t.Context())
+	var pe *sink.PanicError
+	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "index out of range") || !strings.Contains(string(pe.Stack), "panickingWriter") {
+		t.Fatalf("Run: %v; want the panic with its stack", err)
+	}
+	if state, serr := c.State(); state != kafka.StateFailed || serr == nil || !strings.Contains(serr.Error(), "lag_test.go") {
+		t.Fatalf("state %s, %v; want FAILED with the stack", state, serr)
+	}
+	if committed := e.committed("connect-events"); committed["orders"][0] != 0 {
+		t.Fatalf("committed %v past a batch that panicked", committed)
+	}
+}
