@@ -99,6 +99,9 @@ pipelines:
     kbridge.source: events
     topics: orders
     batch.max.size: "200"
+    # A restarted process takes its partitions back at once, as a StatefulSet pod does.
+    consumer.override.group.instance.id: kbridge-0
+    consumer.override.session.timeout.ms: "10000"
 `
 
 // The built binary with its data directory on a 40 MB tmpfs, a broker in a separate
