@@ -1,0 +1,68 @@
+package sink_test
+
+import (
+	"runtime"
+	"testing"
+
+	"github.com/kbridge/kbridge/sink"
+)
+
+// liveHeap is the live heap after a full collection.
+func liveHeap() int64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc)
+}
+
+// TestHeapReturnsToBaselineAfterManyFiles opens and closes 250 slices in 50 files, all
+// uploaded and imported, and compares the live heap with the one after the first write. The
+// sink keeps the records of the last KeepImportedFiles (30) files: small records, not the
+// slices' compressors and buffers (which were about 1 MB a slice, 150 MB here). Not parallel:
+// other tests would move the heap.
+func TestHeapReturnsToBaselineAfterManyFiles(t *testing.T) {
+	e := newEnv(t)
+	m := e.manager(sink.Deps{})
+	const batch, slicesPerFile, files = 40, 5, 50
+	define(t, m, columns, patch(syncEachBatch, "staging.upload.trigger.count", batch,
+		"target.import.trigger.count", batch*slicesPerFile), "in.c-mem.events")
+	filesImported := func(n int) bool {
+		fs, err := m.SinkFiles(sinkKey(0), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		imported := 0
+		for _, f := range fs {
+			if f.State == sink.FileImported {
+				imported++
+			}
+		}
+		return imported >= n
+	}
+	write := func(file int) {
+		ws := writeBatches(t, m, file*batch*slicesPerFile, batch*slicesPerFile, batch)
+		e.eventually("the file imported", 0, func() bool { return reached(ws, sink.LevelTarget) })
+	}
+	write(0)
+	base := liveHeap()
+	for i := 1; i < files; i++ {
+		write(i)
+	}
+	e.eventually("every file imported", 0, func() bool { return filesImported(30) })
+	grown := liveHeap() - base
+	t.Logf("live heap %d bytes after the first file, %+d after %d files of %d slices", base, grown, files, slicesPerFile)
+	if grown > 8<<20 {
+		t.Errorf("the live heap grew by %d bytes over %d files; want at most 8 MiB (30 imported file records)", grown, files)
+	}
+	fs, _ := m.SinkFiles(sinkKey(0), false)
+	if len(fs) > 32 {
+		t.Errorf("the sink keeps %d files, want the 30 imported ones and the one being written", len(fs))
+	}
+	for _, f := range fs {
+		if f.State == sink.FileImported && f.Slices == 0 {
+			t.Errorf("imported file %s reports no slices; its slices' entries are gone, their count is not", f.ID)
+		}
+	}
+	checkTable(t, e, "in.c-mem.events", files*batch*slicesPerFile)
+}
