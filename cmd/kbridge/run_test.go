@@ -110,6 +110,9 @@ func TestRunDaemon(t *testing.T) {
 	if status, _ := get(t, "http://"+metricsAddr+"/readyz"); status != http.StatusOK {
 		t.Fatalf("/readyz: %d", status)
 	}
+	if status, _ := get(t, "http://"+metricsAddr+"/debug/pprof/heap"); status != http.StatusNotFound {
+		t.Errorf("/debug/pprof/heap without metrics.pprof: %d, want 404", status)
+	}
 	_, metrics := get(t, "http://"+metricsAddr+"/metrics")
 	for _, series := range []string{"kbridge_kafka_records_total 500", "kbridge_kafka_offset_marks_total", "kbridge_sink_"} {
 		if !strings.Contains(metrics, series) {
