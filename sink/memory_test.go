@@ -1,8 +1,12 @@
 package sink_test
 
 import (
+	"errors"
 	"runtime"
+	"runtime/debug"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/kbridge/kbridge/sink"
 )
@@ -65,4 +69,45 @@ func TestHeapReturnsToBaselineAfterManyFiles(t *testing.T) {
 		}
 	}
 	checkTable(t, e, "in.c-mem.events", files*batch*slicesPerFile)
+}
+
+// With the heap above 80% of the memory limit every write is refused with a
+// *BackpressureError (ErrNotReady: the Kafka bridge pauses, the intake answers 503); under
+// 70% writes are taken again. Not parallel: it sets the process's memory limit.
+func TestWritesRefusedNearTheMemoryLimit(t *testing.T) {
+	e := newEnv(t)
+	m := e.manager(sink.Deps{})
+	define(t, m, columns, syncEachBatch, "in.c-mem.limit")
+	writeBatches(t, m, 0, 10, 10)
+	old := debug.SetMemoryLimit(-1)
+	defer debug.SetMemoryLimit(old)
+
+	debug.SetMemoryLimit(liveHeap() * 11 / 10) // the live heap is at 91% of the limit
+	evs, pos := events(10, 10)
+	var err error
+	deadline := time.Now().Add(10 * time.Second)
+	for ; time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		runtime.GC()
+		if _, err = m.Write(ctxT(t, 5*time.Second), sourceKey, evs, pos); err != nil {
+			break
+		}
+	}
+	var bp *sink.BackpressureError
+	if !errors.As(err, &bp) || !errors.Is(err, sink.ErrNotReady) || !strings.Contains(bp.Reason, "memory limit") || bp.RetryAfter <= 0 {
+		t.Fatalf("write with the heap near the limit: %v, want a *BackpressureError with ErrNotReady", err)
+	}
+
+	debug.SetMemoryLimit(old)
+	var w *sink.Write
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if w, err = m.Write(ctxT(t, 5*time.Second), sourceKey, evs, pos); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("write without a memory limit: %v", err)
+	}
+	if err := w.Wait(ctxT(t, 5*time.Second), sink.LevelLocal); err != nil {
+		t.Fatal(err)
+	}
 }
