@@ -78,7 +78,7 @@ func TestRunDaemon(t *testing.T) {
 	}
 
 	cmd := exec.Command(bin, "run", "--config", config)
-	cmd.Env = append(os.Environ(), "KBRIDGE_STORAGE_TOKEN=script-token")
+	cmd.Env = append(os.Environ(), "KBRIDGE_STORAGE_TOKEN=script-token", "KBRIDGE_MEMORY_LIMIT=1Gi")
 	var logs bytes.Buffer
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {
@@ -139,7 +139,7 @@ func TestRunDaemon(t *testing.T) {
 	case <-time.After(45 * time.Second):
 		t.Fatal("kbridge did not stop within 45s of SIGTERM")
 	}
-	for _, line := range []string{"shutting down", "stopped"} {
+	for _, line := range []string{`msg="soft memory limit" bytes=966367641 from=KBRIDGE_MEMORY_LIMIT`, "shutting down", "stopped"} {
 		if !strings.Contains(logs.String(), line) {
 			t.Errorf("logs have no %q", line)
 		}
