@@ -43,7 +43,8 @@ import (
 // lost and duplicate records, and prints the slopes of RSS and heap over the last 15 minutes
 // (the last three quarters of a shorter run). It fails when RSS reaches KBRIDGE_SOAK_MAX_RSS_MB
 // (250), when the RSS slope of a window of 10 minutes or more is 1 MB a minute or more, or on
-// any lost or duplicate record. KBRIDGE_SOAK_CSV names a file for the samples.
+// any lost or duplicate record. KBRIDGE_SOAK_CSV names a file for the samples,
+// KBRIDGE_SOAK_HEAP one for a heap profile taken when the load stops (go tool pprof reads it).
 func TestSoak(t *testing.T) {
 	spec := os.Getenv("KBRIDGE_SOAK")
 	if spec == "" {
@@ -92,6 +93,7 @@ kafka:
   brokers: [%[3]s]
 metrics:
   listen: %[4]s
+  pprof: true
 intake:
   listen: %[5]s
   publicUrl: http://%[5]s
@@ -251,6 +253,9 @@ func (s *soak) run() {
 		}
 	}
 	wg.Wait()
+	if path := os.Getenv("KBRIDGE_SOAK_HEAP"); path != "" {
+		s.heapProfile(path)
+	}
 	if err := producer.Flush(context.Background()); err != nil {
 		t.Fatalf("flush the producer: %v", err)
 	}
@@ -268,6 +273,26 @@ func (s *soak) run() {
 			break
 		}
 		time.Sleep(10 * time.Second)
+	}
+}
+
+// heapProfile saves kbridge's heap profile (metrics.pprof is on in the soak's config).
+func (s *soak) heapProfile(path string) {
+	resp, err := s.client.Get("http://" + s.metrics + "/debug/pprof/heap")
+	if err != nil {
+		s.t.Errorf("heap profile: %v", err)
+		return
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("status %d", resp.StatusCode)
+	}
+	if err == nil {
+		err = os.WriteFile(path, data, 0o644)
+	}
+	if err != nil {
+		s.t.Errorf("heap profile: %v", err)
 	}
 }
 
