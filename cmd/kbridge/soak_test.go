@@ -170,12 +170,12 @@ type soak struct {
 }
 
 type soakSample struct {
-	at                 time.Duration
-	rss, heap          float64 // MB
-	goroutines, fds    int64
-	lag                int64
-	rows               []int64
-	kafkaSent, httpSen int64
+	at                  time.Duration
+	rss, heap           float64 // MB
+	goroutines, fds     int64
+	lag                 int64
+	rows                []int64
+	kafkaSent, httpSent int64
 }
 
 func startSoak(t *testing.T, bin string, cfg soakConfig) *soak {
@@ -410,7 +410,7 @@ func (s *soak) retention(ctx context.Context) {
 }
 
 func (s *soak) sample(at time.Duration) soakSample {
-	sm := soakSample{at: at, rss: s.rss(), kafkaSent: s.kafkaSent.Load(), httpSen: s.httpSent.Load()}
+	sm := soakSample{at: at, rss: s.rss(), kafkaSent: s.kafkaSent.Load(), httpSent: s.httpSent.Load()}
 	if _, body := get(s.t, "http://"+s.metrics+"/metrics"); body != "" {
 		sc := bufio.NewScanner(strings.NewReader(body))
 		sc.Buffer(nil, 1<<20)
@@ -504,7 +504,7 @@ func (s *soak) check() {
 	case <-time.After(60 * time.Second):
 		t.Error("kbridge did not stop within 60s of SIGTERM")
 	}
-	kafkaIDs := func(row []string, col map[string]int) (int64, error) {
+	idColumn := func(row []string, col map[string]int) (int64, error) {
 		return strconv.ParseInt(row[col["id"]], 10, 64)
 	}
 	checks := []struct {
@@ -517,7 +517,7 @@ func (s *soak) check() {
 			name, _, _ := strings.Cut(row[col["user"]], "-") // u<id>-<age>
 			return strconv.ParseInt(strings.TrimPrefix(name, "u"), 10, 64)
 		}},
-		{soakTables[1], s.kafkaSent.Load(), s.kafkaFailed, kafkaIDs},
+		{soakTables[1], s.kafkaSent.Load(), s.kafkaFailed, idColumn},
 		{soakTables[2], s.kafkaSent.Load(), s.kafkaFailed, func(row []string, col map[string]int) (int64, error) {
 			id := gjson.Get(row[col["body"]], "id")
 			if !id.Exists() {
@@ -525,7 +525,7 @@ func (s *soak) check() {
 			}
 			return id.Int(), nil
 		}},
-		{soakTables[3], s.httpSent.Load(), s.httpFailed, kafkaIDs},
+		{soakTables[3], s.httpSent.Load(), s.httpFailed, idColumn},
 	}
 	for _, c := range checks {
 		lost, dups, bad, err := s.checkTable(c.table, c.sent, c.failed, c.id)
@@ -624,7 +624,7 @@ func (s *soak) report() {
 		b.WriteString("seconds,rss_mb,heap_inuse_mb,goroutines,fds,lag,kafka_sent,http_sent,rows_template,rows_paths,rows_body,rows_http\n")
 		for _, sm := range s.samples {
 			fmt.Fprintf(&b, "%.0f,%.1f,%.1f,%d,%d,%d,%d,%d,%d,%d,%d,%d\n", sm.at.Seconds(), sm.rss, sm.heap, sm.goroutines, sm.fds, sm.lag,
-				sm.kafkaSent, sm.httpSen, sm.rows[0], sm.rows[1], sm.rows[2], sm.rows[3])
+				sm.kafkaSent, sm.httpSent, sm.rows[0], sm.rows[1], sm.rows[2], sm.rows[3])
 		}
 		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
 			t.Error(err)
