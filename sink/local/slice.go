@@ -253,8 +253,8 @@ func (s *Slice) Close() (Stats, error) {
 }
 
 // release drops the compressor and the buffers of a closed slice (most of its memory, about
-// 0.8 MB with gzip): the owner keeps a closed slice until its file is imported and forgotten.
-// Only the per-stream offsets stay. s.mu and s.syncMu must be held.
+// 1 MB with gzip): the owner keeps a closed slice until its file is imported. Only the
+// per-stream offsets stay. s.mu and s.syncMu must be held.
 func (s *Slice) release() {
 	s.enc, s.buf, s.spare = nil, nil, nil
 }
