@@ -10,7 +10,7 @@ BENCH         ?= .
 BENCH_COUNT   ?= 5
 BENCH_TIME    ?= 1s
 
-.PHONY: all build run test test-deps compose-check bench lint fmt fuzz clean
+.PHONY: all build run test test-deps compose-check bench soak lint fmt fuzz clean
 
 all: build
 
@@ -39,6 +39,12 @@ test: test-deps lint compose-check
 ## bench: Go benchmarks, medians over BENCH_COUNT runs (benchstat-friendly output).
 bench:
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(BENCH_COUNT) -benchtime $(BENCH_TIME) ./...
+
+## soak: SOAK (20m) of steady Kafka and HTTP load against the built binary: RSS, heap, goroutines,
+## descriptors, lag and rows every 10 s, every row checked at the end (docs/operations.md).
+SOAK ?= 20m
+soak: build
+	KBRIDGE_SOAK=$(SOAK) KBRIDGE_SOAK_BIN=$(abspath $(BIN)) $(GO) test -run '^TestSoak$$' -count=1 -v -timeout 3h ./cmd/kbridge
 
 ## fuzz: a short run of every fuzz target; FuzzShortcuts draws new seeds (make test runs its fixed ones).
 fuzz:

@@ -188,8 +188,15 @@ type (
 				FieldRef struct {
 					FieldPath string `yaml:"fieldPath"`
 				} `yaml:"fieldRef"`
+				ResourceFieldRef struct {
+					ContainerName string `yaml:"containerName"`
+					Resource      string `yaml:"resource"`
+				} `yaml:"resourceFieldRef"`
 			} `yaml:"valueFrom"`
 		} `yaml:"env"`
+		Resources struct {
+			Limits map[string]string `yaml:"limits"`
+		} `yaml:"resources"`
 		Ports []struct {
 			Name          string `yaml:"name"`
 			ContainerPort int    `yaml:"containerPort"`
@@ -322,12 +329,18 @@ func TestKubernetesManifests(t *testing.T) {
 	if c.LivenessProbe == nil || c.LivenessProbe.HTTPGet.Path != "/healthz" || ports[c.LivenessProbe.HTTPGet.Port] != 9000 {
 		t.Errorf("liveness probe %+v: want /healthz on the metrics port", c.LivenessProbe)
 	}
-	podName := false
+	podName, memoryLimit := false, false
 	for _, e := range c.Env {
 		podName = podName || e.Name == "POD_NAME" && e.ValueFrom.FieldRef.FieldPath == "metadata.name"
+		memoryLimit = memoryLimit || e.Name == "KBRIDGE_MEMORY_LIMIT" && e.ValueFrom.ResourceFieldRef.Resource == "limits.memory"
 	}
 	if !podName {
 		t.Error("no POD_NAME from metadata.name")
+	}
+	// The Go runtime does not read the container's memory limit: kbridge derives its soft limit
+	// (and its back pressure) from KBRIDGE_MEMORY_LIMIT.
+	if !memoryLimit || c.Resources.Limits["memory"] == "" {
+		t.Errorf("want a limits.memory and KBRIDGE_MEMORY_LIMIT from it; limits %v", c.Resources.Limits)
 	}
 	mounts := map[string]string{}
 	for _, m := range c.VolumeMounts {

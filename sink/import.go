@@ -228,6 +228,7 @@ func (p *pipeline) imported(f *fileEntry, start time.Time) {
 		}
 		p.removeSliceData(s)
 	}
+	f.dropSlices()
 	close(f.imported)
 	p.pruneLocked()
 	p.m.progress.notify()

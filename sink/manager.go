@@ -31,6 +31,7 @@ type Manager struct {
 	uploader *staging.Uploader
 	importer *target.Importer
 	progress broadcast
+	memory   *memoryGuard
 
 	mu        sync.RWMutex
 	sources   map[SourceKey]*sourceState
@@ -69,7 +70,7 @@ func New(cfg Config, deps Deps) (*Manager, error) {
 	m := &Manager{
 		lock: lock, cfg: cfg, clk: deps.Clock, fs: deps.FS, log: deps.Logger.With("component", "sink"), met: met,
 		uploader: staging.NewUploader(deps.Storage), importer: target.NewImporter(deps.Storage),
-		sources: map[SourceKey]*sourceState{}, closed: make(chan struct{}), runDone: make(chan struct{}), ready: make(chan struct{}),
+		memory: newMemoryGuard(), sources: map[SourceKey]*sourceState{}, closed: make(chan struct{}), runDone: make(chan struct{}), ready: make(chan struct{}),
 	}
 	if err := m.load(deps); err != nil {
 		lock.Close()

@@ -42,7 +42,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		diskBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "kbridge_sink_disk_bytes",
 			Help: "Bytes of slice files on local disk not yet imported."}, labels),
 		writeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kbridge_sink_write_errors_total",
-			Help: "Refused or failed writes by reason (disk_full, not_ready, io)."}, []string{"source", "sink", "reason"}),
+			Help: "Refused or failed writes by reason (disk_full, not_ready, memory, io)."}, []string{"source", "sink", "reason"}),
 		heldAgain: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kbridge_sink_records_held_again_total",
 			Help: "Kafka records written again (a retried or re-read batch) that the sink already held; not appended twice."}, labels),
 	}

@@ -183,6 +183,10 @@ func (p *pipeline) onSync(d time.Duration, records, uncompressed, bytes int64, e
 
 // ready refuses writes the sink cannot take now.
 func (p *pipeline) ready() error {
+	if p.m.memory.refuse() {
+		p.met.writeError("memory")
+		return &BackpressureError{Sink: p.key, Err: ErrNotReady, Reason: "the heap is near the memory limit", RetryAfter: p.m.cfg.RetryAfter}
+	}
 	if p.localBytes.Load() >= p.m.cfg.MaxLocalBytes {
 		p.met.writeError("not_ready")
 		return &BackpressureError{Sink: p.key, Err: ErrNotReady, Reason: "too much data waiting for upload", RetryAfter: p.m.cfg.RetryAfter}

@@ -70,6 +70,7 @@ type fileEntry struct {
 	mapping  *mapping.Mapping // set for the file being written
 	pool     sync.Pool        // *renderState for mapping
 	slices   []*sliceEntry
+	dropped  int // slice entries let go once the file was imported (their stats are in rec)
 	imported chan struct{}
 	busy     bool // an import worker has it
 }
@@ -82,6 +83,16 @@ type sliceEntry struct {
 	w        *local.Slice // only for a slice opened by this process
 	uploaded chan struct{}
 }
+
+// dropSlices lets the slice entries of an imported file go: the file keeps only its record
+// (the slices' totals are in rec.Stats) until it is pruned.
+func (f *fileEntry) dropSlices() {
+	f.dropped += len(f.slices)
+	f.slices = nil
+}
+
+// sliceCount is the number of slices the file had, dropped ones included.
+func (f *fileEntry) sliceCount() int { return f.dropped + len(f.slices) }
 
 func (f *fileEntry) recordPath() string { return filepath.Join(f.dir, "file.json") }
 

@@ -87,6 +87,7 @@ func (p *pipeline) loadFile(dir string, now time.Time) (*fileEntry, error) {
 		f.slices = append(f.slices, s)
 	}
 	if f.rec.State == FileImported {
+		f.dropSlices()
 		close(f.imported)
 	}
 	return f, nil

@@ -131,7 +131,7 @@ func (f *fileEntry) addLevels(acc *[4]local.Stats) {
 }
 
 func (f *fileEntry) statistics() FileStatistics {
-	out := FileStatistics{ID: f.rec.ID, State: f.rec.State, OpenedAt: f.rec.OpenedAt, Slices: len(f.slices),
+	out := FileStatistics{ID: f.rec.ID, State: f.rec.State, OpenedAt: f.rec.OpenedAt, Slices: f.sliceCount(),
 		ClosingAt: timePtr(f.rec.ClosingAt), ImportingAt: timePtr(f.rec.ImportingAt), ImportedAt: timePtr(f.rec.ImportedAt),
 		JobID: f.rec.JobID}
 	retry := f.rec.Retry

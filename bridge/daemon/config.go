@@ -41,8 +41,8 @@ type Config struct {
 	// Connect serves the Kafka Connect REST API; an empty listen turns it off, and so does an
 	// empty kafka.brokers. Connectors created over it are kept under sink.dataDir/connect.
 	Connect connect.Config `yaml:"connect"`
-	// Metrics serves /metrics, /healthz and /readyz.
-	Metrics ListenConfig `yaml:"metrics"`
+	// Metrics serves /metrics, /healthz and /readyz (and /debug/pprof/ when asked to).
+	Metrics MetricsConfig `yaml:"metrics"`
 	// RestartBackoff bounds the wait before a failed Kafka pipeline is started again.
 	RestartBackoff time.Duration `yaml:"restartBackoff"`
 	// ShutdownTimeout bounds the whole shutdown.
@@ -70,9 +70,12 @@ type SinkConfig struct {
 	Settings sink.Patch       `yaml:"settings"`
 }
 
-// ListenConfig is an HTTP listener; an empty address turns it off.
-type ListenConfig struct {
+// MetricsConfig is the metrics listener; an empty address turns it off. Pprof adds Go's
+// profiles under /debug/pprof/ (heap, goroutine, CPU profile, ...): opt-in, because they show
+// the process's internals to whoever reaches the port.
+type MetricsConfig struct {
 	Listen string `yaml:"listen"`
+	Pprof  bool   `yaml:"pprof"`
 }
 
 // LogConfig configures logging.
@@ -90,7 +93,7 @@ func DefaultConfig() Config {
 		Intake:          intake.DefaultConfig(),
 		API:             streamapi.DefaultConfig(),
 		Connect:         connect.DefaultConfig(),
-		Metrics:         ListenConfig{Listen: ":9000"},
+		Metrics:         MetricsConfig{Listen: ":9000"},
 		RestartBackoff:  time.Minute,
 		ShutdownTimeout: 30 * time.Second,
 		Log:             LogConfig{Format: "json", Level: "info"},

@@ -56,6 +56,7 @@ var allowed = map[string]string{
 	"connect.listen":                 "empty turns it off; off without kafka.brokers",
 	"connect.connectors":             "connector files (JSON or .properties) or directories; see connect.md",
 	"metrics.listen":                 "empty turns it off",
+	"metrics.pprof":                  "true serves Go's profiles at /debug/pprof/ on the metrics listener",
 	"restartBackoff":                 "≥ 1s",
 	"log.format":                     "json or text",
 	"log.level":                      "debug, info, warn or error: every component starts at it; each component's level can be changed at run time through the Connect API's `/admin/loggers` ([connect.md](connect.md))",
@@ -123,6 +124,8 @@ func defaultText(v reflect.Value) string {
 	switch {
 	case v.Kind() == reflect.Slice || v.Kind() == reflect.Map:
 		return "none"
+	case v.Kind() == reflect.Bool:
+		return fmt.Sprintf("`%t`", v.Bool())
 	case v.IsZero():
 		if v.Kind() == reflect.String {
 			return "empty"

@@ -30,6 +30,7 @@ kafka:
   brokers: [%s]
 metrics:
   listen: %s
+  pprof: true
 intake: {listen: %s, publicUrl: "http://%[5]s"}
 api: {listen: ""}
 connect: {listen: ""}
@@ -162,6 +163,10 @@ func TestRunMetrics(t *testing.T) {
 	})
 	waitUntil(t, 20*time.Second, "/readyz", func() bool { status, _ := get(t, "http://"+metricsAddr+"/readyz"); return status == http.StatusOK })
 
+	// metrics.pprof: true serves the heap profile beside /metrics.
+	if status, body := get(t, "http://"+metricsAddr+"/debug/pprof/heap?debug=1"); status != http.StatusOK || !strings.HasPrefix(body, "heap profile:") {
+		t.Errorf("/debug/pprof/heap with metrics.pprof: %d %.40q", status, body)
+	}
 	before := scrape(t, metricsAddr)
 	for _, s := range []string{`kbridge_intake_requests_total{status="200"}`, `kbridge_intake_requests_total{status="404"}`,
 		`kbridge_intake_records_total`, `kbridge_kafka_pipeline_failures_total{pipeline="orders"}`} {

@@ -32,6 +32,15 @@ func runDaemon(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	limit, err := daemon.SetMemoryLimit(os.LookupEnv, "/sys/fs/cgroup")
+	if err != nil {
+		return err
+	}
+	if limit.Bytes > 0 {
+		logger.Info("soft memory limit", "bytes", limit.Bytes, "from", limit.Source)
+	} else {
+		logger.Warn("no memory limit (GOMEMLIMIT, KBRIDGE_MEMORY_LIMIT or a cgroup limit): no back pressure before the memory runs out")
+	}
 	d, err := daemon.New(cfg, logger, levels)
 	if err != nil {
 		return err

@@ -78,7 +78,7 @@ func TestRunDaemon(t *testing.T) {
 	}
 
 	cmd := exec.Command(bin, "run", "--config", config)
-	cmd.Env = append(os.Environ(), "KBRIDGE_STORAGE_TOKEN=script-token")
+	cmd.Env = append(os.Environ(), "KBRIDGE_STORAGE_TOKEN=script-token", "KBRIDGE_MEMORY_LIMIT=1Gi")
 	var logs bytes.Buffer
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {
@@ -110,6 +110,9 @@ func TestRunDaemon(t *testing.T) {
 	if status, _ := get(t, "http://"+metricsAddr+"/readyz"); status != http.StatusOK {
 		t.Fatalf("/readyz: %d", status)
 	}
+	if status, _ := get(t, "http://"+metricsAddr+"/debug/pprof/heap"); status != http.StatusNotFound {
+		t.Errorf("/debug/pprof/heap without metrics.pprof: %d, want 404", status)
+	}
 	_, metrics := get(t, "http://"+metricsAddr+"/metrics")
 	for _, series := range []string{"kbridge_kafka_records_total 500", "kbridge_kafka_offset_marks_total", "kbridge_sink_"} {
 		if !strings.Contains(metrics, series) {
@@ -136,7 +139,7 @@ func TestRunDaemon(t *testing.T) {
 	case <-time.After(45 * time.Second):
 		t.Fatal("kbridge did not stop within 45s of SIGTERM")
 	}
-	for _, line := range []string{"shutting down", "stopped"} {
+	for _, line := range []string{`msg="soft memory limit" bytes=966367641 from=KBRIDGE_MEMORY_LIMIT`, "shutting down", "stopped"} {
 		if !strings.Contains(logs.String(), line) {
 			t.Errorf("logs have no %q", line)
 		}

@@ -361,3 +361,65 @@ func TestConfigValidateNamesTheKey(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// gatedFS holds the data file's writes until released, then fails them.
+type gatedFS struct {
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (g *gatedFS) OpenFile(name string, flag int, perm fs.FileMode) (local.File, error) {
+	f, err := local.OSFS{}.OpenFile(name, flag, perm)
+	if err != nil || filepath.Ext(name) == ".sync" {
+		return f, err
+	}
+	return &gatedFile{File: f, fs: g}, nil
+}
+
+type gatedFile struct {
+	local.File
+	fs *gatedFS
+}
+
+func (f *gatedFile) Write([]byte) (int, error) {
+	f.fs.entered <- struct{}{}
+	<-f.fs.release
+	return 0, syscall.ENOSPC
+}
+
+// Rows appended while the sync that breaks the slice runs stay pending; the syncer must not
+// spin on them: after Close, Run returns.
+func TestBrokenSliceSyncerStopsAtClose(t *testing.T) {
+	t.Parallel()
+	cfg := local.DefaultConfig()
+	cfg.SyncCountTrigger = 1
+	g := &gatedFS{entered: make(chan struct{}), release: make(chan struct{})}
+	s, err := local.Open(g, filepath.Join(t.TempDir(), "slice"+cfg.Ext()), cfg, clock.Real(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ran := make(chan struct{})
+	go func() { s.Run(context.Background()); close(ran) }()
+	first, _ := s.Append(row(0), 1, nil)
+	<-g.entered // the sync of row 0 is writing
+	second, err := s.Append(row(1), 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	close(g.release)
+	if err := waitPoint(t, first); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("first waiter: %v", err)
+	}
+	time.Sleep(100 * time.Millisecond) // past the sync interval: a spinning syncer would retry now
+	if _, err := s.Close(); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("close: %v", err)
+	}
+	if err := waitPoint(t, second); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("second waiter: %v", err)
+	}
+	select {
+	case <-ran:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the syncer of a closed broken slice is still running")
+	}
+}

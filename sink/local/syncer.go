@@ -34,7 +34,10 @@ func (s *Slice) Run(ctx context.Context) {
 // to start (unless the previous sync is still running).
 func (s *Slice) step(ctx context.Context) bool {
 	s.mu.Lock()
-	pending, last, due := s.pendingRecords > 0, s.syncStarted, s.dueLocked()
+	// A broken or closed slice syncs no more: its pending rows wait for Close or Recover, and
+	// the syncer waits for the stop instead of retrying in a loop.
+	pending := s.pendingRecords > 0 && s.err == nil && !s.closed
+	last, due := s.syncStarted, s.dueLocked()
 	s.mu.Unlock()
 	var wait <-chan time.Time
 	if pending {

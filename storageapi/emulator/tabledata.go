@@ -57,6 +57,43 @@ func (e *Emulator) writeRowsLocked(t *table, rows [][]string) error {
 	return nil
 }
 
+// appendRowsLocked appends rows to a table without a primary key and updates its counters;
+// e.mu must be held. The table file gets its header when it has none yet. A failed append is
+// cut back, so the file holds either the old rows or the old and the new ones.
+func (e *Emulator) appendRowsLocked(t *table, rows [][]string) error {
+	path := e.tablePath(t.ID)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("append to table %s: %w", t.ID, err)
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("append to table %s: %w", t.ID, err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("append to table %s: %w", t.ID, err)
+	}
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	if info.Size() == 0 {
+		_ = w.Write(t.Columns)
+	}
+	if err := w.WriteAll(rows); err != nil {
+		return fmt.Errorf("append to table %s: %w", t.ID, err)
+	}
+	if _, err = f.Write(buf.Bytes()); err == nil {
+		err = f.Sync()
+	}
+	if err != nil {
+		_ = f.Truncate(info.Size())
+		return fmt.Errorf("append to table %s: %w", t.ID, err)
+	}
+	t.RowsCount += int64(len(rows))
+	t.DataSizeBytes = info.Size() + int64(buf.Len())
+	return nil
+}
+
 func (e *Emulator) handleDataPreview(w http.ResponseWriter, r *http.Request, tok *token) error {
 	q := r.URL.Query()
 	limit := 100
