@@ -81,18 +81,7 @@ func TestConsumeIntoTable(t *testing.T) {
 	if len(rows) != n || len(ids) != n {
 		t.Fatalf("%d rows with %d distinct ids, want %d", len(rows), len(ids), n)
 	}
-	waitFor(t, 30*time.Second, "offsets committed to the end", func() bool {
-		committed := e.committed("connect-events")
-		for tp, count := range counts {
-			var topic string
-			var p int32
-			fmt.Sscanf(strings.Replace(tp, "/", " ", 1), "%s %d", &topic, &p)
-			if committed[topic][p] != int64(count) {
-				return false
-			}
-		}
-		return true
-	})
+	e.waitCommitted(counts, 30*time.Second)
 	if err := stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
