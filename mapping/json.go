@@ -9,6 +9,26 @@ import (
 
 const hexDigits = "0123456789abcdef"
 
+// appendEscaped appends the escape of ASCII byte c: the short forms \" \\ \n \r \t (and
+// \b \f with marshal, as encoding/json writes them), else \u00XX.
+func appendEscaped(dst []byte, c byte, marshal bool) []byte {
+	switch {
+	case c == '"' || c == '\\':
+		return append(dst, '\\', c)
+	case c == '\n':
+		return append(dst, '\\', 'n')
+	case c == '\r':
+		return append(dst, '\\', 'r')
+	case c == '\t':
+		return append(dst, '\\', 't')
+	case marshal && c == '\b':
+		return append(dst, '\\', 'b')
+	case marshal && c == '\f':
+		return append(dst, '\\', 'f')
+	}
+	return append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+}
+
 // appendJSONString appends s as a JSON string. Only what JSON requires is escaped (quote,
 // backslash, control characters); everything else, non-ASCII included, is copied as UTF-8.
 func appendJSONString(dst []byte, s string) []byte {
@@ -19,19 +39,7 @@ func appendJSONString(dst []byte, s string) []byte {
 		if c >= 0x20 && c != '"' && c != '\\' {
 			continue
 		}
-		dst = append(dst, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		}
+		dst = appendEscaped(append(dst, s[start:i]...), c, false)
 		start = i + 1
 	}
 	dst = append(dst, s[start:]...)
@@ -153,23 +161,7 @@ func appendMarshalledString(dst []byte, s string) []byte {
 				i++
 				continue
 			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
+			dst = appendEscaped(append(dst, s[start:i]...), c, true)
 			i++
 			start = i
 			continue
