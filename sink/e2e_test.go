@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/kbridge/kbridge/mapping"
 	"github.com/kbridge/kbridge/sink"
 )
@@ -283,5 +285,33 @@ func TestRenderErrorsAreReportedPerEvent(t *testing.T) {
 				t.Fatalf("records = %d, want %d", st.Total.RecordsCount, tc.written)
 			}
 		})
+	}
+}
+
+// Kafka positions written again (a retried batch, a re-read) are appended once per sink; a
+// rewind's positions (Again) are written whatever the sink holds.
+func TestPositionsWrittenAgainLandOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	reg := prometheus.NewRegistry()
+	m := e.manager(sink.Deps{Registerer: reg})
+	define(t, m, columns, patch(syncEachBatch, "target.import.trigger.count", 85), "in.c-t.again")
+	ws := writeBatches(t, m, 0, 50, 25)
+	ws = append(ws, writeBatches(t, m, 25, 50, 25)...) // 25 to 49 again, then 50 to 74
+	evs, pos := events(0, 10)
+	for i := range pos {
+		pos[i].Again = true // rewound: written although held
+	}
+	w, err := m.Write(ctxT(t, 5*time.Second), sourceKey, evs, pos)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws = append(ws, w)
+	e.eventually("imported", 30*time.Second, func() bool { return reached(ws, sink.LevelTarget) })
+	if rows := e.em.rows(t, "in.c-t.again"); len(rows) != 85 {
+		t.Fatalf("%d rows, want 75 once and the 10 rewound ones again", len(rows))
+	}
+	if got := metricSum(t, reg, "kbridge_sink_records_held_again_total"); got != 25 {
+		t.Fatalf("held again = %v, want 25", got)
 	}
 }

@@ -12,10 +12,10 @@ func (p *pipeline) heldPositions(positions []Position, ref *writeRef) []bool {
 	}
 	p.seenMu.Lock()
 	var maybe bool
-	var stream string
-	highest, known := int64(0), false
+	stream := positions[0].Stream
+	highest, known := p.seen[stream]
 	for _, pos := range positions {
-		if pos.Stream != stream || stream == "" {
+		if pos.Stream != stream {
 			stream = pos.Stream
 			highest, known = p.seen[stream]
 		}
@@ -28,9 +28,12 @@ func (p *pipeline) heldPositions(positions []Position, ref *writeRef) []bool {
 	if !maybe {
 		return nil
 	}
+	p.mu.Lock()
+	have := p.offsetsLocked(LevelLocal, "", true) // once per batch: retries and re-reads only
+	p.mu.Unlock()
 	var skip []bool
 	for i, pos := range positions {
-		if pos.Again || !p.holdsAppended(pos.Stream, pos.Offset) {
+		if pos.Again || !have[pos.Stream].Contains(pos.Offset) {
 			continue
 		}
 		if skip == nil {

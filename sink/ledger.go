@@ -96,36 +96,11 @@ func (m *Manager) Flush(ctx context.Context, source SourceKey) error {
 	return nil
 }
 
-// offsets returns, per stream, the offsets the sink holds at level or beyond.
+// offsets returns, per stream, the offsets the sink holds durably at level or beyond.
 func (p *pipeline) offsets(level Level) Offsets {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.offsetsLocked(level)
-}
-
-func (p *pipeline) offsetsLocked(level Level) Offsets {
-	out := Offsets{}
-	for k, v := range p.pruned {
-		out[k] = v.Clone()
-	}
-	for _, f := range p.files {
-		if f.rec.State == FileImported {
-			unionInto(out, f.rec.Stats.Streams)
-			continue
-		}
-		for _, s := range f.slices {
-			switch {
-			case s.level().rank() < level.rank():
-			case s.rec.State == SliceWriting:
-				if s.w != nil {
-					s.w.Offsets(out, true)
-				}
-			default:
-				unionInto(out, s.rec.Stats.Streams)
-			}
-		}
-	}
-	return out
+	return p.offsetsLocked(level, "", false)
 }
 
 // holds reports whether the sink holds every offset of rs in stream at level or beyond.
@@ -135,58 +110,43 @@ func (p *pipeline) holds(stream string, rs local.Ranges, level Level) bool {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	have := p.pruned[stream].Clone()
+	return p.offsetsLocked(level, stream, false)[stream].Covers(rs)
+}
+
+// offsetsLocked collects, per stream (only stream, unless it is ""), the offsets the sink
+// holds at level or beyond: imported (pruned files included), uploaded, in closed slices, and
+// in the slice being written those fsynced or, with pending, every one appended to it while it
+// is not broken. p.mu must be held.
+func (p *pipeline) offsetsLocked(level Level, stream string, pending bool) Offsets {
+	out := Offsets{}
+	add := func(in Offsets) {
+		if stream == "" {
+			unionInto(out, in)
+		} else if rs := in[stream]; len(rs) > 0 {
+			have := out[stream]
+			have.Union(rs)
+			out[stream] = have
+		}
+	}
+	add(p.pruned)
 	for _, f := range p.files {
 		if f.rec.State == FileImported {
-			have.Union(f.rec.Stats.Streams[stream])
+			add(f.rec.Stats.Streams)
 			continue
 		}
 		for _, s := range f.slices {
 			switch {
 			case s.level().rank() < level.rank():
 			case s.rec.State == SliceWriting:
-				if s.w != nil && s.w.Holds(stream, rs.Minus(have), true) {
-					return true
+				if s.w != nil {
+					s.w.Offsets(out, stream, !pending)
 				}
 			default:
-				have.Union(s.rec.Stats.Streams[stream])
-			}
-		}
-		if have.Covers(rs) {
-			return true
-		}
-	}
-	return have.Covers(rs)
-}
-
-// holdsAppended reports whether the sink already has offset off of stream in a slice that is
-// not broken: fsynced, or appended and waiting for its sync. The write path asks it only for
-// offsets at or below the highest one it appended (rare: retries and re-reads).
-func (p *pipeline) holdsAppended(stream string, off int64) bool {
-	one := local.Ranges{{First: off, Last: off}}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.pruned[stream].Contains(off) {
-		return true
-	}
-	for _, f := range p.files {
-		if f.rec.State == FileImported {
-			if f.rec.Stats.Streams[stream].Contains(off) {
-				return true
-			}
-			continue
-		}
-		for _, s := range f.slices {
-			if s.rec.State == SliceWriting && s.w != nil {
-				if s.w.Holds(stream, one, false) {
-					return true
-				}
-			} else if s.rec.Stats.Streams[stream].Contains(off) {
-				return true
+				add(s.rec.Stats.Streams)
 			}
 		}
 	}
-	return false
+	return out
 }
 
 func unionInto(out Offsets, in Offsets) {
@@ -240,7 +200,7 @@ func (p *pipeline) watermark(stream string, level Level) (int64, bool) {
 					return wm, known
 				}
 				durable := Offsets{}
-				s.w.Offsets(durable, true)
+				s.w.Offsets(durable, stream, true)
 				if last, ok := durable[stream].Last(); ok {
 					wm, known = max(wm, last), true
 				}

@@ -49,7 +49,7 @@ func (p *pipeline) load() error {
 		p.maybeImportingLocked(f, now)
 	}
 	p.pruneLocked()
-	for stream, rs := range p.offsetsLocked(LevelLocal) {
+	for stream, rs := range p.offsetsLocked(LevelLocal, "", false) {
 		if last, ok := rs.Last(); ok {
 			p.seen[stream] = last
 		}

@@ -111,8 +111,9 @@ func (f *fileEntry) render(events []mapping.Event) (rs *renderState, err error) 
 // one (re-rendering when the new file has another mapping).
 func (p *pipeline) write(w *Write, s **sliceEntry, rs **renderState, events []mapping.Event, positions []Position, ref *writeRef) error {
 	ref.pipe = p
+	held := p.heldPositions(positions, ref) // once: a retry on the next slice holds nothing new
 	for attempt := 0; ; attempt++ {
-		rows, n, pos := (*rs).selected(w, positions, p.heldPositions(positions, ref))
+		rows, n, pos := (*rs).selected(w, positions, held)
 		if n == 0 {
 			return nil // every row is held already
 		}

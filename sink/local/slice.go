@@ -198,21 +198,6 @@ func (s *Slice) Stats() Stats {
 	return s.total
 }
 
-// Holds reports whether every offset of rs in stream is in the slice: appended and, when
-// durable, covered by a completed sync. A broken slice holds only what is durable.
-func (s *Slice) Holds(stream string, rs Ranges, durable bool) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sp := s.streams[stream]
-	if sp == nil {
-		return len(rs) == 0
-	}
-	if durable || s.err != nil {
-		return sp.durable.Covers(rs)
-	}
-	return sp.all.Covers(rs)
-}
-
 // Appended is the highest offset of stream appended to the slice, -1 if none.
 func (s *Slice) Appended(stream string) int64 {
 	s.mu.Lock()
@@ -225,12 +210,16 @@ func (s *Slice) Appended(stream string) int64 {
 	return -1
 }
 
-// Offsets adds, per stream, the offsets the slice holds to out: those covered by a completed
-// sync when durable (or the slice is broken), else every offset appended.
-func (s *Slice) Offsets(out map[string]Ranges, durable bool) {
+// Offsets adds, per stream (only stream, unless it is ""), the offsets the slice holds to out:
+// those covered by a completed sync when durable, else every offset appended. A broken slice
+// holds only what is durable.
+func (s *Slice) Offsets(out map[string]Ranges, stream string, durable bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for k, sp := range s.streams {
+		if stream != "" && k != stream {
+			continue
+		}
 		set := sp.all
 		if durable || s.err != nil {
 			set = sp.durable
