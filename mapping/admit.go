@@ -15,7 +15,8 @@ import (
 // template such as a string doubled 36 times fails on every event and is refused at creation.
 // Other failures (a missing path, an error in the template) are the event's and pass.
 // Outcomes are remembered per program and limits, so compiling the same mapping again (the
-// test endpoint, every sink that renders it) costs nothing.
+// test endpoint, every sink that renders it) costs nothing; a refusal for a minute only, as it
+// may come from a machine too busy at that moment.
 func (m *Mapping) admit() error {
 	if m.pool == nil {
 		return nil
@@ -23,24 +24,29 @@ func (m *Mapping) admit() error {
 	key := sha256.Sum256(fmt.Appendf([]byte(m.programs[0].text), "\x00%d/%d/%d",
 		m.cfg.TemplateTimeout, m.cfg.TemplateMemoryLimit, m.cfg.TemplateMaxStack))
 	admitted.Lock()
-	err, ok := admitted.m[key]
+	verdict, ok := admitted.m[key]
 	admitted.Unlock()
-	if ok {
-		return err
+	if ok && (verdict.err == nil || time.Since(verdict.at) < time.Minute) {
+		return verdict.err
 	}
-	err = m.probe()
+	err := m.probe()
 	admitted.Lock()
 	if admitted.m == nil || len(admitted.m) >= 4096 {
-		admitted.m = map[[32]byte]error{}
+		admitted.m = map[[32]byte]admission{}
 	}
-	admitted.m[key] = err
+	admitted.m[key] = admission{err, time.Now()}
 	admitted.Unlock()
 	return err
 }
 
+type admission struct {
+	err error
+	at  time.Time
+}
+
 var admitted struct {
 	sync.Mutex
-	m map[[32]byte]error
+	m map[[32]byte]admission
 }
 
 // probe renders the empty event and reports a limit breach as a column's error.

@@ -3,6 +3,8 @@ package mapping_test
 import (
 	"errors"
 	"fmt"
+	"net/http"
+	"net/netip"
 	"runtime"
 	"strings"
 	"sync"
@@ -134,4 +136,45 @@ func heapPeak(t *testing.T) func() uint64 {
 	}()
 	t.Cleanup(func() { close(stop); <-done })
 	return peak.Load
+}
+
+// A worker renders exactly what this process renders: every field of HTTP and Kafka events
+// crosses to the worker intact (a nil key and an empty one, zero and IPv6 addresses, repeated
+// headers, record headers), and a native's failure keeps its class and message.
+func TestWorkerRendersAsInProcess(t *testing.T) {
+	t.Parallel()
+	columns := `[{"type":"template","name":"all","template":{"language":"jsonnet","content":
+		"local k = Key(); [Topic(), Partition(), Offset(), k, Timestamp(), Timestamp('%s'), Ip(), Now(), Header(), HeaderStr(), BodyStr(), Body('a', 'none')]"}},
+		{"type":"template","name":"h","template":{"language":"jsonnet","content":"local h = Header('X-Must'); h"}}]`
+	inWorker, inProcess := compile(t, columns, mapping.Config{}), compile(t, columns, mapping.InProcess(mapping.Config{}))
+	at := time.Date(2026, 12, 4, 20, 0, 0, 123456789, time.FixedZone("x", 3600))
+	kafka := func(key []byte) mapping.Event {
+		return mapping.Event{Kafka: true, Topic: "orders", Partition: -1 << 31, Offset: 1 << 62, Key: key, Timestamp: at,
+			Body: []byte(`{"a":[1,"ü\u2028"]}`), ReceivedAt: at, Header: http.Header{"X-Must": {"1"}},
+			RecordHeaders: []mapping.RecordHeader{{Key: "k", Value: []byte("v")}, {Key: "k", Value: nil}}}
+	}
+	events := []mapping.Event{
+		kafka(nil), kafka([]byte{}), kafka([]byte("key")),
+		{Body: []byte(`{"a":1}`), Header: http.Header{"Content-Type": {"application/json"}, "X-Must": {"a", "b"}},
+			ClientIP: netip.MustParseAddr("2001:db8::1"), ReceivedAt: at},
+		{Body: []byte(`a=1&b[]=2`), Header: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}},
+		jsonEvent(`{"a":2}`), // no X-Must: fails in the second template
+		jsonEvent(`[1]`),     // Body() of an array fails
+	}
+	var want, got mapping.Rows
+	inProcess.NewRenderer().RenderBatch(events, &want)
+	inWorker.NewRenderer().RenderBatch(events, &got)
+	for i := range events {
+		if string(got.Row(i)) != string(want.Row(i)) || fmt.Sprint(got.Err(i)) != fmt.Sprint(want.Err(i)) {
+			t.Errorf("event %d: worker %q, %v; in process %q, %v", i, got.Row(i), got.Err(i), want.Row(i), want.Err(i))
+		}
+		for _, class := range []error{mapping.ErrNotFound, mapping.ErrInvalidBody} {
+			if errors.Is(want.Err(i), class) != errors.Is(got.Err(i), class) {
+				t.Errorf("event %d: worker error %v, in process %v: not both %v", i, got.Err(i), want.Err(i), class)
+			}
+		}
+	}
+	if want.Err(5) == nil || want.Err(6) == nil || want.Err(0) != nil {
+		t.Fatalf("the cases do not fail where they should: %v, %v, %v", want.Err(0), want.Err(5), want.Err(6))
+	}
 }
