@@ -100,8 +100,9 @@ func appendEvent(b []byte, ev *Event, failed bool) []byte {
 			b = appendString(b, v)
 		}
 	}
-	ip, _ := ev.ClientIP.MarshalBinary()
-	b = appendBytes(b, ip)
+	at := len(b)
+	b, _ = ev.ClientIP.AppendBinary(append(b, 0, 0, 0, 0))
+	binary.LittleEndian.PutUint32(b[at:], uint32(len(b)-at-4))
 	b = appendTimeBinary(b, ev.ReceivedAt)
 	if !ev.Kafka {
 		return b
