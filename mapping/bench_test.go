@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -109,12 +112,37 @@ func benchBatches(b *testing.B, columns string, sizes []int) {
 // BenchmarkRenderBatchPaths: five path columns through RenderBatch, per event.
 func BenchmarkRenderBatchPaths(b *testing.B) { benchBatches(b, fivePaths, []int{256}) }
 
-// cpuTime is the process's user+system CPU time. Benchmarks report it per event next to the
-// wall time: on a shared 2-core machine it does not count time spent waiting for a core.
+// cpuTime is the CPU time, user and system, of the process and of its template workers, live
+// or ended. Benchmarks report it per event next to the wall time: on a shared 2-core machine it
+// does not count time spent waiting for a core.
 func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	var self, ended syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &self)
+	_ = syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ended)
+	cpu := time.Duration(self.Utime.Nano() + self.Stime.Nano() + ended.Utime.Nano() + ended.Stime.Nano())
+	return cpu + childrenCPU()
+}
+
+// childrenCPU is the CPU time of the live child processes, from /proc.
+func childrenCPU() time.Duration {
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	var ticks int64
+	for _, path := range stats {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		// After the command in parentheses: state, ppid, ... utime (14th field), stime (15th).
+		_, rest, _ := strings.Cut(string(data), ") ")
+		f := strings.Fields(rest)
+		if len(f) < 13 || f[1] != strconv.Itoa(os.Getpid()) {
+			continue
+		}
+		utime, _ := strconv.ParseInt(f[11], 10, 64)
+		stime, _ := strconv.ParseInt(f[12], 10, 64)
+		ticks += utime + stime
+	}
+	return time.Duration(ticks) * (time.Second / 100) // USER_HZ
 }
 
 // reportPerEvent reports wall and CPU microseconds per event for a loop that rendered n events

@@ -16,8 +16,15 @@ type Config struct {
 	TemplateMaxOutput int `json:"templateMaxOutput" yaml:"templateMaxOutput"`
 	// TemplateBatchSize is how many events one evaluation renders. Default 256.
 	TemplateBatchSize int `json:"templateBatchSize" yaml:"templateBatchSize"`
+	// TemplateMemoryLimit bounds the memory of one Jsonnet evaluation, in bytes: the memory a
+	// worker process may take beyond its start-up size. Default 256 MiB.
+	TemplateMemoryLimit int64 `json:"templateMemoryLimit" yaml:"templateMemoryLimit"`
+	// TemplateWorkers is how many worker processes evaluate Jsonnet at once. Default 4.
+	TemplateWorkers int `json:"templateWorkers" yaml:"templateWorkers"`
 	// Now is the clock for id columns; default time.Now.
 	Now func() time.Time `json:"-" yaml:"-"`
+
+	inProcess bool // evaluate in this process even when workers are available (tests)
 }
 
 // withDefaults fills the zero fields.
@@ -33,6 +40,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.TemplateBatchSize == 0 {
 		c.TemplateBatchSize = 256
+	}
+	if c.TemplateMemoryLimit == 0 {
+		c.TemplateMemoryLimit = 256 << 20
+	}
+	if c.TemplateWorkers == 0 {
+		c.TemplateWorkers = 4
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -52,6 +65,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("templateMaxOutput: must be between 1KiB and 64MiB, got %d", c.TemplateMaxOutput)
 	case c.TemplateBatchSize < 1 || c.TemplateBatchSize > 10000:
 		return fmt.Errorf("templateBatchSize: must be between 1 and 10000, got %d", c.TemplateBatchSize)
+	case c.TemplateMemoryLimit < 32<<20 || c.TemplateMemoryLimit > 64<<30:
+		return fmt.Errorf("templateMemoryLimit: must be between 32MiB and 64GiB, got %d", c.TemplateMemoryLimit)
+	case c.TemplateWorkers < 1 || c.TemplateWorkers > 64:
+		return fmt.Errorf("templateWorkers: must be between 1 and 64, got %d", c.TemplateWorkers)
 	}
 	return nil
 }

@@ -7,19 +7,15 @@ import (
 	"time"
 
 	"github.com/google/go-jsonnet"
-	"github.com/google/go-jsonnet/ast"
 	"github.com/tidwall/gjson"
 )
-
-// errTimeout is an evaluation that ran past Config.TemplateTimeout.
-var errTimeout = errors.New("timed out")
 
 // engine evaluates a mapping's template columns for a batch of events in one go-jsonnet
 // Evaluate, so its fixed cost per call (it rebuilds the std library every time) is paid once
 // per batch. Owned by one Renderer; not safe for concurrent use.
 type engine struct {
 	m     *Mapping
-	vm    *jsonnet.VM
+	vm    *jsonnet.VM // of an evaluation in this process, made when first needed
 	state *evalState
 
 	// Results of run, per event: the raw JSON of each template's value, or an error.
@@ -35,7 +31,18 @@ type engine struct {
 	exprBuf []byte   // values computed by string expressions
 	spans   [][2]int // per cell, its bounds in exprBuf
 	slow    []int    // events the string expressions could not render
+
+	req []byte // a request to a worker
+	// The responses of one run; its cells are views of them. When resp grows, the views
+	// keep the earlier array alive, so resp[:start] is never read again.
+	resp     []byte
+	breaches int // evaluations of this run stopped at a limit
 }
+
+// MaxBreaches is how many evaluations of one batch may be stopped at a limit (time or memory)
+// before the batch's remaining events fail at once: a runaway template costs its own batch at
+// most this many time limits.
+const MaxBreaches = 4
 
 func newEngine(m *Mapping) *engine {
 	e := &engine{m: m}
@@ -43,10 +50,14 @@ func newEngine(m *Mapping) *engine {
 	return e
 }
 
-// reset gives the engine a fresh VM and state. After a timeout the abandoned evaluation still
-// runs on the old pair, so neither is touched again.
+// reset gives the engine a fresh state, and a VM when it evaluates in this process. After a
+// timeout the abandoned evaluation still runs on the old pair, so neither is touched again.
 func (e *engine) reset() {
 	e.state = &evalState{names: e.m.templateNames, paths: map[string][]pathStep{}}
+	e.vm = nil
+	if e.m.pool != nil {
+		return
+	}
 	e.vm = jsonnet.MakeVM()
 	e.vm.MaxStack = e.m.cfg.TemplateMaxStack
 	e.vm.Importer(noImports{})
@@ -60,6 +71,7 @@ func (e *engine) run(events []Event) {
 	e.cells = resize(e.cells, len(events)*k)
 	e.errs = resize(e.errs, len(events))
 	clear(e.errs)
+	e.resp, e.breaches = e.resp[:0], 0
 	if e.m.exprs == nil {
 		e.runJsonnet(events, e.cells, e.errs)
 		return
@@ -114,32 +126,55 @@ func (e *engine) runExprs(events []Event) {
 }
 
 // runJsonnet evaluates the templates for events in Jsonnet, in chunks of at most
-// TemplateBatchSize, into cells and errs.
+// TemplateBatchSize events and, for a worker, of bodies of at most a sixteenth of its memory,
+// into cells and errs.
 func (e *engine) runJsonnet(events []Event, cells []string, errs []error) {
 	e.out.cells, e.out.errs = cells, errs
-	for lo := 0; lo < len(events); lo += e.m.cfg.TemplateBatchSize {
-		e.runRange(events, lo, min(lo+e.m.cfg.TemplateBatchSize, len(events)))
+	for lo, hi := 0, 0; lo < len(events); lo = hi {
+		hi = min(lo+e.m.cfg.TemplateBatchSize, len(events))
+		if e.m.pool != nil {
+			hi = lo + 1
+			for size := len(events[lo].Body); hi < len(events) && hi-lo < e.m.cfg.TemplateBatchSize; hi++ {
+				if size += len(events[hi].Body); int64(size) > e.m.cfg.TemplateMemoryLimit/16 {
+					break
+				}
+			}
+		}
+		e.runRange(events, lo, hi)
 	}
 }
 
 // runRange evaluates events[lo:hi]. When the evaluation fails as a whole (a Jsonnet error in
-// one event), it splits the range to find the failing events, so the others still render.
+// one event), it splits the range to find the failing events, so the others still render;
+// when it breaks a limit, each event is given its own, up to MaxBreaches per run.
 func (e *engine) runRange(events []Event, lo, hi int) {
-	out, err := e.evaluate(e.m.batchProgram, events[lo:hi], e.out.errs[lo:hi])
+	if e.breaches >= MaxBreaches {
+		for i := lo; i < hi; i++ {
+			if e.out.errs[i] == nil {
+				e.out.errs[i] = &ColumnError{Column: e.m.templateNames[0], Err: fmt.Errorf(
+					"%w: not evaluated: %d evaluations of its batch were stopped at their limits", ErrTemplate, e.breaches)}
+			}
+		}
+		return
+	}
+	out, err := e.evaluate(0, events[lo:hi], e.out.errs[lo:hi])
 	if err == nil {
 		err = e.collect(out, lo, hi)
 	}
 	switch {
 	case err == nil:
-	case hi-lo > 1 && errors.Is(err, errTimeout):
-		for i := lo; i < hi; i++ { // a slow event: give each its own time limit
+	case hi-lo > 1 && breached(err):
+		for i := lo; i < hi; i++ { // a runaway event: give each its own limits
 			e.runRange(events, i, i+1)
 		}
 	case hi-lo > 1:
 		mid := (lo + hi) / 2
 		e.runRange(events, lo, mid)
 		e.runRange(events, mid, hi)
-	case e.out.errs[lo] == nil:
+	case e.out.errs[lo] != nil:
+	case breached(err) && len(e.m.templates) == 1:
+		e.out.errs[lo] = &ColumnError{Column: e.m.templateNames[0], Err: err}
+	default:
 		e.out.errs[lo] = e.blame(events[lo:hi], err)
 	}
 }
@@ -147,8 +182,11 @@ func (e *engine) runRange(events []Event, lo, hi int) {
 // blame finds which template column fails for a single event by evaluating them one by one.
 func (e *engine) blame(event []Event, err error) error {
 	errs := make([]error, 1)
-	for k, program := range e.m.singlePrograms {
-		if _, kerr := e.evaluate(program, event, errs); kerr != nil || errs[0] != nil {
+	for k := range e.m.templates {
+		if e.breaches >= MaxBreaches {
+			break
+		}
+		if _, kerr := e.evaluate(k+1, event, errs); kerr != nil || errs[0] != nil {
 			if errs[0] != nil {
 				return errs[0]
 			}
@@ -158,21 +196,57 @@ func (e *engine) blame(event []Event, err error) error {
 	return &ColumnError{Column: e.m.templateNames[0], Err: err}
 }
 
-// MaxAbandoned is how many evaluations past their time limit may still be running, process
-// wide, before templates fail at once instead of starting more: runaway templates must not
-// take every core.
-const MaxAbandoned = 4
+// evaluate runs program number p of the mapping (0: all templates, k+1: template k alone)
+// over events within the limits, in a worker process when the mapping has a pool.
+func (e *engine) evaluate(p int, events []Event, errs []error) (string, error) {
+	var out string
+	var err error
+	if e.m.pool != nil {
+		out, err = e.evaluateInWorker(p, events, errs)
+	} else {
+		out, err = e.evaluateHere(p, events, errs)
+	}
+	if breached(err) {
+		e.breaches++
+		if errors.Is(err, errTimeout) {
+			e.m.timeouts.Add(1)
+		} else {
+			e.m.outOfMemory.Add(1)
+		}
+	}
+	return out, err
+}
 
-// abandoned counts evaluations that ran past their time limit and have not ended yet.
-var abandoned atomic.Int64
+// evaluateInWorker sends the program and events to a worker and reads back the output, a view
+// of e.resp, and the natives' failures into errs.
+func (e *engine) evaluateInWorker(p int, events []Event, errs []error) (string, error) {
+	e.req = appendRequest(e.req[:0], e.m.cfg.TemplateMaxStack, e.m.programs[p].text, e.m.templateNames, events, errs)
+	w, err := e.m.pool.acquire(e.m.key)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrTemplate, err)
+	}
+	start := len(e.resp)
+	e.resp, err = e.m.pool.call(w, e.req, e.m.cfg.TemplateTimeout, e.resp)
+	if err != nil {
+		e.m.pool.release(e.m.key, nil)
+		e.resp = e.resp[:start]
+		return "", err
+	}
+	e.m.pool.release(e.m.key, w)
+	d := decoder{b: e.resp[start:]}
+	out, evalErr, err := d.response(errs)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrTemplate, err)
+	}
+	return out, evalErr
+}
 
-// AbandonedEvaluations is how many evaluations that ran past their time limit are still running.
-func AbandonedEvaluations() int64 { return abandoned.Load() }
-
-// evaluate runs program over events within the time limit. go-jsonnet cannot be interrupted:
-// on timeout the evaluation is abandoned to finish on its own VM and the engine starts afresh.
-func (e *engine) evaluate(program ast.Node, events []Event, errs []error) (string, error) {
-	if n := abandoned.Load(); n >= MaxAbandoned {
+// evaluateHere runs the program in this process. go-jsonnet cannot be interrupted: on timeout
+// the evaluation is abandoned to finish on its own VM and the engine starts afresh; while
+// MaxAbandoned of the mapping's evaluations are still running, its templates fail at once.
+func (e *engine) evaluateHere(p int, events []Event, errs []error) (string, error) {
+	m := e.m
+	if n := m.abandoned.Load(); n >= MaxAbandoned {
 		return "", fmt.Errorf("%w: %d evaluations that ran past the time limit are still running", ErrTemplate, n)
 	}
 	// The natives record failures in a slice of the state's own, copied out only when the
@@ -187,25 +261,24 @@ func (e *engine) evaluate(program ast.Node, events []Event, errs []error) (strin
 	}
 	const running, finished, gaveUp = 0, 1, 2
 	done := make(chan result, 1)
-	vm, outcome := e.vm, new(atomic.Int32)
+	vm, program, outcome := e.vm, m.programs[p].node, new(atomic.Int32)
 	go func() {
 		out, err := vm.Evaluate(program)
 		done <- result{out, err}
 		if !outcome.CompareAndSwap(running, finished) {
-			abandoned.Add(-1)
+			m.abandoned.Add(-1)
 		}
 	}()
-	timer := time.NewTimer(e.m.cfg.TemplateTimeout)
+	timer := time.NewTimer(m.cfg.TemplateTimeout)
 	defer timer.Stop()
 	var r result
 	select {
 	case r = <-done:
 	case <-timer.C:
 		if outcome.CompareAndSwap(running, gaveUp) {
-			abandoned.Add(1)
-			e.m.timeouts.Add(1)
+			m.abandoned.Add(1)
 			e.reset()
-			return "", fmt.Errorf("%w: evaluation %w after %s", ErrTemplate, errTimeout, e.m.cfg.TemplateTimeout)
+			return "", fmt.Errorf("%w: evaluation %w after %s", ErrTemplate, errTimeout, m.cfg.TemplateTimeout)
 		}
 		r = <-done // it finished just in time
 	}
@@ -215,6 +288,11 @@ func (e *engine) evaluate(program ast.Node, events []Event, errs []error) (strin
 	}
 	return r.out, nil
 }
+
+// MaxAbandoned is how many evaluations of one mapping past their time limit may still be
+// running in this process (without workers, see InitWorkers) before its templates fail at
+// once instead of starting more.
+const MaxAbandoned = 4
 
 // collect splits the output of a batch evaluation into e.cells for events lo..hi. The cells
 // are substrings of out. An event whose values exceed the output limit fails.

@@ -90,6 +90,9 @@ func checkRender(t *testing.T, r *mapping.Renderer, rows *mapping.Rows, ev mappi
 		if !errors.As(err, &ce) {
 			t.Fatalf("error %v is not a *ColumnError", err)
 		}
+		if strings.Contains(err.Error(), "evaluation panicked") || strings.Contains(err.Error(), "template worker failed") {
+			t.Fatalf("the template worker broke: %v", err) // a panic there is the worker's, not the test's
+		}
 		if rows.Err(0) == nil || rows.Err(0).Error() != err.Error() {
 			t.Fatalf("batch error %v, single error %v", rows.Err(0), err)
 		}

@@ -169,4 +169,7 @@ func mustTime(t *testing.T, s string) time.Time {
 	return tm
 }
 
-func TestMain(m *testing.M) { os.Exit(m.Run()) }
+func TestMain(m *testing.M) {
+	mapping.InitWorkers()
+	os.Exit(m.Run())
+}

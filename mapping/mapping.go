@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"sync/atomic"
-
-	"github.com/google/go-jsonnet/ast"
 )
 
 // Mapping is a compiled column list. It is immutable and safe for concurrent use; render with
@@ -15,13 +13,17 @@ type Mapping struct {
 	columns []compiledColumn
 	pk      []string
 
-	templates      []int    // indexes into columns of the Jsonnet template columns
-	templateNames  []string // their names, by template number
-	batchProgram   ast.Node // all templates, for a batch of events
-	singlePrograms []ast.Node
-	exprs          []stringExpr // the templates as string expressions, when all of them are
+	templates     []int    // indexes into columns of the Jsonnet template columns
+	templateNames []string // their names, by template number
+	// programs[0] renders all templates for a batch of events, programs[k+1] template k alone.
+	programs []program
+	exprs    []stringExpr // the templates as string expressions, when all of them are
 
-	timeouts atomic.Int64
+	pool *pool  // the worker processes that evaluate Jsonnet; nil: in this process
+	key  uint64 // identifies the programs in the pool, whichever sink compiled them
+
+	timeouts, outOfMemory atomic.Int64
+	abandoned             atomic.Int64 // evaluations in this process past their time limit
 }
 
 type compiledColumn struct {
@@ -39,7 +41,7 @@ func Compile(columns []Column, cfg Config) (*Mapping, error) {
 	if len(columns) == 0 || len(columns) > MaxColumns {
 		return nil, fmt.Errorf("a mapping needs 1 to %d columns, got %d", MaxColumns, len(columns))
 	}
-	m := &Mapping{cfg: cfg.withDefaults(), columns: make([]compiledColumn, len(columns))}
+	m := &Mapping{cfg: cfg.withDefaults(), columns: make([]compiledColumn, len(columns)), programs: make([]program, 1)}
 	seen := map[string]bool{}
 	var contents []string
 	for i, def := range columns {
@@ -66,8 +68,14 @@ func Compile(columns []Column, cfg Config) (*Mapping, error) {
 		if err != nil {
 			return nil, err
 		}
-		m.batchProgram = program
+		m.programs[0] = program
 		m.exprs = compileStringExprs(contents)
+		if m.exprs == nil && !m.cfg.inProcess {
+			m.pool, m.key = poolFor(m.cfg), programKey(program.text)
+		}
+		if err := m.admit(); err != nil {
+			return nil, err
+		}
 	}
 	return m, nil
 }
@@ -91,7 +99,7 @@ func (m *Mapping) compileColumn(c *compiledColumn, def Column) error {
 		if err != nil {
 			return err
 		}
-		m.singlePrograms = append(m.singlePrograms, program)
+		m.programs = append(m.programs, program)
 	}
 	return nil
 }
@@ -117,8 +125,15 @@ func (m *Mapping) Names() []string {
 // PrimaryKey returns the names of the columns marked primaryKey, in column order.
 func (m *Mapping) PrimaryKey() []string { return append([]string(nil), m.pk...) }
 
-// TemplateTimeouts counts evaluations abandoned at the time limit since Compile.
+// TemplateTimeouts counts evaluations stopped at the time limit since Compile.
 func (m *Mapping) TemplateTimeouts() int64 { return m.timeouts.Load() }
+
+// TemplateOutOfMemory counts evaluations stopped at the memory limit since Compile.
+func (m *Mapping) TemplateOutOfMemory() int64 { return m.outOfMemory.Load() }
+
+// AbandonedEvaluations is how many evaluations of m that ran past the time limit in this
+// process (without workers, see InitWorkers) are still running.
+func (m *Mapping) AbandonedEvaluations() int64 { return m.abandoned.Load() }
 
 // compileStringExprs compiles every template to a string expression, or returns nil when one
 // of them is more than that.

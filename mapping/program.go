@@ -109,13 +109,22 @@ func bindNatives(program string) string {
 	return "local " + strings.Join(binds, ", ") + ";\n" + program
 }
 
+// program is a parsed program and its text, which a worker parses again.
+type program struct {
+	text string
+	node ast.Node
+}
+
 // compileProgram parses the batch program for contents, with direct native calls where the
 // rewrite yields a valid program, else as written.
-func compileProgram(name string, contents []string) (ast.Node, error) {
-	if node, err := jsonnet.SnippetToAST(name, buildProgram(contents, true)); err == nil {
-		return node, nil
+func compileProgram(name string, contents []string) (program, error) {
+	text := buildProgram(contents, true)
+	if node, err := jsonnet.SnippetToAST(name, text); err == nil {
+		return program{text, node}, nil
 	}
-	return parseProgram(name, buildProgram(contents, false))
+	text = buildProgram(contents, false)
+	node, err := parseProgram(name, text)
+	return program{text, node}, err
 }
 
 // checkSyntax parses a template on its own, so a syntax error points into the template rather

@@ -86,13 +86,15 @@ func TestRenderBatchIsolatesFailures(t *testing.T) {
 	}
 }
 
+// The slow template of TestTemplateTimeout: it spins when the event asks it to.
+const spinTemplate = `[{"type":"template","name":"slow","template":{"language":"jsonnet",
+	"content":"if Body('spin') then std.foldl(function(acc, x) acc + x, std.range(1, 400000), 0) else 'fast'"}}]`
+
 // A template that runs past the time limit fails its own event only; the renderer goes on.
+// Evaluated in a worker, the evaluation is stopped: nothing keeps running.
 func TestTemplateTimeout(t *testing.T) {
-	// The abandoned evaluation keeps running until it ends on its own: that is the design.
-	defer goleak.VerifyNone(t, goleak.IgnoreAnyFunction("github.com/kbridge/kbridge/mapping.(*engine).evaluate.func1"))
-	m := compile(t, `[{"type":"template","name":"slow","template":{"language":"jsonnet",
-		"content":"if Body('spin') then std.foldl(function(acc, x) acc + x, std.range(1, 400000), 0) else 'fast'"}}]`,
-		mapping.Config{TemplateTimeout: 100 * time.Millisecond})
+	defer goleak.VerifyNone(t)
+	m := compile(t, spinTemplate, mapping.Config{TemplateTimeout: 100 * time.Millisecond})
 	r := m.NewRenderer()
 	events := []mapping.Event{jsonEvent(`{"spin":false}`), jsonEvent(`{"spin":true}`), jsonEvent(`{"spin":false}`)}
 	var rows mapping.Rows
@@ -112,17 +114,35 @@ func TestTemplateTimeout(t *testing.T) {
 	if err != nil || string(row) != "\"\"\"fast\"\"\"\n" {
 		t.Fatalf("after a timeout: row %q, error %v", row, err)
 	}
+	if m.AbandonedEvaluations() != 0 {
+		t.Fatalf("%d evaluations still running, want them stopped", m.AbandonedEvaluations())
+	}
+}
 
-	// Runaway evaluations are capped: past MaxAbandoned, templates fail at once.
-	for mapping.AbandonedEvaluations() < mapping.MaxAbandoned {
+// Without workers, an evaluation past its time limit is abandoned and finishes on its own;
+// past MaxAbandoned of them, that mapping's templates fail at once, and only that mapping's.
+func TestTemplateTimeoutInProcess(t *testing.T) {
+	// The abandoned evaluation keeps running until it ends on its own: that is the design.
+	defer goleak.VerifyNone(t, goleak.IgnoreAnyFunction("github.com/kbridge/kbridge/mapping.(*engine).evaluateHere.func1"))
+	m := compile(t, spinTemplate, mapping.InProcess(mapping.Config{TemplateTimeout: 100 * time.Millisecond}))
+	other := compile(t, `[{"type":"template","name":"t","template":{"language":"jsonnet","content":"local x = Body('n'); x * 2"}}]`,
+		mapping.InProcess(mapping.Config{}))
+	r := m.NewRenderer()
+	events := []mapping.Event{jsonEvent(`{"spin":false}`), jsonEvent(`{"spin":true}`)}
+	if _, err := r.AppendRow(nil, &events[1]); !errors.Is(err, mapping.ErrTemplate) || !strings.Contains(err.Error(), "timed out after 100ms") {
+		t.Fatalf("slow event: error %v, want a timeout", err)
+	}
+	for m.AbandonedEvaluations() < mapping.MaxAbandoned {
 		r.AppendRow(nil, &events[1])
 	}
-	start := time.Now()
-	_, err = r.AppendRow(nil, &events[0])
-	if err == nil || !strings.Contains(err.Error(), "ran past the time limit are still running") || time.Since(start) > 100*time.Millisecond {
-		t.Fatalf("with %d runaway evaluations: %v after %s", mapping.AbandonedEvaluations(), err, time.Since(start))
+	_, err := r.AppendRow(nil, &events[0])
+	if err == nil || !strings.Contains(err.Error(), "ran past the time limit are still running") {
+		t.Fatalf("with %d runaway evaluations: %v", m.AbandonedEvaluations(), err)
 	}
-	waitFor(t, time.Minute, func() bool { return mapping.AbandonedEvaluations() == 0 })
+	if row, err := other.NewRenderer().AppendRow(nil, ptr(jsonEvent(`{"n":21}`))); err != nil || string(row) != "\"42\"\n" {
+		t.Fatalf("another mapping while %d runaways run: row %q, error %v", m.AbandonedEvaluations(), row, err)
+	}
+	waitFor(t, time.Minute, func() bool { return m.AbandonedEvaluations() == 0 })
 	if _, err := r.AppendRow(nil, &events[0]); err != nil {
 		t.Fatalf("once the runaways ended: %v", err)
 	}

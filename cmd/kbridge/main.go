@@ -14,6 +14,8 @@ import (
 	"os/signal"
 	"sort"
 	"syscall"
+
+	"github.com/kbridge/kbridge/mapping"
 )
 
 // command is one subcommand: it reads its own flags from args and writes to the streams it is given.
@@ -41,6 +43,7 @@ func parseError(err error) error {
 }
 
 func main() {
+	mapping.InitWorkers() // a template worker serves here and exits; see mapping.InitWorkers
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
