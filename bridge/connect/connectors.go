@@ -107,9 +107,18 @@ func (s *Server) infoOf(c *connector) connectorInfo {
 	return connectorInfo{Name: c.Name, Config: c.Config, Tasks: tasks, Type: "sink"}
 }
 
-// status is c's ConnectorStateInfo; the registry's lock is held. The tasks are the members of
-// one consumer, which stops as a whole when a task fails: each task says why it stopped.
-func (s *Server) status(c *connector) connectorStatus {
+// infoFor is c's ConnectorInfo as the caller of r may see it (secrets masked); the
+// registry's lock is held.
+func (s *Server) infoFor(r *http.Request, c *connector) connectorInfo {
+	info := s.infoOf(c)
+	info.Config = masked(r, info.Config)
+	return info
+}
+
+// status is c's ConnectorStateInfo, a trace quoting a secret redacted for the caller of r; the
+// registry's lock is held. The tasks are the members of one consumer, which stops as a whole
+// when a task fails: each task says why it stopped.
+func (s *Server) status(r *http.Request, c *connector) connectorStatus {
 	state, tasks := s.reg.status(c)
 	out := connectorStatus{Name: c.Name, Type: "sink", Tasks: make([]taskState, len(tasks)),
 		Connector: stateInfo{State: state, WorkerID: s.worker}}
@@ -117,7 +126,7 @@ func (s *Server) status(c *connector) connectorStatus {
 		out.Connector.State = stateRunning // the connector runs; its tasks failed
 	}
 	for i, t := range tasks {
-		out.Tasks[i] = taskState{ID: i, stateInfo: stateInfo{State: t.state, WorkerID: s.worker, Trace: t.trace}}
+		out.Tasks[i] = taskState{ID: i, stateInfo: stateInfo{State: t.state, WorkerID: s.worker, Trace: redact(r, c.Config, t.trace)}}
 	}
 	return out
 }

@@ -34,6 +34,7 @@ func (e *env) call(t *testing.T, method, path, body string) (int, string) {
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	req.SetBasicAuth(testAuth.AdminUsername, testAuth.AdminPassword)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -260,7 +261,7 @@ func TestConnectorFiles(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("name=bad\nconnector.class=KeboolaSinkConnector\nkbridge.source=events\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := connect.New(connect.Config{Listen: ":0", StateDir: t.TempDir(), Connectors: []string{bad}}, connect.Deps{})
+	_, err := connect.New(connect.Config{Listen: ":0", StateDir: t.TempDir(), Connectors: []string{bad}, Auth: testAuth}, connect.Deps{})
 	if err == nil || !strings.Contains(err.Error(), "topics") {
 		t.Errorf("bad file: got %v, want an error naming topics", err)
 	}

@@ -17,6 +17,7 @@ func TestLoad(t *testing.T) {
 sink: {dataDir: /data, retryAfter: 2s}
 storage: {url: "http://storage:8001", token: from-file}
 kafka: {brokers: [k0:9092]}
+connect: {auth: {type: none}}
 pipelines:
   - {name: orders, kbridge.source: orders, topics: orders, consumer.override.group.instance.id: "${POD_NAME}"}
 `), 0o600)
@@ -65,6 +66,7 @@ func TestPipelineErrors(t *testing.T) {
 sink: {dataDir: /data}
 storage: {url: "http://storage:8001", token: t}
 kafka: {brokers: [k0:9092]}
+connect: {auth: {type: none}}
 pipelines:
   - {name: orders, topics: orders, batch.max.size: "0"}
 `), 0o600)

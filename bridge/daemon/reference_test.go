@@ -60,6 +60,13 @@ var allowed = map[string]string{
 	"restartBackoff":                 "≥ 1s",
 	"log.format":                     "json or text",
 	"log.level":                      "debug, info, warn or error: every component starts at it; each component's level can be changed at run time through the Connect API's `/admin/loggers` ([connect.md](connect.md))",
+	"connect.auth.type":              "required while the API is on: `basic`, `bearer`, or `none` to serve it without credentials (`kbridge dev` sets none); see [connect.md](connect.md#authentication)",
+	"connect.auth.username":          "basic: the operator's user; it sees secrets in connector configs as `[hidden]`",
+	"connect.auth.password":          "basic: the operator's password",
+	"connect.auth.token":             "bearer: the operator's token",
+	"connect.auth.adminUsername":     "basic, optional: the admin's user, who also sees the secrets",
+	"connect.auth.adminPassword":     "basic: the admin's password",
+	"connect.auth.adminToken":        "bearer, optional: the admin's token",
 	"sources":                        "file only: see above",
 	"pipelines":                      "file only: Kafka Connect keys, see kafka.md",
 }
