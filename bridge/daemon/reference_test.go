@@ -50,7 +50,7 @@ var allowed = map[string]string{
 	"intake.trustedProxies":          "CIDRs or addresses",
 	"api.listen":                     "empty turns the API off",
 	"api.defaultBranchId":            "set from defaultBranchId",
-	"api.tokenCacheTtl":              "0–1h",
+	"api.tokenCacheTtl":              "0–5m: reads accept a deleted token for at most this long; writes always verify the token with Storage",
 	"api.taskTtl":                    "≥ 1m",
 	"api.maxBodySize":                "1 KB–64 MB",
 	"connect.listen":                 "empty turns it off; off without kafka.brokers",
