@@ -130,3 +130,35 @@ log: {format: xml}
 		}
 	}
 }
+
+// Table and column names Storage refuses are config errors naming the path, not a pipeline
+// whose imports fail later.
+func TestStorageNamesInConfig(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "kbridge.yaml")
+	err := os.WriteFile(path, []byte(`
+sink: {dataDir: /data}
+storage: {url: "http://storage:8001", token: t}
+sources:
+  - id: shop
+    type: http
+    sinks:
+      - {id: ok, tableId: in.c-shop.orders, columns: [{type: body, name: body}]}
+      - id: bad
+        tableId: "in.c-shop.t;DROP TABLE x"
+        columns: [{type: uuid, name: id}, {type: body, name: "a b"}, {type: body, name: "😀"}]
+`), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = daemon.Load(path, func(string) (string, bool) { return "", false })
+	for _, want := range []string{`sources[0].sinks[1].tableId: table id "in.c-shop.t;DROP TABLE x": the table name "t;DROP TABLE x"`,
+		`sources[0].sinks[1].columns[1].name "a b": want 1 to 64 letters`, `sources[0].sinks[1].columns[2].name "😀"`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v, want %q", err, want)
+		}
+	}
+	if err != nil && strings.Contains(err.Error(), "sinks[0]") {
+		t.Errorf("a valid sink named in %v", err)
+	}
+}
