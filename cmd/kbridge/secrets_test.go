@@ -93,7 +93,8 @@ func call(t *testing.T, method, u, body string, headers ...string) (int, string)
 // with connection.password created and read over the Connect API, Kafka records through it,
 // and uploads failing (a hung blob upload past storage.uploadTimeout, a 500, expired upload
 // credentials). No secret (intake secrets, the Storage token, upload credentials, the
-// connector's and the Connect API's passwords) appears in any log line or in /metrics.
+// connector's and the Connect API's passwords) appears in any log line or in /metrics, and
+// nothing under the data directory is readable by other users: files 0600, directories 0700.
 func TestNoSecretsInLogsOrMetrics(t *testing.T) {
 	t.Parallel()
 	bin := buildKbridge(t)
@@ -215,6 +216,7 @@ func TestNoSecretsInLogsOrMetrics(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("kbridge did not stop within 30s of SIGTERM")
 	}
+	checkPrivate(t, filepath.Join(dir, "data"))
 	out := logs.String()
 	// The run went through the failures it is meant to show.
 	if !strings.Contains(out, `"msg":"upload slice"`) || !strings.Contains(out, "transport error") || !strings.Contains(out, "azure upload") {
@@ -246,6 +248,35 @@ func freeAddrs(t *testing.T, n int) []string {
 		out = append(out, ln.Addr().String())
 	}
 	return out
+}
+
+// checkPrivate fails for every entry under dir that other users may read: a file not 0600, a
+// directory not 0700 (or narrower, under a stricter umask).
+func checkPrivate(t *testing.T, dir string) {
+	t.Helper()
+	files := 0
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if perm := info.Mode().Perm(); perm&0o077 != 0 {
+			t.Errorf("%s: mode %v, want no access for group and others", path, perm)
+		}
+		if !d.IsDir() {
+			files++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files == 0 {
+		t.Fatalf("no file under %s: nothing checked", dir)
+	}
 }
 
 func basicAuth(user, pass string) string {
