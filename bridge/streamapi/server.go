@@ -107,6 +107,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{Handler: s.Handler(), ReadTimeout: s.cfg.ReadTimeout, WriteTimeout: s.cfg.WriteTimeout,
 		IdleTimeout: s.cfg.IdleTimeout, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
 	served := make(chan error, 1)
+	ln = httperr.Listener(ln, httperr.Envelope("stream.api.badRequest"))
 	go func() { served <- srv.Serve(ln) }() // waited for below in every path
 	s.log.Info("serving", "addr", ln.Addr().String())
 	select {
