@@ -5,6 +5,8 @@ import (
 	"maps"
 	"net/http"
 	"strings"
+
+	"github.com/kbridge/kbridge/sink"
 )
 
 // put creates or replaces a connector; an existing one keeps its target state. The config is
@@ -22,6 +24,11 @@ func (s *Server) put(name string, cfg map[string]string, mustBeNew bool, initial
 	p, warnings, err := s.tr.pipeline(cfg)
 	if err != nil {
 		return connectorInfo{}, false, invalidConfig(keyErrors(err))
+	}
+	if s.tr.sources != nil { // a connector whose records have nowhere to go is refused, not left to fail
+		if _, ok := s.tr.sources.Source(sink.SourceKey{ProjectID: s.tr.projectID, BranchID: s.tr.branchID, SourceID: p.Source}); !ok {
+			return connectorInfo{}, false, invalidConfig([]keyError{{key: "kbridge.source", msg: fmt.Sprintf("source %q not found", p.Source)}})
+		}
 	}
 	if why := s.cfg.collision(name, p.GroupID); why != "" {
 		return connectorInfo{}, false, errorf(http.StatusConflict, "Connector %s %s", name, why)
