@@ -25,25 +25,14 @@ func confluentConfig(name string) string {
 		"value.converter": "org.apache.kafka.connect.storage.StringConverter", "reporter.bootstrap.servers": "kafka:9092"}}`, name, secret)
 }
 
+// call calls the API as the admin and returns the answer's JSON compacted.
 func (e *env) call(t *testing.T, method, path, body string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, e.url+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.SetBasicAuth(testAuth.AdminUsername, testAuth.AdminPassword)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	status, raw := e.as(t, basic(testAuth.AdminUsername, testAuth.AdminPassword), method, path, body)
 	var v any
-	_ = json.NewDecoder(resp.Body).Decode(&v)
+	_ = json.Unmarshal([]byte(raw), &v)
 	out, _ := json.Marshal(v)
-	return resp.StatusCode, string(out)
+	return status, string(out)
 }
 
 func (e *env) connectorState(t *testing.T, name string) string {

@@ -44,6 +44,8 @@ pipelines:
 		{map[string]string{"KBRIDGE_LOG_FORMAT": "xml"}, `log.format: must be json or text, got "xml"`},
 		{map[string]string{"KBRIDGE_KAFKA_BROKERS": "nohost"}, `kafka.brokers: "nohost" has no port`},
 		{map[string]string{"KBRIDGE_DEFAULTBRANCHID": "0"}, "defaultBranchId: must be positive, got 0"},
+		{map[string]string{"KBRIDGE_CONNECT_AUTH_TYPE": ""}, "connect.auth.type: missing: set basic or bearer with credentials, or none"},
+		{map[string]string{"KBRIDGE_CONNECT_AUTH_TYPE": "basic"}, "connect.auth.username: missing (auth.type is basic)"},
 	} {
 		_, err := daemon.Load(path, func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok })
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -51,20 +51,9 @@ func TestHostileCorpus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr syncBuffer
+	var stderr lockedBuilder
 	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("kbridge dev stderr (tail):\n%s", tail(stderr.String(), 40))
-		}
-	})
+	exited := startWatched(t, cmd, &stderr)
 	started := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(stdout)

@@ -1,7 +1,6 @@
 package main_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -57,18 +55,24 @@ sources:
           - {type: body, name: body}
 `
 
-// syncBuffer is a bytes.Buffer safe for the process's writes and the test's reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+// startWatched starts cmd, its output going to logs, and returns the channel its exit is
+// reported on; the process is killed when the test ends and its logs' tail shown if it failed.
+func startWatched(t *testing.T, cmd *exec.Cmd, logs *lockedBuilder) chan error {
+	t.Helper()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+		if t.Failed() {
+			t.Logf("kbridge logs (tail):\n%s", tail(logs.String(), 8<<10))
+		}
+	})
+	return exited
 }
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // call sends a request with the given headers and returns the status and body.
 func call(t *testing.T, method, u, body string, headers ...string) (int, string) {
@@ -125,20 +129,9 @@ func TestNoSecretsInLogsOrMetrics(t *testing.T) {
 	}
 	cmd := exec.Command(bin, "run", "--config", config)
 	cmd.Env = append(os.Environ(), storageTokenEn)
-	var logs syncBuffer
+	var logs lockedBuilder
 	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("kbridge logs:\n%s", logs.String())
-		}
-	})
+	exited := startWatched(t, cmd, &logs)
 	waitUntil(t, 30*time.Second, "/readyz", func() bool { status, _ := get(t, "http://"+metricsAddr+"/readyz"); return status == http.StatusOK })
 
 	intake := fmt.Sprintf("http://%s/stream/1/web/%s", intakeAddr, webSecret)
