@@ -46,7 +46,9 @@ sources:
     settings:
       storage.level.local.encoding.sync.intervalTrigger: 10ms
       storage.level.staging.upload.trigger.count: 5
+      storage.level.staging.upload.trigger.interval: 5s
       storage.level.target.import.trigger.count: 5
+      storage.level.target.import.trigger.interval: 30s
     sinks:
       - id: clicks
         tableId: in.c-demo.clicks
@@ -179,7 +181,7 @@ func TestNoSecretsInLogsOrMetrics(t *testing.T) {
 		}
 	}
 
-	waitUntil(t, 60*time.Second, "the events and records in the table", func() bool {
+	waitUntil(t, 180*time.Second, "the events and records in the table", func() bool {
 		return len(tableRows(t, storageURL, storageToken, "in.c-demo.clicks")) >= 15
 	})
 
