@@ -401,7 +401,7 @@ func TestKubernetesManifests(t *testing.T) {
 			body = cm.Data["kbridge.yaml"]
 		}
 	}
-	cfg := loadConfig(t, "the ConfigMap's kbridge.yaml", body, map[string]string{"POD_NAME": "kbridge-1", "KBRIDGE_STORAGE_TOKEN": "token"})
+	cfg := loadConfig(t, "the ConfigMap's kbridge.yaml", body, map[string]string{"POD_NAME": "kbridge-1", "KBRIDGE_STORAGE_TOKEN": "token", "KBRIDGE_CONNECT_AUTH_PASSWORD": "password"})
 	if cfg.Sink.DataDir != mounts["data"] {
 		t.Errorf("sink.dataDir %s, the volume is at %s", cfg.Sink.DataDir, mounts["data"])
 	}

@@ -67,6 +67,18 @@ type Sink struct {
 	Deleted bool `json:"deleted,omitempty"`
 }
 
+// columnName is what Storage takes as a column name.
+var columnName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_]{0,63}$`)
+
+// ValidateColumnName checks a column name as Storage will when the table is created, so a sink
+// is refused at once rather than failing every import.
+func ValidateColumnName(name string) error {
+	if !columnName.MatchString(name) {
+		return errors.New("want 1 to 64 letters, digits and underscores, not starting with an underscore (Storage's rule)")
+	}
+	return nil
+}
+
 var idPattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,46}[a-z0-9])?$`)
 
 // Errors of definitions.
@@ -103,6 +115,11 @@ func (s *Sink) Validate(cfg mapping.Config) (*mapping.Mapping, error) {
 	}
 	if err := target.ValidateTableID(s.TableID); err != nil {
 		errs = append(errs, fmt.Errorf("sink %s: tableId: %w", s.Key.SinkID, err))
+	}
+	for i, c := range s.Columns {
+		if err := ValidateColumnName(c.Name); err != nil {
+			errs = append(errs, fmt.Errorf("sink %s: columns: column %d %q: name: %w", s.Key.SinkID, i+1, c.Name, err))
+		}
 	}
 	m, err := mapping.Compile(s.Columns, cfg)
 	if err != nil {

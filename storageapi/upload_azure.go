@@ -3,6 +3,7 @@ package storageapi
 import (
 	"context"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -96,11 +97,18 @@ func (a *azureBackend) put(ctx context.Context, object string, body io.Reader, s
 	return e
 }
 
-// send performs one request and reads a bounded response body.
+// send performs one request and reads a bounded response body. A transport error names the
+// URL without its query, which holds an upload credential (an Azure SAS): errors get logged.
 func (c *Client) send(req *http.Request) (*http.Response, []byte, error) {
 	req.Header.Set("User-Agent", c.cfg.UserAgent)
 	resp, err := c.http.Do(req)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			u := *req.URL
+			u.RawQuery, u.User = "", nil
+			err = &url.Error{Op: ue.Op, URL: u.String(), Err: ue.Err}
+		}
 		return nil, nil, err
 	}
 	defer resp.Body.Close()

@@ -44,7 +44,7 @@ func TestPipelineCollisionsAtStart(t *testing.T) {
 			[]string{"connector orders (" + persisted + ") has the name of pipeline orders"}, 1},
 		{"both files", t.TempDir(), []string{named, grouped}, []string{"connector copy (", "connector orders ("}, 2},
 	} {
-		_, err := connect.New(connect.Config{Listen: ":0", StateDir: tc.stateDir, Connectors: tc.files, Pipelines: pipelines},
+		_, err := connect.New(connect.Config{Listen: ":0", StateDir: tc.stateDir, Connectors: tc.files, Pipelines: pipelines, Auth: testAuth},
 			connect.Deps{})
 		if err == nil {
 			t.Errorf("%s: started", tc.name)
@@ -59,7 +59,7 @@ func TestPipelineCollisionsAtStart(t *testing.T) {
 			t.Errorf("%s: %d errors in %q, want %d", tc.name, n, err, tc.wantCount)
 		}
 	}
-	if _, err := connect.New(connect.Config{Listen: ":0", StateDir: t.TempDir(), Connectors: []string{named}}, connect.Deps{}); err != nil {
+	if _, err := connect.New(connect.Config{Listen: ":0", StateDir: t.TempDir(), Connectors: []string{named}, Auth: testAuth}, connect.Deps{}); err != nil {
 		t.Errorf("without config-file pipelines: %v", err)
 	}
 }

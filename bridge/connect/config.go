@@ -22,6 +22,8 @@ type Config struct {
 	StateDir string `yaml:"-"`
 	// WorkerID is the worker_id in status answers; hostname:port of Listen when empty.
 	WorkerID string `yaml:"-"`
+	// Auth is who may call the API; see AuthConfig.
+	Auth AuthConfig `yaml:"auth"`
 	// Pipelines are the consumer groups of the pipelines in the daemon's config file, by
 	// pipeline name; set by the daemon. A connector may take neither a name nor a group of theirs.
 	Pipelines map[string]string `yaml:"-"`
@@ -37,6 +39,9 @@ func (c Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return fmt.Errorf("listen: %w", err)
+	}
+	if err := c.Auth.Validate(); err != nil {
+		return err
 	}
 	if c.StateDir == "" {
 		return errors.New("stateDir: missing")

@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // ownError is an error of one of Connect's own keys in Connect's words (ConfigDef,
@@ -68,9 +70,22 @@ func nameErrors(cfg map[string]string, _ func(string) (string, bool)) []*ownErro
 		return []*ownError{invalid("name", v, "String may not be empty")}
 	case controlChars(v) != "":
 		return []*ownError{invalid("name", v, "String may not contain control sequences but had the following ASCII chars: "+controlChars(v))}
+	case v == "." || v == "..":
+		return []*ownError{invalid("name", v, "A connector may not be named . or .., which are no path segment of its URL")}
+	case strings.Contains(v, "/"):
+		return []*ownError{invalid("name", v, "A connector name may not contain /, which splits its URL")}
+	case !utf8.ValidString(v):
+		return []*ownError{invalid("name", v, "A connector name must be UTF-8")}
+	case len(url.PathEscape(v)) > maxNameFileBytes:
+		return []*ownError{invalid("name", v, fmt.Sprintf("A connector name may take at most %d bytes once percent-encoded (it names the connector's file); this one takes %d",
+			maxNameFileBytes, len(url.PathEscape(v))))}
 	}
 	return nil
 }
+
+// maxNameFileBytes bounds a connector name percent-encoded, as it names the connector's file
+// (<name>.json, within the 255 bytes file systems take): 200 ASCII letters or 16 emoji.
+const maxNameFileBytes = 200
 
 // typeErrors checks the values of Connect's typed keys as ConfigDef.parseType and their
 // validators do.

@@ -5,6 +5,8 @@ import (
 	"maps"
 	"net/http"
 	"strings"
+
+	"github.com/kbridge/kbridge/sink"
 )
 
 // put creates or replaces a connector; an existing one keeps its target state. The config is
@@ -22,6 +24,11 @@ func (s *Server) put(name string, cfg map[string]string, mustBeNew bool, initial
 	p, warnings, err := s.tr.pipeline(cfg)
 	if err != nil {
 		return connectorInfo{}, false, invalidConfig(keyErrors(err))
+	}
+	if s.tr.sources != nil { // a connector whose records have nowhere to go is refused, not left to fail
+		if _, ok := s.tr.sources.Source(sink.SourceKey{ProjectID: s.tr.projectID, BranchID: s.tr.branchID, SourceID: p.Source}); !ok {
+			return connectorInfo{}, false, invalidConfig([]keyError{{key: "kbridge.source", msg: fmt.Sprintf("source %q not found", p.Source)}})
+		}
 	}
 	if why := s.cfg.collision(name, p.GroupID); why != "" {
 		return connectorInfo{}, false, errorf(http.StatusConflict, "Connector %s %s", name, why)
@@ -107,9 +114,18 @@ func (s *Server) infoOf(c *connector) connectorInfo {
 	return connectorInfo{Name: c.Name, Config: c.Config, Tasks: tasks, Type: "sink"}
 }
 
-// status is c's ConnectorStateInfo; the registry's lock is held. The tasks are the members of
-// one consumer, which stops as a whole when a task fails: each task says why it stopped.
-func (s *Server) status(c *connector) connectorStatus {
+// infoFor is c's ConnectorInfo as the caller of r may see it (secrets masked); the
+// registry's lock is held.
+func (s *Server) infoFor(r *http.Request, c *connector) connectorInfo {
+	info := s.infoOf(c)
+	info.Config = masked(r, info.Config)
+	return info
+}
+
+// status is c's ConnectorStateInfo, a trace quoting a secret redacted for the caller of r; the
+// registry's lock is held. The tasks are the members of one consumer, which stops as a whole
+// when a task fails: each task says why it stopped.
+func (s *Server) status(r *http.Request, c *connector) connectorStatus {
 	state, tasks := s.reg.status(c)
 	out := connectorStatus{Name: c.Name, Type: "sink", Tasks: make([]taskState, len(tasks)),
 		Connector: stateInfo{State: state, WorkerID: s.worker}}
@@ -117,7 +133,7 @@ func (s *Server) status(c *connector) connectorStatus {
 		out.Connector.State = stateRunning // the connector runs; its tasks failed
 	}
 	for i, t := range tasks {
-		out.Tasks[i] = taskState{ID: i, stateInfo: stateInfo{State: t.state, WorkerID: s.worker, Trace: t.trace}}
+		out.Tasks[i] = taskState{ID: i, stateInfo: stateInfo{State: t.state, WorkerID: s.worker, Trace: redact(r, c.Config, t.trace)}}
 	}
 	return out
 }

@@ -25,24 +25,14 @@ func confluentConfig(name string) string {
 		"value.converter": "org.apache.kafka.connect.storage.StringConverter", "reporter.bootstrap.servers": "kafka:9092"}}`, name, secret)
 }
 
+// call calls the API as the admin and returns the answer's JSON compacted.
 func (e *env) call(t *testing.T, method, path, body string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, e.url+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	status, raw := e.as(t, basic(testAuth.AdminUsername, testAuth.AdminPassword), method, path, body)
 	var v any
-	_ = json.NewDecoder(resp.Body).Decode(&v)
+	_ = json.Unmarshal([]byte(raw), &v)
 	out, _ := json.Marshal(v)
-	return resp.StatusCode, string(out)
+	return status, string(out)
 }
 
 func (e *env) connectorState(t *testing.T, name string) string {
@@ -260,7 +250,7 @@ func TestConnectorFiles(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("name=bad\nconnector.class=KeboolaSinkConnector\nkbridge.source=events\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := connect.New(connect.Config{Listen: ":0", StateDir: t.TempDir(), Connectors: []string{bad}}, connect.Deps{})
+	_, err := connect.New(connect.Config{Listen: ":0", StateDir: t.TempDir(), Connectors: []string{bad}, Auth: testAuth}, connect.Deps{})
 	if err == nil || !strings.Contains(err.Error(), "topics") {
 		t.Errorf("bad file: got %v, want an error naming topics", err)
 	}

@@ -29,6 +29,10 @@ const (
 
 var source = sink.SourceKey{ProjectID: projectID, BranchID: 1, SourceID: "events"}
 
+// testAuth are the API's credentials in tests; the test clients call as the admin.
+var testAuth = connect.AuthConfig{Type: connect.AuthBasic, Username: "operator", Password: "operator-pass",
+	AdminUsername: "admin", AdminPassword: "admin-pass"}
+
 // configured stands for the daemon's config-file pipelines: their names and consumer groups.
 var configured = map[string]string{"configured": "connect-configured", "legacy": "legacy-group"}
 
@@ -80,7 +84,7 @@ func (e *env) startManager() *sink.Manager {
 func (e *env) start(files ...string) {
 	e.t.Helper()
 	cfg := connect.Config{Listen: "127.0.0.1:0", StateDir: e.dir, Connectors: files, WorkerID: "kbridge:8083",
-		Pipelines: configured}
+		Pipelines: configured, Auth: testAuth}
 	srv, err := connect.New(cfg, connect.Deps{
 		Kafka:     kafka.Deps{Client: kafka.ClientConfig{Brokers: e.cluster.ListenAddrs()}, Writer: e.manager},
 		ProjectID: projectID, BranchID: 1, Sources: e.manager, Version: "test", Supervise: e.supervise,

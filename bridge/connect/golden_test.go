@@ -95,6 +95,7 @@ func (e *env) exchange(t *testing.T, text string) string {
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	req.SetBasicAuth(testAuth.AdminUsername, testAuth.AdminPassword) // a line "Authorization: ..." replaces it
 	for _, line := range lines[1:] {
 		name, value, _ := strings.Cut(line, ":")
 		if value = strings.TrimSpace(value); value == "-" {

@@ -8,7 +8,7 @@ import (
 
 func (s *Server) statusOf(w http.ResponseWriter, r *http.Request) error {
 	err := s.withConnector(r, func(c *connector) error {
-		writeJSON(w, http.StatusOK, s.status(c))
+		writeJSON(w, http.StatusOK, s.status(r, c))
 		return nil
 	})
 	return asMissing(err, "No status found for connector %s", r.PathValue("name"))
@@ -19,7 +19,7 @@ func (s *Server) tasks(w http.ResponseWriter, r *http.Request) error {
 		info := s.infoOf(c)
 		out := make([]taskInfo, len(info.Tasks))
 		for i, id := range info.Tasks {
-			out[i] = taskInfo{ID: id, Config: c.Config}
+			out[i] = taskInfo{ID: id, Config: masked(r, c.Config)}
 		}
 		writeJSON(w, http.StatusOK, out)
 		return nil
@@ -31,7 +31,7 @@ func (s *Server) tasksConfig(w http.ResponseWriter, r *http.Request) error {
 	return s.withConnector(r, func(c *connector) error {
 		out := map[string]map[string]string{}
 		for _, id := range s.infoOf(c).Tasks {
-			out[c.Name+"-"+strconv.Itoa(id.Task)] = c.Config
+			out[c.Name+"-"+strconv.Itoa(id.Task)] = masked(r, c.Config)
 		}
 		writeJSON(w, http.StatusOK, out)
 		return nil
@@ -66,7 +66,7 @@ func (s *Server) taskStatus(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	err = s.withConnector(r, func(c *connector) error {
-		t, err := s.task(r, s.status(c), "No status found for task %s-%d")
+		t, err := s.task(r, s.status(r, c), "No status found for task %s-%d")
 		if err != nil {
 			return err
 		}
@@ -84,7 +84,7 @@ func (s *Server) restart(w http.ResponseWriter, r *http.Request) error {
 	err := s.operate(r, func(c *connector) error {
 		var restarted bool
 		s.reg.locked(func() {
-			before := s.status(c)
+			before := s.status(r, c)
 			failed := slices.ContainsFunc(before.Tasks, func(t taskState) bool { return t.State == stateFailed })
 			restarted = c.Target == stateRunning && (!onlyFailed || failed)
 		})
@@ -97,7 +97,7 @@ func (s *Server) restart(w http.ResponseWriter, r *http.Request) error {
 			return nil
 		}
 		var st connectorStatus
-		s.reg.locked(func() { st = s.status(c) })
+		s.reg.locked(func() { st = s.status(r, c) })
 		if restarted {
 			st.Connector.State = stateRestarting
 			for i := range st.Tasks {
@@ -120,7 +120,7 @@ func (s *Server) restartTask(w http.ResponseWriter, r *http.Request) error {
 		var err error
 		var running bool
 		s.reg.locked(func() {
-			_, err = s.task(r, s.status(c), "Task %s-%d not found")
+			_, err = s.task(r, s.status(r, c), "Task %s-%d not found")
 			running = c.Target == stateRunning
 		})
 		if err != nil {

@@ -13,7 +13,7 @@ import (
 // WorkerStatus.starting(null), as RootResourceTest.testHealthCheckStarting expects of Connect.
 func TestHealthWhileStarting(t *testing.T) {
 	e := newEnv(t)
-	srv, err := connect.New(connect.Config{Listen: "127.0.0.1:0", StateDir: e.dir, WorkerID: "kbridge:8083"},
+	srv, err := connect.New(connect.Config{Listen: "127.0.0.1:0", StateDir: e.dir, WorkerID: "kbridge:8083", Auth: testAuth},
 		connect.Deps{Kafka: kafka.Deps{Client: kafka.ClientConfig{Brokers: e.cluster.ListenAddrs()}, Writer: e.manager}})
 	if err != nil {
 		t.Fatal(err)

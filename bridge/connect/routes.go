@@ -53,7 +53,7 @@ func (s *Server) routes() http.Handler {
 	handle("GET /admin/loggers", s.loggers)
 	handle("GET /admin/loggers/{logger}", s.logger)
 	body("PUT /admin/loggers/{logger}", s.setLoggerLevel)
-	return conform(mux, bodies)
+	return s.cfg.Auth.authenticate(conform(mux, bodies))
 }
 
 func (s *Server) list(w http.ResponseWriter, r *http.Request) error {
@@ -69,10 +69,10 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) error {
 	for _, name := range names {
 		c, item := s.reg.conns[name], map[string]any{}
 		if slices.Contains(expand, "status") {
-			item["status"] = s.status(c)
+			item["status"] = s.status(r, c)
 		}
 		if slices.Contains(expand, "info") {
-			item["info"] = s.infoOf(c)
+			item["info"] = s.infoFor(r, c)
 		}
 		out[name] = item
 	}
@@ -92,6 +92,9 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) error {
 	if req.Config == nil {
 		return errorf(http.StatusBadRequest, "Connector config cannot be empty")
 	}
+	if err := unmask(req.Config, nil); err != nil {
+		return err
+	}
 	initial := strings.ToUpper(req.InitialState)
 	switch initial {
 	case "":
@@ -104,6 +107,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	info.Config = masked(r, info.Config)
 	w.Header().Set("Location", location(r, name))
 	writeJSON(w, http.StatusCreated, info)
 	return nil
@@ -122,14 +126,14 @@ func location(r *http.Request, name string) string {
 
 func (s *Server) info(w http.ResponseWriter, r *http.Request) error {
 	return s.withConnector(r, func(c *connector) error {
-		writeJSON(w, http.StatusOK, s.infoOf(c))
+		writeJSON(w, http.StatusOK, s.infoFor(r, c))
 		return nil
 	})
 }
 
 func (s *Server) config(w http.ResponseWriter, r *http.Request) error {
 	return s.withConnector(r, func(c *connector) error {
-		writeJSON(w, http.StatusOK, c.Config)
+		writeJSON(w, http.StatusOK, masked(r, c.Config))
 		return nil
 	})
 }
@@ -140,10 +144,21 @@ func (s *Server) putConfig(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	name := r.PathValue("name")
+	s.reg.mu.Lock()
+	if c, ok := s.reg.conns[name]; ok {
+		err = unmask(cfg, c.Config)
+	} else {
+		err = unmask(cfg, nil)
+	}
+	s.reg.mu.Unlock()
+	if err != nil {
+		return err
+	}
 	info, created, err := s.put(name, cfg, false, stateRunning)
 	if err != nil {
 		return err
 	}
+	info.Config = masked(r, info.Config)
 	if created {
 		w.Header().Set("Location", location(r, name))
 		writeJSON(w, http.StatusCreated, info)
@@ -169,6 +184,9 @@ func (s *Server) patchConfig(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return missing(name)
 	}
+	if err := unmask(patch, cfg); err != nil {
+		return err
+	}
 	for k, v := range patch {
 		if v == deleted {
 			delete(cfg, k)
@@ -180,6 +198,7 @@ func (s *Server) patchConfig(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	info.Config = masked(r, info.Config)
 	writeJSON(w, http.StatusOK, info)
 	return nil
 }

@@ -2,6 +2,7 @@ package connect
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kbridge/kbridge/bridge/httperr"
 	"github.com/kbridge/kbridge/bridge/kafka"
 	"github.com/kbridge/kbridge/bridge/loglevel"
 )
@@ -145,6 +147,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second,
 		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) }}
 	served := make(chan error, 1)
+	ln = httperr.Listener(ln, func(status int, reason string) []byte {
+		b, _ := json.Marshal(errorMessage{ErrorCode: status, Message: reason})
+		return b
+	})
 	go func() { served <- srv.Serve(ln) }() // waited for below in every path
 	select {
 	case err := <-served:

@@ -15,6 +15,7 @@ import (
 	"github.com/kbridge/kbridge/bridge/streamapi"
 	"github.com/kbridge/kbridge/mapping"
 	"github.com/kbridge/kbridge/sink"
+	"github.com/kbridge/kbridge/sink/target"
 	"github.com/kbridge/kbridge/storageapi"
 )
 
@@ -160,6 +161,13 @@ func (c Config) Validate() error {
 		for j, k := range s.Sinks {
 			if k.ID == "" || k.TableID == "" {
 				errs = append(errs, fmt.Errorf("sources[%d].sinks[%d]: id and tableId are required", i, j))
+			} else if err := target.ValidateTableID(k.TableID); err != nil {
+				errs = append(errs, fmt.Errorf("sources[%d].sinks[%d].tableId: %w", i, j, err))
+			}
+			for n, c := range k.Columns {
+				if err := sink.ValidateColumnName(c.Name); err != nil {
+					errs = append(errs, fmt.Errorf("sources[%d].sinks[%d].columns[%d].name %q: %w", i, j, n, c.Name, err))
+				}
 			}
 		}
 	}

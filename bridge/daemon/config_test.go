@@ -17,6 +17,7 @@ func TestLoad(t *testing.T) {
 sink: {dataDir: /data, retryAfter: 2s}
 storage: {url: "http://storage:8001", token: from-file}
 kafka: {brokers: [k0:9092]}
+connect: {auth: {type: none}}
 pipelines:
   - {name: orders, kbridge.source: orders, topics: orders, consumer.override.group.instance.id: "${POD_NAME}"}
 `), 0o600)
@@ -43,6 +44,8 @@ pipelines:
 		{map[string]string{"KBRIDGE_LOG_FORMAT": "xml"}, `log.format: must be json or text, got "xml"`},
 		{map[string]string{"KBRIDGE_KAFKA_BROKERS": "nohost"}, `kafka.brokers: "nohost" has no port`},
 		{map[string]string{"KBRIDGE_DEFAULTBRANCHID": "0"}, "defaultBranchId: must be positive, got 0"},
+		{map[string]string{"KBRIDGE_CONNECT_AUTH_TYPE": ""}, "connect.auth.type: missing: set basic or bearer with credentials, or none"},
+		{map[string]string{"KBRIDGE_CONNECT_AUTH_TYPE": "basic"}, "connect.auth.username: missing (auth.type is basic)"},
 	} {
 		_, err := daemon.Load(path, func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok })
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -65,6 +68,7 @@ func TestPipelineErrors(t *testing.T) {
 sink: {dataDir: /data}
 storage: {url: "http://storage:8001", token: t}
 kafka: {brokers: [k0:9092]}
+connect: {auth: {type: none}}
 pipelines:
   - {name: orders, topics: orders, batch.max.size: "0"}
 `), 0o600)
@@ -126,5 +130,37 @@ log: {format: xml}
 		if !strings.Contains(string(doc), "| `"+key+"` |") {
 			t.Errorf("%q names %q, which docs/configuration.md does not list", l, key)
 		}
+	}
+}
+
+// Table and column names Storage refuses are config errors naming the path, not a pipeline
+// whose imports fail later.
+func TestStorageNamesInConfig(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "kbridge.yaml")
+	err := os.WriteFile(path, []byte(`
+sink: {dataDir: /data}
+storage: {url: "http://storage:8001", token: t}
+sources:
+  - id: shop
+    type: http
+    sinks:
+      - {id: ok, tableId: in.c-shop.orders, columns: [{type: body, name: body}]}
+      - id: bad
+        tableId: "in.c-shop.t;DROP TABLE x"
+        columns: [{type: uuid, name: id}, {type: body, name: "a b"}, {type: body, name: "😀"}]
+`), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = daemon.Load(path, func(string) (string, bool) { return "", false })
+	for _, want := range []string{`sources[0].sinks[1].tableId: table id "in.c-shop.t;DROP TABLE x": the table name "t;DROP TABLE x"`,
+		`sources[0].sinks[1].columns[1].name "a b": want 1 to 64 letters`, `sources[0].sinks[1].columns[2].name "😀"`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v, want %q", err, want)
+		}
+	}
+	if err != nil && strings.Contains(err.Error(), "sinks[0]") {
+		t.Errorf("a valid sink named in %v", err)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/kbridge/kbridge/bridge/connect"
+	"github.com/kbridge/kbridge/bridge/httperr"
 	"github.com/kbridge/kbridge/bridge/intake"
 	"github.com/kbridge/kbridge/bridge/kafka"
 	"github.com/kbridge/kbridge/bridge/streamapi"
@@ -124,7 +125,7 @@ func (s *servers) serve(ctx context.Context, d *Daemon, key, addr string, h http
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
 		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) }}
 	s.wg.Go(func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(httperr.Listener(ln, httperr.Envelope("kbridge."+name+".badRequest"))); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			d.log.Error("listener failed", "listener", name, "addr", addr, "error", err)
 		}
 	})

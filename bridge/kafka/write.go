@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kbridge/kbridge/mapping"
@@ -150,7 +151,9 @@ type rejection struct {
 
 // reject handles records that failed: with errors.tolerance=none the task stops; with all they
 // go to the dead-letter topic (or, without one, are logged and counted). A dead-letter record
-// is acknowledged by Kafka before its batch can complete, so a crash cannot lose it.
+// is acknowledged by Kafka before its batch can complete, so a crash cannot lose it. A produce
+// error Kafka calls non-retriable (a record larger than the topic's max.message.bytes, a
+// topic that refuses writes) fails the task with the reason instead of being retried for ever.
 func (t *task) reject(ctx context.Context, rejected []rejection) error {
 	if len(rejected) == 0 {
 		return nil
@@ -173,12 +176,20 @@ func (t *task) reject(ctx context.Context, rejected []rejection) error {
 		out[i] = deadLetter(&t.c.p, r.rec, t.id, r.stage, r.err)
 	}
 	return backoff.Retry(func() error {
-		err := t.cl.ProduceSync(ctx, out...).FirstErr()
-		if err != nil && ctx.Err() == nil {
-			t.c.log.Warn("dead-letter produce failed; retrying", "topic", t.c.p.DeadLetterTopic, "error", err)
-		}
+		results := t.cl.ProduceSync(ctx, out...)
 		if ctx.Err() != nil {
 			return backoff.Permanent(context.Cause(ctx))
+		}
+		for i, res := range results {
+			if ke := (*kerr.Error)(nil); errors.As(res.Err, &ke) && !ke.Retriable {
+				r := rejected[i].rec
+				return backoff.Permanent(fmt.Errorf("dead letter of record %s/%d@%d (%d bytes) not accepted by topic %s: %w",
+					r.Topic, r.Partition, r.Offset, len(r.Value), t.c.p.DeadLetterTopic, res.Err))
+			}
+		}
+		err := results.FirstErr()
+		if err != nil {
+			t.c.log.Warn("dead-letter produce failed; retrying", "topic", t.c.p.DeadLetterTopic, "error", err)
 		}
 		return err
 	}, backoff.WithContext(backoff.NewExponentialBackOff(backoff.WithMaxElapsedTime(0)), ctx))

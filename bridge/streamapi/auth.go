@@ -42,7 +42,8 @@ func (s storageTokens) Verify(ctx context.Context, token string) (Token, error) 
 	return Token{ID: t.ID, Description: t.Description, ProjectID: t.ProjectID(), Admin: t.IsMasterToken}, nil
 }
 
-// tokenCache remembers verified tokens for a TTL; failures are not cached.
+// tokenCache remembers verified tokens for a TTL; failures are not cached. A fresh verification
+// (writes ask for one) skips the cache, so a deleted token never changes a definition.
 type tokenCache struct {
 	tokens Tokens
 	ttl    time.Duration
@@ -58,16 +59,19 @@ type cachedToken struct {
 
 const maxCachedTokens = 10000
 
-func (c *tokenCache) verify(ctx context.Context, secret string) (Token, error) {
+func (c *tokenCache) verify(ctx context.Context, secret string, fresh bool) (Token, error) {
 	now := c.now()
 	c.mu.Lock()
-	if it, ok := c.items[secret]; ok && now.Before(it.expires) {
+	if it, ok := c.items[secret]; ok && now.Before(it.expires) && !fresh {
 		c.mu.Unlock()
 		return it.tok, nil
 	}
 	c.mu.Unlock()
 	tok, err := c.tokens.Verify(ctx, secret)
 	if err != nil {
+		c.mu.Lock()
+		delete(c.items, secret)
+		c.mu.Unlock()
 		return Token{}, err
 	}
 	if c.ttl > 0 {
@@ -92,7 +96,7 @@ func (s *Server) authenticate(r *http.Request, write bool) (Token, error) {
 	if secret == "" {
 		return Token{}, httperr.New(http.StatusBadRequest, "stream.api.missingField", `"X-StorageApi-Token" is missing from header.`)
 	}
-	tok, err := s.tokens.verify(r.Context(), secret)
+	tok, err := s.tokens.verify(r.Context(), secret, write)
 	switch {
 	case errors.Is(err, storageapi.ErrUnauthorized), errors.Is(err, storageapi.ErrForbidden), errors.Is(err, storageapi.ErrNotFound):
 		return Token{}, httperr.New(http.StatusUnauthorized, "stream.api.unauthorized", "Invalid storage token.")

@@ -19,7 +19,8 @@ type Config struct {
 	IntakeURL string `json:"intakeUrl" yaml:"intakeUrl"`
 	// DefaultBranchID is what the branch alias "default" stands for.
 	DefaultBranchID int64 `json:"defaultBranchId" yaml:"defaultBranchId"`
-	// TokenCacheTTL is how long a verified Storage API token is trusted without asking again.
+	// TokenCacheTTL is how long reads trust a verified Storage API token without asking again:
+	// a deleted token is accepted by reads for at most this long. Writes always ask.
 	TokenCacheTTL time.Duration `json:"tokenCacheTtl" yaml:"tokenCacheTtl"`
 	// TaskTTL is how long a finished task can be read.
 	TaskTTL time.Duration `json:"taskTtl" yaml:"taskTtl"`
@@ -39,7 +40,7 @@ func DefaultConfig() Config {
 		PublicURL:       "http://localhost:8000",
 		IntakeURL:       "http://localhost:7000",
 		DefaultBranchID: 1,
-		TokenCacheTTL:   time.Minute,
+		TokenCacheTTL:   30 * time.Second,
 		TaskTTL:         time.Hour,
 		MaxBodySize:     1 << 20,
 		ReadTimeout:     30 * time.Second,
@@ -66,8 +67,8 @@ func (c Config) Validate() error {
 	if c.DefaultBranchID <= 0 {
 		bad("defaultBranchId", "must be positive, got %d", c.DefaultBranchID)
 	}
-	if c.TokenCacheTTL < 0 || c.TokenCacheTTL > time.Hour {
-		bad("tokenCacheTtl", "must be between 0 and 1h, got %s", c.TokenCacheTTL)
+	if c.TokenCacheTTL < 0 || c.TokenCacheTTL > 5*time.Minute {
+		bad("tokenCacheTtl", "must be between 0 and 5m, got %s", c.TokenCacheTTL)
 	}
 	if c.TaskTTL < time.Minute {
 		bad("taskTtl", "must be at least 1m, got %s", c.TaskTTL)

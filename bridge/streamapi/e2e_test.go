@@ -76,13 +76,7 @@ func TestEndToEnd(t *testing.T) {
 // call sends an authenticated API request and checks the status.
 func (e *env) call(t *testing.T, method, path, body string, want int) []byte {
 	t.Helper()
-	req, err := http.NewRequestWithContext(context.Background(), method, e.url+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("X-StorageApi-Token", masterToken)
-	req.Header.Set("Content-Type", "application/json")
-	return send(t, req, want)
+	return []byte(e.as(t, masterToken, method, path, body, want))
 }
 
 // post sends an event the way curl does.

@@ -71,7 +71,8 @@ func storageClient(t testing.TB, url string) *storageapi.Client {
 }
 
 // newEnv starts everything; withIntake also serves the intake, wired as the daemon wires it.
-func newEnv(t testing.TB, withIntake bool) *env {
+// adjust, when given, changes the API's config and deps before it starts.
+func newEnv(t testing.TB, withIntake bool, adjust ...func(*streamapi.Config, *streamapi.Deps)) *env {
 	t.Helper()
 	e := &env{t: t}
 	e.emURL, e.emDir = startEmulator(t)
@@ -109,6 +110,9 @@ func newEnv(t testing.TB, withIntake bool) *env {
 		}
 		deps.OnChange = e.intake.Refresh
 		serveUntilCleanup(t, "intake", func(ctx context.Context) error { return e.intake.Serve(ctx, ln) })
+	}
+	for _, a := range adjust {
+		a(&acfg, &deps)
 	}
 	srv, err := streamapi.New(acfg, deps)
 	if err != nil {

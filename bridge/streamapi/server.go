@@ -107,6 +107,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{Handler: s.Handler(), ReadTimeout: s.cfg.ReadTimeout, WriteTimeout: s.cfg.WriteTimeout,
 		IdleTimeout: s.cfg.IdleTimeout, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
 	served := make(chan error, 1)
+	ln = httperr.Listener(ln, httperr.Envelope("stream.api.badRequest"))
 	go func() { served <- srv.Serve(ln) }() // waited for below in every path
 	s.log.Info("serving", "addr", ln.Addr().String())
 	select {
@@ -148,10 +149,6 @@ type endpoint func(c *call) (int, any, error)
 // handle registers an endpoint; write endpoints need an admin token.
 func (s *Server) handle(pattern string, write bool, ep endpoint) {
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		if write { // definition changes are serialised: their checks and writes do not interleave
-			s.defs <- struct{}{}
-			defer func() { <-s.defs }()
-		}
 		status, body, err := s.invoke(r, write, ep)
 		if err != nil {
 			s.fail(w, err)
@@ -172,7 +169,25 @@ func (s *Server) invoke(r *http.Request, write bool, ep endpoint) (int, any, err
 			return 0, nil, err
 		}
 	}
+	if write { // authenticated first: only admins queue here
+		release, err := s.lockDefinitions(r.Context())
+		if err != nil {
+			return 0, nil, err
+		}
+		defer release()
+	}
 	return ep(c)
+}
+
+// lockDefinitions serialises definition changes, so their checks and writes do not
+// interleave; a caller that goes away stops waiting.
+func (s *Server) lockDefinitions(ctx context.Context) (release func(), err error) {
+	select {
+	case s.defs <- struct{}{}:
+		return func() { <-s.defs }, nil
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
 }
 
 func (s *Server) branchID(v string) (int64, error) {

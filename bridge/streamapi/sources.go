@@ -137,7 +137,7 @@ func (s *Server) listSources(c *call) (int, any, error) {
 	}
 	views := make([]SourceView, 0, len(items))
 	for _, src := range items {
-		views = append(views, s.sourceView(src))
+		views = append(views, s.sourceView(src, c.token.Admin))
 	}
 	return http.StatusOK, map[string]any{"projectId": c.token.ProjectID, "branchId": c.branch, "page": page, "sources": views}, nil
 }
@@ -157,7 +157,7 @@ func (s *Server) getSource(c *call) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, s.sourceView(src), nil
+	return http.StatusOK, s.sourceView(src, c.token.Admin), nil
 }
 
 func (s *Server) updateSource(c *call) (int, any, error) {
@@ -246,5 +246,5 @@ func (s *Server) rotateSecret(c *call) (int, any, error) {
 	}
 	s.onChange()
 	src, _ = s.m.Source(src.Key)
-	return http.StatusOK, s.sourceView(src), nil
+	return http.StatusOK, s.sourceView(src, c.token.Admin), nil
 }

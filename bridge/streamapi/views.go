@@ -75,11 +75,21 @@ type Page struct {
 	LastID     string `json:"lastId"`
 }
 
-func (s *Server) sourceView(src sink.Source) SourceView {
+// hiddenSecret stands for an http source's secret in the intake URL shown to a token that is not
+// an admin's: the secret lets anyone write into the source's tables.
+const hiddenSecret = "[hidden]"
+
+// sourceView is src as a token sees it: only an admin (master) token reads the intake URL
+// with its secret.
+func (s *Server) sourceView(src sink.Source, admin bool) SourceView {
 	v := SourceView{ProjectID: src.Key.ProjectID, BranchID: src.Key.BranchID, SourceID: src.Key.SourceID, Type: src.Type,
 		Name: src.Name, Description: src.Description, Version: VersionView{Number: src.Version, At: src.Updated.UTC().Format(timeFormat)}}
 	if src.Type == "http" {
-		v.HTTP = &HTTPView{URL: fmt.Sprintf("%s/stream/%d/%s/%s", s.cfg.IntakeURL, src.Key.ProjectID, src.Key.SourceID, src.Secret)}
+		secret := src.Secret
+		if !admin {
+			secret = hiddenSecret
+		}
+		v.HTTP = &HTTPView{URL: fmt.Sprintf("%s/stream/%d/%s/%s", s.cfg.IntakeURL, src.Key.ProjectID, src.Key.SourceID, secret)}
 	}
 	if src.Disabled {
 		v.Disabled = &DisabledView{At: v.Version.At, Reason: "API"}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/kbridge/kbridge/bridge/connect"
 	"github.com/kbridge/kbridge/bridge/daemon"
 	"github.com/kbridge/kbridge/bridge/loglevel"
 	"github.com/kbridge/kbridge/mapping"
@@ -64,6 +65,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	cfg.Intake.Listen, cfg.Intake.PublicURL = *intakeListen, "http://"+*intakeListen
 	cfg.API.Listen, cfg.API.PublicURL, cfg.API.IntakeURL = *apiListen, "http://"+*apiListen, cfg.Intake.PublicURL
 	cfg.Connect.Listen = *connectListen
+	cfg.Connect.Auth.Type = connect.AuthNone // a local demo: open, secrets in answers masked
 	d, err := daemon.New(cfg, logger, levels)
 	if err != nil {
 		return err
@@ -160,7 +162,7 @@ func printDevGuide(w io.Writer, g devGuide) {
   Kafka broker        %[1]s   (topic "events" feeds source "demo")
   HTTP intake         %[4]s
   Stream API          %[5]s/v1   (token %[6]s)
-  Kafka Connect API   %[9]s/connectors
+  Kafka Connect API   %[9]s/connectors   (no credentials: connect.auth.type none; secrets shown as [hidden])
   Storage API         %[2]s/v2/storage   (token %[6]s, the emulator)
   Metrics             http://%[3]s/metrics
 
@@ -168,6 +170,8 @@ Send an event over HTTP:
   curl -X POST -H 'Content-Type: application/json' -d '{"user":"ann","action":"login"}' %[4]s
 Produce an event to Kafka:
   echo '{"user":"ann","action":"login"}' | kcat -b %[1]s -t events -P
+List the connectors:
+  curl %[9]s/connectors?expand=status
 See the table (rows arrive within about a minute):
   %[8]s emulator preview --url %[2]s %[7]s
 

@@ -89,11 +89,11 @@ func Open(fsys FS, path string, cfg Config, clk clock.Clock, hook SyncHook) (*Sl
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	file, err := fsys.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o644)
+	file, err := fsys.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open slice %s: %w", path, err)
 	}
-	log, err := fsys.OpenFile(path+".sync", os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o644)
+	log, err := fsys.OpenFile(path+".sync", os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		file.Close()
 		return nil, fmt.Errorf("open slice %s: %w", path, err)

@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -176,10 +177,24 @@ func splitTableID(id string) (stage, bucket, table string, err error) {
 	return parts[0], strings.TrimPrefix(parts[1], "c-"), parts[2], nil
 }
 
-// ValidateTableID checks the shape of a table id.
+// storageName is what Storage takes as a bucket or table name: 1 to 96 ASCII letters, digits,
+// dashes and underscores.
+var storageName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,96}$`)
+
+// ValidateTableID checks a table id as Storage will when the table is created: its shape, and
+// bucket and table names it takes, so a sink is refused at once rather than failing every import.
 func ValidateTableID(id string) error {
-	_, _, _, err := splitTableID(id)
-	return err
+	_, bucket, table, err := splitTableID(id)
+	if err != nil {
+		return err
+	}
+	for _, n := range []struct{ what, name string }{{"bucket", bucket}, {"table", table}} {
+		if !storageName.MatchString(n.name) {
+			return fmt.Errorf("table id %q: the %s name %q: want 1 to 96 letters, digits, dashes and underscores (Storage's rule)",
+				id, n.what, n.name)
+		}
+	}
+	return nil
 }
 
 // Start creates the import job of a staging file and returns its id.

@@ -160,7 +160,7 @@ func (s *state) save(dir string) error {
 // writeFileAtomic replaces path with data, creating its directory: a crash leaves either the
 // old or the new content (durable.WriteBytes).
 func writeFileAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return durable.WriteBytes(path, data)

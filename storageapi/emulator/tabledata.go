@@ -62,10 +62,10 @@ func (e *Emulator) writeRowsLocked(t *table, rows [][]string) error {
 // cut back, so the file holds either the old rows or the old and the new ones.
 func (e *Emulator) appendRowsLocked(t *table, rows [][]string) error {
 	path := e.tablePath(t.ID)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("append to table %s: %w", t.ID, err)
 	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return fmt.Errorf("append to table %s: %w", t.ID, err)
 	}
