@@ -157,7 +157,7 @@ func (d *Daemon) startHTTP(ctx context.Context, s *servers, m *sink.Manager) err
 		apiCfg := d.cfg.API
 		apiCfg.DefaultBranchID = d.cfg.DefaultBranchID // the branch the daemon's sources live in
 		a, err := streamapi.New(apiCfg, streamapi.Deps{Manager: m, Tokens: streamapi.StorageTokens(d.storage), OnChange: onChange,
-			Mapping: d.cfg.Sink.Mapping, Logger: d.log.With("component", "api")})
+			Mapping: d.cfg.Sink.Mapping, Logger: d.log.With("component", "api"), DataDir: d.cfg.Sink.DataDir})
 		if err != nil {
 			return err
 		}

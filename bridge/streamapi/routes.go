@@ -2,8 +2,6 @@ package streamapi
 
 import (
 	"net/http"
-
-	"github.com/kbridge/kbridge/bridge/httperr"
 )
 
 const (
@@ -51,24 +49,16 @@ func (s *Server) routes() {
 	s.handle("DELETE "+sinkPath+"/statistics/clear", true, s.clearSinkStatistics)
 	s.handle("DELETE "+sourcePath+"/statistics/clear", true, s.clearSourceStatistics)
 
-	for _, p := range []string{
-		"GET " + branchPath + "/sources/deleted",
-		"PUT " + sourcePath + "/undelete",
-		"GET " + sourcePath + "/versions",
-		"GET " + sourcePath + "/versions/{number}",
-		"PUT " + sourcePath + "/versions/{number}/rollback",
-		"GET " + sourcePath + "/sinks/deleted",
-		"PUT " + sinkPath + "/undelete",
-		"GET " + sinkPath + "/versions",
-		"GET " + sinkPath + "/versions/{number}",
-		"PUT " + sinkPath + "/versions/{number}/rollback",
-		"GET " + branchPath + "/aggregation/sources",
-	} {
-		s.handle(p, false, notImplemented)
-	}
-}
-
-func notImplemented(c *call) (int, any, error) {
-	return 0, nil, httperr.New(http.StatusNotImplemented, "stream.api.notImplemented",
-		"%s is not implemented by kbridge.", c.r.Pattern)
+	s.handle("GET "+branchPath+"/sources/deleted", false, s.listDeletedSources)
+	s.handle("PUT "+sourcePath+"/undelete", true, s.undeleteSource)
+	s.handle("GET "+sourcePath+"/versions", false, s.listSourceVersions)
+	s.handle("GET "+sourcePath+"/versions/{number}", false, s.sourceVersion)
+	s.handle("PUT "+sourcePath+"/versions/{number}/rollback", true, s.rollbackSource)
+	s.handle("GET "+sourcePath+"/sinks/deleted", false, s.listDeletedSinks)
+	s.handle("PUT "+sinkPath+"/undelete", true, s.undeleteSink)
+	s.handle("GET "+sinkPath+"/versions", false, s.listSinkVersions)
+	s.handle("GET "+sinkPath+"/versions/{number}", false, s.sinkVersion)
+	s.handle("PUT "+sinkPath+"/versions/{number}/rollback", true, s.rollbackSink)
+	s.handle("GET "+sourcePath+"/tasks/{taskId...}", false, s.getSourceTask)
+	s.handle("GET "+branchPath+"/aggregation/sources", false, s.aggregateSources)
 }
