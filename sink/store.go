@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strconv"
 
@@ -34,14 +33,6 @@ func saveSource(dataDir string, rec *sourceRecord) error {
 		return fmt.Errorf("save source %s: %w", rec.Source.Key, err)
 	}
 	return nil
-}
-
-func removeSource(dataDir string, k SourceKey) error {
-	path := sourcePath(dataDir, k)
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("remove source %s: %w", k, err)
-	}
-	return durable.SyncDir(filepath.Dir(path))
 }
 
 // loadSources reads every stored source.

@@ -44,7 +44,7 @@ func (s *Server) aggregateSources(c *call) (int, any, error) {
 		}
 		out = append(out, agg)
 	}
-	return http.StatusOK, map[string]any{"projectId": c.token.ProjectID, "branchId": c.branch, "page": page, "sources": out}, nil
+	return http.StatusOK, AggregatedSourceList{ProjectID: c.token.ProjectID, BranchID: c.branch, Page: page, Sources: out}, nil
 }
 
 // sinkAggregate is nil when the sink's statistics cannot be read (it was deleted meanwhile).

@@ -97,7 +97,7 @@ func versionList[T any](c *call, versions []T, history func(T) sink.History) (in
 	if len(views) > 0 {
 		page.LastID = strconv.Itoa(views[len(views)-1].Number)
 	}
-	return http.StatusOK, map[string]any{"versions": views, "page": page}, nil
+	return http.StatusOK, VersionList{Versions: views, Page: page}, nil
 }
 
 // version returns the version numbered by the path, or a 404 naming what.
@@ -135,30 +135,50 @@ func (s *Server) sinkVersions(c *call) ([]sink.Sink, error) {
 	return s.m.SinkVersions(def.Key)
 }
 
-func (s *Server) listSourceVersions(c *call) (int, any, error) {
-	versions, err := s.sourceVersions(c)
-	if err != nil {
-		return 0, nil, err
+// listVersions serves the versions list of the entities load reads.
+func listVersions[T any](load func(*call) ([]T, error), history func(T) sink.History) endpoint {
+	return func(c *call) (int, any, error) {
+		versions, err := load(c)
+		if err != nil {
+			return 0, nil, err
+		}
+		return versionList(c, versions, history)
 	}
-	return versionList(c, versions, sourceHistory)
 }
 
-func (s *Server) sourceVersion(c *call) (int, any, error) {
-	versions, err := s.sourceVersions(c)
-	if err != nil {
-		return 0, nil, err
+// versionDetail serves one version of the entities load reads.
+func versionDetail[T any](load func(*call) ([]T, error), history func(T) sink.History, what string) endpoint {
+	return func(c *call) (int, any, error) {
+		v, err := pickVersion(c, load, history, what)
+		if err != nil {
+			return 0, nil, err
+		}
+		return http.StatusOK, versionView(history(v)), nil
 	}
-	v, err := version(c, versions, sourceHistory, "source", c.sourceKey().SourceID)
+}
+
+// pickVersion reads the entity's versions and returns the one numbered by the path.
+func pickVersion[T any](c *call, load func(*call) ([]T, error), history func(T) sink.History, what string) (T, error) {
+	versions, err := load(c)
 	if err != nil {
-		return 0, nil, err
+		var zero T
+		return zero, err
 	}
-	return http.StatusOK, versionView(v.History), nil
+	id := c.r.PathValue("sinkId")
+	if what == "source" {
+		id = c.r.PathValue("sourceId")
+	}
+	return version(c, versions, history, what, id)
+}
+
+func rollbackDescription(n int) string {
+	return fmt.Sprintf("Rollback to version %q.", strconv.Itoa(n))
 }
 
 // rollbackSource makes a version's content the source's next version; the secret and the
 // disabled state stay as they are (as in Keboola, a rollback does not enable or disable).
 func (s *Server) rollbackSource(c *call) (int, any, error) {
-	versions, err := s.sourceVersions(c)
+	v, err := pickVersion(c, s.sourceVersions, sourceHistory, "source")
 	if err != nil {
 		return 0, nil, err
 	}
@@ -166,38 +186,14 @@ func (s *Server) rollbackSource(c *call) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	v, err := version(c, versions, sourceHistory, "source", src.Key.SourceID)
-	if err != nil {
-		return 0, nil, err
-	}
 	src.Name, src.Description, src.Settings = v.Name, v.Description, v.Settings
-	src.Change = c.change("", fmt.Sprintf("Rollback to version %q.", strconv.Itoa(v.Version)))
+	src.Change = c.change("", rollbackDescription(v.Version))
 	return s.putSourceTask(c, "api.rollback.sourceVersion", "Source version was rolled back successfully.", src)
-}
-
-func (s *Server) listSinkVersions(c *call) (int, any, error) {
-	versions, err := s.sinkVersions(c)
-	if err != nil {
-		return 0, nil, err
-	}
-	return versionList(c, versions, sinkHistory)
-}
-
-func (s *Server) sinkVersion(c *call) (int, any, error) {
-	versions, err := s.sinkVersions(c)
-	if err != nil {
-		return 0, nil, err
-	}
-	v, err := version(c, versions, sinkHistory, "sink", c.sinkKey().SinkID)
-	if err != nil {
-		return 0, nil, err
-	}
-	return http.StatusOK, versionView(v.History), nil
 }
 
 // rollbackSink makes a version's content the sink's next version; the disabled state stays.
 func (s *Server) rollbackSink(c *call) (int, any, error) {
-	versions, err := s.sinkVersions(c)
+	v, err := pickVersion(c, s.sinkVersions, sinkHistory, "sink")
 	if err != nil {
 		return 0, nil, err
 	}
@@ -205,14 +201,10 @@ func (s *Server) rollbackSink(c *call) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	v, err := version(c, versions, sinkHistory, "sink", def.Key.SinkID)
-	if err != nil {
-		return 0, nil, err
-	}
 	disabled, history := def.Disabled, def.History
 	def = v
 	def.Disabled, def.History = disabled, history
-	def.Change = c.change("", fmt.Sprintf("Rollback to version %q.", strconv.Itoa(v.Version)))
+	def.Change = c.change("", rollbackDescription(v.Version))
 	if err := s.checkSink(&def); err != nil {
 		return 0, nil, err
 	}

@@ -71,6 +71,7 @@ type Server struct {
 	now      func() time.Time
 	mux      *http.ServeMux
 	defs     chan struct{} // serialises definition changes (a one-slot semaphore)
+	docState
 }
 
 // New validates cfg and builds the server.

@@ -9,7 +9,7 @@ import (
 )
 
 type settingsBody struct {
-	ChangeDescription string         `json:"changeDescription"`
+	ChangeDescription string         `json:"changeDescription,omitempty"`
 	Settings          []settingPatch `json:"settings"`
 }
 
@@ -49,7 +49,7 @@ func (s *Server) sourceSettings(c *call) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, map[string]any{"settings": sink.DescribeSettings(nil, src.Settings)}, nil
+	return http.StatusOK, SettingsResult{Settings: sink.DescribeSettings(nil, src.Settings)}, nil
 }
 
 func (s *Server) patchSourceSettings(c *call) (int, any, error) {
@@ -74,7 +74,7 @@ func (s *Server) sinkSettings(c *call) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, map[string]any{"settings": views}, nil
+	return http.StatusOK, SettingsResult{Settings: views}, nil
 }
 
 func (s *Server) patchSinkSettings(c *call) (int, any, error) {

@@ -14,8 +14,8 @@ type sinkBody struct {
 	Type              *string    `json:"type"`
 	Name              *string    `json:"name"`
 	Description       *string    `json:"description"`
-	ChangeDescription string     `json:"changeDescription"`
-	AllowedSignals    []string   `json:"allowedSignals"`
+	ChangeDescription string     `json:"changeDescription,omitempty"`
+	AllowedSignals    []string   `json:"allowedSignals,omitempty"`
 	Table             *tableBody `json:"table"`
 }
 
@@ -156,8 +156,7 @@ func (s *Server) sinkList(c *call, k sink.SourceKey, defs []sink.Sink) (int, any
 	for _, d := range items {
 		views = append(views, sinkView(d))
 	}
-	return http.StatusOK, map[string]any{"projectId": k.ProjectID, "branchId": k.BranchID,
-		"sourceId": k.SourceID, "page": page, "sinks": views}, nil
+	return http.StatusOK, SinkList{ProjectID: k.ProjectID, BranchID: k.BranchID, SourceID: k.SourceID, Page: page, Sinks: views}, nil
 }
 
 // sink returns the call's sink or a 404 (of the source or the sink).
@@ -256,7 +255,10 @@ func (s *Server) sinkFiles(c *call) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, map[string]any{"files": files}, nil
+	if files == nil {
+		files = []sink.FileStatistics{}
+	}
+	return http.StatusOK, FilesResult{Files: files}, nil
 }
 
 // clearSinkStatistics restarts the sink's statistics from zero; 200 with no body, as Keboola.

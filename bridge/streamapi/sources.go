@@ -17,7 +17,7 @@ type sourceBody struct {
 	Type              *string `json:"type"`
 	Name              *string `json:"name"`
 	Description       *string `json:"description"`
-	ChangeDescription string  `json:"changeDescription"`
+	ChangeDescription string  `json:"changeDescription,omitempty"`
 }
 
 // validate checks the fields present; create requires name and type.
@@ -142,7 +142,7 @@ func (s *Server) sourceList(c *call, sources []sink.Source) (int, any, error) {
 	for _, src := range items {
 		views = append(views, s.sourceView(src))
 	}
-	return http.StatusOK, map[string]any{"projectId": c.token.ProjectID, "branchId": c.branch, "page": page, "sources": views}, nil
+	return http.StatusOK, SourceList{ProjectID: c.token.ProjectID, BranchID: c.branch, Page: page, Sources: views}, nil
 }
 
 // source returns the call's source or a 404.
