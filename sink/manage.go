@@ -62,7 +62,7 @@ func (m *Manager) event(by Actor) Event {
 
 // saveSource stores rec and a copy of each new version: of src and of the sinks given.
 func (m *Manager) saveSource(rec *sourceRecord, src *Source, sinks []Sink) error {
-	if err := saveSource(m.cfg.DataDir, rec); err != nil {
+	if err := saveSource(m.cfg.DataDir, rec, m.ring); err != nil {
 		return err
 	}
 	if src != nil {

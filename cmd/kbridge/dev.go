@@ -21,6 +21,7 @@ import (
 	"github.com/kbridge/kbridge/bridge/loglevel"
 	"github.com/kbridge/kbridge/mapping"
 	"github.com/kbridge/kbridge/sink"
+	"github.com/kbridge/kbridge/storageapi/durable"
 	"github.com/kbridge/kbridge/storageapi/emulator"
 )
 
@@ -64,6 +65,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	cfg.Intake.Listen, cfg.Intake.PublicURL = *intakeListen, "http://"+*intakeListen
 	cfg.API.Listen, cfg.API.PublicURL, cfg.API.IntakeURL = *apiListen, "http://"+*apiListen, cfg.Intake.PublicURL
 	cfg.Connect.Listen = *connectListen
+	if err := durable.EnsureKeyFile(cfg.Sink.Encryption.KeyFile, "dev-1"); err != nil {
+		return err
+	}
 	d, err := daemon.New(cfg, logger, levels)
 	if err != nil {
 		return err
@@ -129,6 +133,7 @@ func devWayOut(flagName string) string {
 func devConfig(dataDir, storageURL string, brokers []string, metricsListen string) daemon.Config {
 	cfg := daemon.DefaultConfig()
 	cfg.Sink.DataDir = filepath.Join(dataDir, "kbridge")
+	cfg.Sink.Encryption.KeyFile = filepath.Join(dataDir, "kbridge.keys") // created by runDev
 	cfg.Sink.Staging.MinInterval, cfg.Sink.Target.MinInterval = time.Second, 10*time.Second
 	cfg.Storage.URL, cfg.Storage.Token = storageURL, emulator.DefaultToken
 	cfg.Kafka.Brokers = brokers
