@@ -92,7 +92,7 @@ type Page struct {
 
 func (s *Server) sourceView(src sink.Source) SourceView {
 	v := SourceView{ProjectID: src.Key.ProjectID, BranchID: src.Key.BranchID, SourceID: src.Key.SourceID, Type: src.Type,
-		Name: src.Name, Description: src.Description, Version: versionView(src.History), Created: eventView(src.Created),
+		Name: src.Name, Description: src.Description, Version: versionView(src.History), Created: createdView(src.History),
 		Deleted: deletedView(src.History), Disabled: disabledView(src.Disabled, src.History)}
 	if src.Type == "http" {
 		v.HTTP = &HTTPView{URL: fmt.Sprintf("%s/stream/%d/%s/%s", s.cfg.IntakeURL, src.Key.ProjectID, src.Key.SourceID, src.Secret)}
@@ -104,7 +104,7 @@ func sinkView(def sink.Sink) SinkView {
 	v := SinkView{ProjectID: def.Key.ProjectID, BranchID: def.Key.BranchID, SourceID: def.Key.SourceID, SinkID: def.Key.SinkID,
 		Type: "table", Name: def.Name, Description: def.Description,
 		Table:   TableView{Type: "keboola", TableID: def.TableID, Mapping: MappingView{Columns: def.Columns}},
-		Version: versionView(def.History), Created: eventView(def.Created),
+		Version: versionView(def.History), Created: createdView(def.History),
 		Deleted: deletedView(def.History), Disabled: disabledView(def.Disabled, def.History)}
 	if v.Table.Mapping.Columns == nil {
 		v.Table.Mapping.Columns = []mapping.Column{}
@@ -129,6 +129,16 @@ func eventView(e sink.Event) EventView {
 		e.By = sink.System
 	}
 	return EventView{At: formatTime(e.At), By: e.By}
+}
+
+// createdView shows the creation; a definition stored before creations were recorded shows
+// the time of its current version.
+func createdView(h sink.History) EventView {
+	e := h.Created
+	if e.At.IsZero() {
+		e.At = h.Updated
+	}
+	return eventView(e)
 }
 
 func deletedView(h sink.History) *EventView {
