@@ -16,7 +16,7 @@ const (
 	KindIP             Kind = "ip"
 	KindBody           Kind = "body"
 	KindHeaders        Kind = "headers"
-	KindPath           Kind = "path"
+	KindPath           Kind = "path" // "json" is accepted as an alias
 	KindTemplate       Kind = "template"
 	KindKafkaTopic     Kind = "kafka.topic"
 	KindKafkaPartition Kind = "kafka.partition"
@@ -27,7 +27,7 @@ const (
 )
 
 // kinds lists every accepted type name, for error messages.
-var kinds = []Kind{KindUUID, "id", KindDatetime, KindIP, KindBody, KindHeaders, KindPath, KindTemplate,
+var kinds = []Kind{KindUUID, "id", KindDatetime, KindIP, KindBody, KindHeaders, KindPath, "json", KindTemplate,
 	KindKafkaTopic, KindKafkaPartition, KindKafkaOffset, KindKafkaKey, KindKafkaTimestamp, KindKafkaHeaders}
 
 // MaxColumns is the largest column list a mapping may have, as in Keboola.
@@ -120,10 +120,15 @@ func (c *Column) validate() error {
 	return nil
 }
 
-// kind resolves aliases.
+// kind resolves aliases: Keboola's documentation names the uuid column "id" and shows a path
+// column as "json" (its examples predate the renames); the service's code knows only "uuid" and
+// "path", and kbridge takes both spellings.
 func (c *Column) kind() Kind {
-	if c.Type == "id" {
+	switch c.Type {
+	case "id":
 		return KindUUID
+	case "json":
+		return KindPath
 	}
 	return c.Type
 }

@@ -31,6 +31,10 @@ type compiledColumn struct {
 	kind     Kind
 	path     []pathStep // of a path column
 	template int        // template number of a Jsonnet template column
+	// fillHTTP marks a kafka.* column of a primary key made only of kafka.* columns: for an
+	// HTTP event it gets a new UUIDv7 instead of staying empty, so HTTP events do not all
+	// share the empty key and replace each other.
+	fillHTTP bool
 }
 
 // Compile validates a column list and prepares it for rendering. Errors name the column.
@@ -77,7 +81,26 @@ func Compile(columns []Column, cfg Config) (*Mapping, error) {
 			return nil, err
 		}
 	}
+	m.markKafkaOnlyKey()
 	return m, nil
+}
+
+// markKafkaOnlyKey sets fillHTTP on the key columns when every key column is a kafka.* one.
+func (m *Mapping) markKafkaOnlyKey() {
+	var key []*compiledColumn
+	for i := range m.columns {
+		c := &m.columns[i]
+		if !c.def.PrimaryKey {
+			continue
+		}
+		if !strings.HasPrefix(string(c.kind), "kafka.") {
+			return
+		}
+		key = append(key, c)
+	}
+	for _, c := range key {
+		c.fillHTTP = true
+	}
 }
 
 func (m *Mapping) compileColumn(c *compiledColumn, def Column) error {

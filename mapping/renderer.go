@@ -127,6 +127,9 @@ func (r *Renderer) appendCell(dst []byte, c *compiledColumn, ev *Event, template
 		dst, r.keys = appendHeaders(dst, ev.Header, r.keys)
 		return dst, nil
 	}
+	if c.fillHTTP && !ev.Kafka {
+		return r.uuid.appendUUID(dst, r.m.cfg.Now()), nil
+	}
 	return appendKafkaCell(dst, c.kind, ev), nil
 }
 

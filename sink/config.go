@@ -14,6 +14,7 @@ import (
 	"github.com/kbridge/kbridge/sink/staging"
 	"github.com/kbridge/kbridge/sink/target"
 	"github.com/kbridge/kbridge/storageapi"
+	"github.com/kbridge/kbridge/storageapi/durable"
 )
 
 // Config configures a Manager. DefaultConfig gives the defaults; Validate names a bad key.
@@ -33,6 +34,24 @@ type Config struct {
 	// Staging and Target are the operator settings of those levels.
 	Staging staging.Config `json:"staging" yaml:"staging"`
 	Target  target.Config  `json:"target" yaml:"target"`
+	// Encryption seals the records that hold secrets (definitions with source secrets, file
+	// records with upload credentials) with AES-256-GCM.
+	Encryption EncryptionConfig `json:"encryption" yaml:"encryption"`
+}
+
+// EncryptionConfig holds the keys records are sealed with, "<id>:<base64 of 32 bytes>" each:
+// the first key seals, every key opens (rotation: put the new key first, keep the old ones
+// until the records were rewritten). Without a key records are written in clear text.
+type EncryptionConfig struct {
+	// Keys are keys written inline, separated by commas (an environment variable's form).
+	Keys string `json:"keys" yaml:"keys"`
+	// KeyFile is a file of keys, one a line; its keys come after Keys.
+	KeyFile string `json:"keyFile" yaml:"keyFile"`
+}
+
+// Keyring loads the keys; no key is a nil keyring (records in clear text).
+func (c EncryptionConfig) Keyring() (*durable.Keyring, error) {
+	return durable.LoadKeyring(c.Keys, c.KeyFile)
 }
 
 // DefaultConfig returns the defaults; DataDir must still be set.
@@ -64,10 +83,15 @@ func (c Config) Validate() error {
 	for _, sub := range []struct {
 		key string
 		err error
-	}{{"mapping", c.Mapping.Validate()}, {"staging", c.Staging.Validate()}, {"target", c.Target.Validate()}} {
+	}{{"mapping", c.Mapping.Validate()}, {"staging", c.Staging.Validate()}, {"target", c.Target.Validate()}, {"encryption", encryptionErr(c.Encryption)}} {
 		errs = append(errs, keyed(sub.key, sub.err)...)
 	}
 	return errors.Join(errs...)
+}
+
+func encryptionErr(c EncryptionConfig) error {
+	_, err := c.Keyring()
+	return err
 }
 
 // keyed names each error err joins as a key under section, the way the documentation does:

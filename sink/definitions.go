@@ -45,11 +45,10 @@ type Source struct {
 	Name        string    `json:"name"`
 	Description string    `json:"description,omitempty"`
 	// Secret authenticates the HTTP intake of an http source.
-	Secret   string    `json:"secret,omitempty"`
-	Disabled bool      `json:"disabled,omitempty"`
-	Settings Patch     `json:"settings,omitempty"`
-	Version  int       `json:"version"`
-	Updated  time.Time `json:"updatedAt"`
+	Secret   string `json:"secret,omitempty"`
+	Disabled bool   `json:"disabled,omitempty"`
+	Settings Patch  `json:"settings,omitempty"`
+	History
 }
 
 // Sink is a sink definition: a table and the mapping of events to its columns.
@@ -61,10 +60,7 @@ type Sink struct {
 	Columns     []mapping.Column `json:"columns"`
 	Disabled    bool             `json:"disabled,omitempty"`
 	Settings    Patch            `json:"settings,omitempty"`
-	Version     int              `json:"version"`
-	Updated     time.Time        `json:"updatedAt"`
-	// Deleted sinks are kept, invisible, until their data is imported.
-	Deleted bool `json:"deleted,omitempty"`
+	History
 }
 
 // columnName is what Storage takes as a column name.
@@ -78,6 +74,49 @@ func ValidateColumnName(name string) error {
 	}
 	return nil
 }
+
+// History is what every definition carries about its changes, as Keboola's entities do: the
+// version (counted from 1, a copy of each kept by the manager), creation and soft deletion.
+type History struct {
+	Version int       `json:"version"`
+	Updated time.Time `json:"updatedAt"`
+	// Change describes the change that made this version; callers set its description and
+	// author before a Put, the manager sets the rest.
+	Change  Change `json:"change,omitzero"`
+	Created Event  `json:"created,omitzero"`
+	// Deleted definitions are kept, invisible, until undeleted or created again; a deleted
+	// sink's waiting data is still imported.
+	Deleted   bool   `json:"deleted,omitempty"`
+	DeletedAt *Event `json:"deletedAt,omitempty"`
+	// DeletedWithSource marks a sink deleted by its source's deletion: undeleting the source
+	// undeletes it too.
+	DeletedWithSource bool `json:"deletedWithSource,omitempty"`
+}
+
+// Change describes one version of a definition.
+type Change struct {
+	Description string `json:"description,omitempty"`
+	Hash        string `json:"hash,omitempty"`
+	By          Actor  `json:"by,omitzero"`
+}
+
+// Event is when and by whom something happened.
+type Event struct {
+	At time.Time `json:"at"`
+	By Actor     `json:"by"`
+}
+
+// Actor is who made a change: a user's token ("user") or kbridge itself ("system").
+type Actor struct {
+	Type      string `json:"type"`
+	TokenID   string `json:"tokenId,omitempty"`
+	TokenDesc string `json:"tokenDesc,omitempty"`
+	UserID    string `json:"userId,omitempty"`
+	UserName  string `json:"userName,omitempty"`
+}
+
+// System is the actor of changes kbridge makes itself (definitions from the configuration file).
+var System = Actor{Type: "system"}
 
 var idPattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,46}[a-z0-9])?$`)
 

@@ -6,13 +6,14 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/kbridge/kbridge/mapping"
 )
 
-// PutSource creates or updates a source. A settings change applies to its sinks' next files
-// (as in Keboola, a source change does not rotate files).
+// PutSource creates or updates a source; creating a deleted source's id revives it with the
+// new content, its versions counting on. A settings change applies to its sinks' next files
+// (as in Keboola, a source change does not rotate files). src.Change carries the version's
+// description and author; the manager sets the version, times and hash.
 func (m *Manager) PutSource(src Source) error {
 	if err := src.Validate(); err != nil {
 		return err
@@ -20,22 +21,27 @@ func (m *Manager) PutSource(src Source) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	ss := m.sources[src.Key]
+	var prev *History
 	if ss == nil {
-		src.Version = 1
 		ss = &sourceState{pipes: map[string]*pipeline{}}
-	} else if sameSource(ss.rec.Source, src) {
+	} else if !ss.rec.Source.Deleted && sameSource(ss.rec.Source, src) {
 		return nil // a restart putting the same definition again is not a change
 	} else {
-		src.Version = ss.rec.Source.Version + 1
+		prev = &ss.rec.Source.History
 	}
-	src.Updated = m.clk.Now()
+	description := "Updated."
+	if prev == nil || prev.Deleted {
+		description = "New source."
+	}
+	src.nextVersion(prev, m.event(src.Change.By), description)
+	src.Change.Hash = src.contentHash()
 	rec := sourceRecord{Source: src, Sinks: ss.rec.Sinks}
 	for _, def := range rec.Sinks {
 		if _, err := ResolveSettings(src.Settings, def.Settings); err != nil {
 			return fmt.Errorf("source %s with sink %s: %w", src.Key, def.Key.SinkID, err)
 		}
 	}
-	if err := saveSource(m.cfg.DataDir, &rec); err != nil {
+	if err := m.saveSource(&rec, &rec.Source, nil); err != nil {
 		return err
 	}
 	ss.rec = rec
@@ -46,28 +52,37 @@ func (m *Manager) PutSource(src Source) error {
 	return nil
 }
 
-// DeleteSource removes a source; it must have no sinks left (deleted sinks still draining
-// count as sinks until their data is imported).
-func (m *Manager) DeleteSource(k SourceKey) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	ss := m.sources[k]
-	if ss == nil {
-		return fmt.Errorf("delete source %s: %w", k, ErrSourceNotFound)
+// event is a change made now by by (kbridge itself when by is empty).
+func (m *Manager) event(by Actor) Event {
+	if by.Type == "" {
+		by = System
 	}
-	if len(ss.rec.Sinks) > 0 {
-		return fmt.Errorf("delete source %s: delete its %d sinks first", k, len(ss.rec.Sinks))
-	}
-	if err := removeSource(m.cfg.DataDir, k); err != nil {
+	return Event{At: m.clk.Now(), By: by}
+}
+
+// saveSource stores rec and a copy of each new version: of src and of the sinks given.
+func (m *Manager) saveSource(rec *sourceRecord, src *Source, sinks []Sink) error {
+	if err := saveSource(m.cfg.DataDir, rec, m.ring); err != nil {
 		return err
 	}
-	delete(m.sources, k)
+	if src != nil {
+		v := *src
+		v.Secret = ""
+		if err := saveVersion(sourceVersionsDir(m.cfg.DataDir, v.Key), v.Version, v); err != nil {
+			return fmt.Errorf("source %s: %w", v.Key, err)
+		}
+	}
+	for _, def := range sinks {
+		if err := saveVersion(sinkVersionsDir(m.cfg.DataDir, def.Key), def.Version, def); err != nil {
+			return fmt.Errorf("sink %s: %w", def.Key, err)
+		}
+	}
 	return nil
 }
 
-// PutSink creates or updates a sink of an existing source. An update closes the sink's
-// current file at once, so data waiting under the old conditions is imported now and new
-// rows follow the new mapping and settings.
+// PutSink creates or updates a sink of an existing source; creating a deleted sink's id
+// revives it. An update closes the sink's current file at once, so data waiting under the old
+// conditions is imported now and new rows follow the new mapping and settings.
 func (m *Manager) PutSink(def Sink) error {
 	mp, err := def.Validate(m.cfg.Mapping)
 	if err != nil {
@@ -76,7 +91,7 @@ func (m *Manager) PutSink(def Sink) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	ss := m.sources[def.Key.SourceKey]
-	if ss == nil {
+	if ss == nil || ss.rec.Source.Deleted {
 		return fmt.Errorf("put sink %s: %w", def.Key, ErrSourceNotFound)
 	}
 	if _, err := ResolveSettings(ss.rec.Source.Settings, def.Settings); err != nil {
@@ -85,20 +100,27 @@ func (m *Manager) PutSink(def Sink) error {
 	i := slices.IndexFunc(ss.rec.Sinks, func(s Sink) bool { return s.Key == def.Key })
 	rec := ss.rec
 	rec.Sinks = slices.Clone(rec.Sinks)
-	def.Updated, def.Deleted = m.clk.Now(), false
-	if i < 0 {
-		if countLive(rec.Sinks) >= MaxSinksPerSource {
-			return fmt.Errorf("put sink %s: %w", def.Key, ErrTooManySinks)
-		}
-		def.Version = 1
-		rec.Sinks = append(rec.Sinks, def)
-	} else if sameSink(rec.Sinks[i], def) {
+	var prev *History
+	switch {
+	case i < 0 && countLive(rec.Sinks) >= MaxSinksPerSource:
+		return fmt.Errorf("put sink %s: %w", def.Key, ErrTooManySinks)
+	case i >= 0 && !rec.Sinks[i].Deleted && sameSink(rec.Sinks[i], def):
 		return nil // the same definition again: no new version, the current file stays open
+	case i >= 0:
+		prev = &rec.Sinks[i].History
+	}
+	description := "Updated."
+	if prev == nil || prev.Deleted {
+		description = "New sink."
+	}
+	def.nextVersion(prev, m.event(def.Change.By), description)
+	def.Change.Hash = def.contentHash()
+	if i < 0 {
+		rec.Sinks = append(rec.Sinks, def)
 	} else {
-		def.Version = rec.Sinks[i].Version + 1
 		rec.Sinks[i] = def
 	}
-	if err := saveSource(m.cfg.DataDir, &rec); err != nil {
+	if err := m.saveSource(&rec, nil, []Sink{def}); err != nil {
 		return err
 	}
 	ss.rec = rec
@@ -118,67 +140,46 @@ func countLive(sinks []Sink) int {
 	return n
 }
 
-// DeleteSink removes a sink from its source. Its data still waiting is imported first: the
-// definition is kept (hidden) until then.
-func (m *Manager) DeleteSink(k SinkKey) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	ss := m.sources[k.SourceKey]
-	if ss == nil {
-		return fmt.Errorf("delete sink %s: %w", k, ErrSourceNotFound)
-	}
-	i := slices.IndexFunc(ss.rec.Sinks, func(s Sink) bool { return s.Key == k && !s.Deleted })
-	if i < 0 {
-		return fmt.Errorf("delete sink %s: %w", k, ErrSinkNotFound)
-	}
-	rec := ss.rec
-	rec.Sinks = slices.Clone(rec.Sinks)
-	rec.Sinks[i].Deleted, rec.Sinks[i].Disabled, rec.Sinks[i].Updated = true, true, m.clk.Now()
-	if err := saveSource(m.cfg.DataDir, &rec); err != nil {
-		return err
-	}
-	ss.rec = rec
-	if p := ss.pipes[k.SinkID]; p != nil {
-		mp := p.currentMapping()
-		return p.update(&ss.rec.Source, rec.Sinks[i], mp)
-	}
-	return nil
-}
-
 // Source returns a source definition.
 func (m *Manager) Source(k SourceKey) (Source, bool) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	ss := m.sources[k]
-	if ss == nil {
+	if ss == nil || ss.rec.Source.Deleted {
 		return Source{}, false
 	}
 	return ss.rec.Source, true
 }
 
-// Sources lists the source definitions ordered by key.
-func (m *Manager) Sources() []Source {
+// Sources lists the source definitions (deleted ones omitted) ordered by key.
+func (m *Manager) Sources() []Source { return m.listSources(false) }
+
+func (m *Manager) listSources(deleted bool) []Source {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	out := make([]Source, 0, len(m.sources))
 	for _, ss := range m.sources {
-		out = append(out, ss.rec.Source)
+		if ss.rec.Source.Deleted == deleted {
+			out = append(out, ss.rec.Source)
+		}
 	}
 	slices.SortFunc(out, func(a, b Source) int { return strings.Compare(a.Key.String(), b.Key.String()) })
 	return out
 }
 
 // Sinks lists the sinks of a source (deleted ones omitted), in creation order.
-func (m *Manager) Sinks(k SourceKey) ([]Sink, error) {
+func (m *Manager) Sinks(k SourceKey) ([]Sink, error) { return m.listSinks(k, false) }
+
+func (m *Manager) listSinks(k SourceKey, deleted bool) ([]Sink, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	ss := m.sources[k]
-	if ss == nil {
+	if ss == nil || ss.rec.Source.Deleted {
 		return nil, fmt.Errorf("list sinks of %s: %w", k, ErrSourceNotFound)
 	}
 	out := make([]Sink, 0, len(ss.rec.Sinks))
 	for _, s := range ss.rec.Sinks {
-		if !s.Deleted {
+		if s.Deleted == deleted {
 			out = append(out, s)
 		}
 	}
@@ -189,16 +190,12 @@ func (m *Manager) Sinks(k SourceKey) ([]Sink, error) {
 func (m *Manager) SinkSettings(k SinkKey) ([]SettingView, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
+	i, err := m.liveSink(k)
+	if err != nil {
+		return nil, fmt.Errorf("sink settings: %w", err)
+	}
 	ss := m.sources[k.SourceKey]
-	if ss == nil {
-		return nil, fmt.Errorf("sink settings %s: %w", k, ErrSourceNotFound)
-	}
-	for _, s := range ss.rec.Sinks {
-		if s.Key == k && !s.Deleted {
-			return DescribeSettings(ss.rec.Source.Settings, s.Settings), nil
-		}
-	}
-	return nil, fmt.Errorf("sink settings %s: %w", k, ErrSinkNotFound)
+	return DescribeSettings(ss.rec.Source.Settings, ss.rec.Sinks[i].Settings), nil
 }
 
 // enabledPipelines are the pipelines writes of the source go to.
@@ -209,7 +206,7 @@ func (m *Manager) enabledPipelines(k SourceKey, dst []*pipeline) ([]*pipeline, e
 		return nil, ErrClosed
 	}
 	ss := m.sources[k]
-	if ss == nil {
+	if ss == nil || ss.rec.Source.Deleted {
 		return nil, fmt.Errorf("source %s: %w", k, ErrSourceNotFound)
 	}
 	if ss.rec.Source.Disabled {
@@ -232,15 +229,15 @@ func (p *pipeline) currentMapping() *mapping.Mapping {
 	return p.mapping
 }
 
-// sameSource reports whether two source definitions differ in nothing but version and time.
+// sameSource reports whether two source definitions differ in nothing but their history.
 func sameSource(a, b Source) bool {
-	a.Version, a.Updated, b.Version, b.Updated = 0, time.Time{}, 0, time.Time{}
+	a.History, b.History = History{}, History{}
 	return sameJSON(a, b)
 }
 
-// sameSink reports whether two sink definitions differ in nothing but version and time.
+// sameSink reports whether two sink definitions differ in nothing but their history.
 func sameSink(a, b Sink) bool {
-	a.Version, a.Updated, b.Version, b.Updated = 0, time.Time{}, 0, time.Time{}
+	a.History, b.History = History{}, History{}
 	return sameJSON(a, b)
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/kbridge/kbridge/sink/local"
 	"github.com/kbridge/kbridge/sink/staging"
 	"github.com/kbridge/kbridge/sink/target"
+	"github.com/kbridge/kbridge/storageapi/durable"
 )
 
 // Manager owns the definitions and one pipeline per sink.
@@ -32,6 +33,7 @@ type Manager struct {
 	importer *target.Importer
 	progress broadcast
 	memory   *memoryGuard
+	ring     *durable.Keyring // seals definitions and file records; nil: clear text
 
 	mu        sync.RWMutex
 	sources   map[SourceKey]*sourceState
@@ -63,12 +65,16 @@ func New(cfg Config, deps Deps) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	ring, err := cfg.Encryption.Keyring()
+	if err != nil {
+		return nil, fmt.Errorf("encryption: %w", err)
+	}
 	lock, err := lockDataDir(cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
 	m := &Manager{
-		lock: lock, cfg: cfg, clk: deps.Clock, fs: deps.FS, log: deps.Logger.With("component", "sink"), met: met,
+		lock: lock, ring: ring, cfg: cfg, clk: deps.Clock, fs: deps.FS, log: deps.Logger.With("component", "sink"), met: met,
 		uploader: staging.NewUploader(deps.Storage), importer: target.NewImporter(deps.Storage),
 		memory: newMemoryGuard(), sources: map[SourceKey]*sourceState{}, closed: make(chan struct{}), runDone: make(chan struct{}), ready: make(chan struct{}),
 	}
@@ -85,7 +91,7 @@ func (m *Manager) load(deps Deps) error {
 			return err
 		}
 	}
-	recs, err := loadSources(m.cfg.DataDir)
+	recs, err := loadSources(m.cfg.DataDir, m.ring)
 	if err != nil {
 		return err
 	}

@@ -72,7 +72,8 @@ type fileEntry struct {
 	slices   []*sliceEntry
 	dropped  int // slice entries let go once the file was imported (their stats are in rec)
 	imported chan struct{}
-	busy     bool // an import worker has it
+	busy     bool             // an import worker has it
+	ring     *durable.Keyring // seals the record: it holds the staging file's upload credentials
 }
 
 // sliceEntry is a slice in memory; rec is guarded by the pipeline's mu, w and file never change.
@@ -97,7 +98,7 @@ func (f *fileEntry) sliceCount() int { return f.dropped + len(f.slices) }
 func (f *fileEntry) recordPath() string { return filepath.Join(f.dir, "file.json") }
 
 func (f *fileEntry) persist() error {
-	if err := durable.Write(f.recordPath(), &f.rec); err != nil {
+	if err := durable.WriteSealed(f.recordPath(), &f.rec, f.ring); err != nil {
 		return fmt.Errorf("persist file %s: %w", f.rec.ID, err)
 	}
 	return nil

@@ -60,12 +60,18 @@ func (p *pipeline) load() error {
 
 // loadFile reads one file directory; a directory without a record is skipped.
 func (p *pipeline) loadFile(dir string, now time.Time) (*fileEntry, error) {
-	f := &fileEntry{dir: dir, imported: make(chan struct{})}
-	if err := durable.Read(f.recordPath(), &f.rec); errors.Is(err, fs.ErrNotExist) {
+	f := &fileEntry{dir: dir, imported: make(chan struct{}), ring: p.m.ring}
+	stale, err := durable.ReadSealed(f.recordPath(), &f.rec, f.ring)
+	if errors.Is(err, fs.ErrNotExist) {
 		p.log.Warn("skip file directory without a record", "dir", dir)
 		return nil, nil
 	} else if err != nil {
 		return nil, err
+	}
+	if stale {
+		if err := f.persist(); err != nil {
+			return nil, err
+		}
 	}
 	if err := durable.Clean(dir); err != nil {
 		return nil, err

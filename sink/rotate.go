@@ -149,7 +149,7 @@ func (p *pipeline) writingFileLocked() *fileEntry {
 func (p *pipeline) openFileLocked(now time.Time) (*fileEntry, error) {
 	id := nextID(now, &p.lastID)
 	f := &fileEntry{
-		dir: filepath.Join(p.dir, id), mapping: p.mapping, imported: make(chan struct{}),
+		dir: filepath.Join(p.dir, id), mapping: p.mapping, imported: make(chan struct{}), ring: p.m.ring,
 		rec: fileRecord{ID: id, State: FileWriting, OpenedAt: now, Table: target.Table{
 			ID: p.def.TableID, Columns: p.mapping.Names(), PrimaryKey: p.mapping.PrimaryKey()}},
 	}

@@ -8,13 +8,25 @@ import (
 	"github.com/kbridge/kbridge/sink/local"
 )
 
+// Time is a time the API shows as Keboola does: UTC, RFC 3339 with milliseconds
+// ("2024-04-28T14:20:04.123Z").
+type Time struct{ time.Time }
+
+// TimeFormat is Keboola's time format.
+const TimeFormat = "2006-01-02T15:04:05.000Z07:00"
+
+// MarshalJSON writes the time in TimeFormat.
+func (t Time) MarshalJSON() ([]byte, error) {
+	return []byte(`"` + t.UTC().Format(TimeFormat) + `"`), nil
+}
+
 // LevelStatistics is Keboola's statistics "Level" shape.
 type LevelStatistics struct {
-	FirstRecordAt    *time.Time `json:"firstRecordAt,omitempty"`
-	LastRecordAt     *time.Time `json:"lastRecordAt,omitempty"`
-	RecordsCount     int64      `json:"recordsCount"`
-	CompressedSize   int64      `json:"compressedSize"`
-	UncompressedSize int64      `json:"uncompressedSize"`
+	FirstRecordAt    *Time `json:"firstRecordAt,omitempty"`
+	LastRecordAt     *Time `json:"lastRecordAt,omitempty"`
+	RecordsCount     int64 `json:"recordsCount"`
+	CompressedSize   int64 `json:"compressedSize"`
+	UncompressedSize int64 `json:"uncompressedSize"`
 }
 
 // Levels holds the statistics per level; a level without records is omitted.
@@ -34,13 +46,13 @@ type Statistics struct {
 type FileStatistics struct {
 	ID           string     `json:"id"`
 	State        string     `json:"state"`
-	OpenedAt     time.Time  `json:"openedAt"`
-	ClosingAt    *time.Time `json:"closingAt,omitempty"`
-	ImportingAt  *time.Time `json:"importingAt,omitempty"`
-	ImportedAt   *time.Time `json:"importedAt,omitempty"`
+	OpenedAt     Time       `json:"openedAt"`
+	ClosingAt    *Time      `json:"closingAt,omitempty"`
+	ImportingAt  *Time      `json:"importingAt,omitempty"`
+	ImportedAt   *Time      `json:"importedAt,omitempty"`
 	RetryAttempt int        `json:"retryAttempt,omitempty"`
 	RetryReason  string     `json:"retryReason,omitempty"`
-	RetryAfter   *time.Time `json:"retryAfter,omitempty"`
+	RetryAfter   *Time      `json:"retryAfter,omitempty"`
 	JobID        int64      `json:"jobId,omitempty"`
 	Slices       int        `json:"slices"`
 	Statistics   Statistics `json:"statistics"`
@@ -90,7 +102,7 @@ func (m *Manager) SinkFiles(k SinkKey, failedOnly bool) ([]FileStatistics, error
 		if ra != rb {
 			return ra - rb
 		}
-		return a.OpenedAt.Compare(b.OpenedAt)
+		return a.OpenedAt.Compare(b.OpenedAt.Time)
 	})
 	return out, nil
 }
@@ -131,7 +143,7 @@ func (f *fileEntry) addLevels(acc *[4]local.Stats) {
 }
 
 func (f *fileEntry) statistics() FileStatistics {
-	out := FileStatistics{ID: f.rec.ID, State: f.rec.State, OpenedAt: f.rec.OpenedAt, Slices: f.sliceCount(),
+	out := FileStatistics{ID: f.rec.ID, State: f.rec.State, OpenedAt: Time{f.rec.OpenedAt}, Slices: f.sliceCount(),
 		ClosingAt: timePtr(f.rec.ClosingAt), ImportingAt: timePtr(f.rec.ImportingAt), ImportedAt: timePtr(f.rec.ImportedAt),
 		JobID: f.rec.JobID}
 	retry := f.rec.Retry
@@ -170,9 +182,9 @@ func levelPtr(st local.Stats) *LevelStatistics {
 	return &l
 }
 
-func timePtr(t time.Time) *time.Time {
+func timePtr(t time.Time) *Time {
 	if t.IsZero() {
 		return nil
 	}
-	return &t
+	return &Time{t}
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strconv"
 
@@ -12,7 +11,8 @@ import (
 )
 
 // sourceRecord is one source with its sinks, stored as
-// <dataDir>/definitions/<projectId>/<branchId>/<sourceId>.json.
+// <dataDir>/definitions/<projectId>/<branchId>/<sourceId>.json, sealed when keys are
+// configured (it holds the source's secret).
 type sourceRecord struct {
 	Source Source `json:"source"`
 	Sinks  []Sink `json:"sinks"`
@@ -25,27 +25,20 @@ func sourcePath(dataDir string, k SourceKey) string {
 		strconv.FormatInt(k.BranchID, 10), k.SourceID+".json")
 }
 
-func saveSource(dataDir string, rec *sourceRecord) error {
+func saveSource(dataDir string, rec *sourceRecord, ring *durable.Keyring) error {
 	path := sourcePath(dataDir, rec.Source.Key)
 	if err := durable.MkdirAll(filepath.Dir(path)); err != nil {
 		return fmt.Errorf("save source %s: %w", rec.Source.Key, err)
 	}
-	if err := durable.Write(path, rec); err != nil {
+	if err := durable.WriteSealed(path, rec, ring); err != nil {
 		return fmt.Errorf("save source %s: %w", rec.Source.Key, err)
 	}
 	return nil
 }
 
-func removeSource(dataDir string, k SourceKey) error {
-	path := sourcePath(dataDir, k)
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("remove source %s: %w", k, err)
-	}
-	return durable.SyncDir(filepath.Dir(path))
-}
-
-// loadSources reads every stored source.
-func loadSources(dataDir string) ([]*sourceRecord, error) {
+// loadSources reads every stored source; a record in clear text or sealed with an older key
+// is written again under the current key.
+func loadSources(dataDir string, ring *durable.Keyring) ([]*sourceRecord, error) {
 	var out []*sourceRecord
 	err := filepath.WalkDir(definitionsDir(dataDir), func(path string, d fs.DirEntry, err error) error {
 		if errors.Is(err, fs.ErrNotExist) && path == definitionsDir(dataDir) {
@@ -55,8 +48,14 @@ func loadSources(dataDir string) ([]*sourceRecord, error) {
 			return err
 		}
 		var rec sourceRecord
-		if err := durable.Read(path, &rec); err != nil {
+		stale, err := durable.ReadSealed(path, &rec, ring)
+		if err != nil {
 			return err
+		}
+		if stale {
+			if err := durable.WriteSealed(path, &rec, ring); err != nil {
+				return err
+			}
 		}
 		out = append(out, &rec)
 		return nil

@@ -16,6 +16,7 @@ import (
 	"github.com/kbridge/kbridge/mapping"
 	"github.com/kbridge/kbridge/sink"
 	"github.com/kbridge/kbridge/sink/sinktest"
+	"github.com/kbridge/kbridge/storageapi/durable"
 	"github.com/kbridge/kbridge/storageapi/emulator/emulatortest"
 )
 
@@ -48,6 +49,8 @@ type env struct {
 	stop    func() // stops the API and the connectors
 	// supervise, when set, runs each connector's consumer instead of the server's default.
 	supervise connect.Supervise
+	// ring, when set, seals the connectors kept in dir.
+	ring *durable.Keyring
 }
 
 func newEnv(t testing.TB) *env {
@@ -87,7 +90,7 @@ func (e *env) start(files ...string) {
 		Pipelines: configured, Auth: testAuth}
 	srv, err := connect.New(cfg, connect.Deps{
 		Kafka:     kafka.Deps{Client: kafka.ClientConfig{Brokers: e.cluster.ListenAddrs()}, Writer: e.manager},
-		ProjectID: projectID, BranchID: 1, Sources: e.manager, Version: "test", Supervise: e.supervise,
+		ProjectID: projectID, BranchID: 1, Sources: e.manager, Version: "test", Supervise: e.supervise, Keyring: e.ring,
 	})
 	if err != nil {
 		e.t.Fatal(err)

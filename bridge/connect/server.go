@@ -16,6 +16,7 @@ import (
 	"github.com/kbridge/kbridge/bridge/httperr"
 	"github.com/kbridge/kbridge/bridge/kafka"
 	"github.com/kbridge/kbridge/bridge/loglevel"
+	"github.com/kbridge/kbridge/storageapi/durable"
 )
 
 // Deps are what the server uses from outside.
@@ -39,6 +40,9 @@ type Deps struct {
 	// endpoints know only a root logger at INFO that changes nothing.
 	Loggers *loglevel.Levels
 	Logger  *slog.Logger
+	// Keyring seals the connectors kept on disk (their configs may hold credentials); nil
+	// keeps them in clear text.
+	Keyring *durable.Keyring
 }
 
 // Server is the Connect REST API and the connectors it manages. New starts nothing; Run runs
@@ -76,7 +80,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s := &Server{cfg: cfg, deps: deps, worker: cfg.workerID(),
 		tr: translator{projectID: deps.ProjectID, branchID: deps.BranchID, sources: deps.Sources}}
 	s.reg = &registry{kafka: deps.Kafka, project: deps.ProjectID, branch: deps.BranchID, supervise: deps.Supervise,
-		store: &store{dir: cfg.StateDir}, log: deps.Logger.With("component", "connect"), conns: map[string]*connector{}}
+		store: &store{dir: cfg.StateDir, ring: deps.Keyring}, log: deps.Logger.With("component", "connect"), conns: map[string]*connector{}}
 	if err := s.load(); err != nil {
 		return nil, err
 	}

@@ -15,8 +15,12 @@ import (
 	"github.com/kbridge/kbridge/storageapi/durable"
 )
 
-// store keeps one JSON file per connector created over REST: <dir>/<escaped name>.json.
-type store struct{ dir string }
+// store keeps one JSON file per connector created over REST: <dir>/<escaped name>.json,
+// sealed when a keyring is set (a config may hold credentials).
+type store struct {
+	dir  string
+	ring *durable.Keyring
+}
 
 func (s *store) path(name string) string {
 	return filepath.Join(s.dir, url.PathEscape(name)+".json")
@@ -27,7 +31,7 @@ func (s *store) save(c *connector) error {
 	if c.fromFile {
 		return nil
 	}
-	if err := durable.Write(s.path(c.Name), c); err != nil {
+	if err := durable.WriteSealed(s.path(c.Name), c, s.ring); err != nil {
 		return fmt.Errorf("connector %s: %w", c.Name, err)
 	}
 	return nil
@@ -90,7 +94,8 @@ func (s *store) loadSide(kind, name string, v any) error {
 	return err
 }
 
-// load reads every persisted connector.
+// load reads every persisted connector; one in clear text or sealed with an older key is
+// written again under the current key.
 func (s *store) load() ([]*connector, error) {
 	if err := durable.MkdirAll(s.dir); err != nil {
 		return nil, err
@@ -102,11 +107,17 @@ func (s *store) load() ([]*connector, error) {
 	var out []*connector
 	for _, f := range files {
 		c := &connector{}
-		if err := durable.Read(f, c); err != nil {
+		stale, err := durable.ReadSealed(f, c, s.ring)
+		if err != nil {
 			return nil, err
 		}
 		if c.Name == "" || c.Config == nil {
 			return nil, fmt.Errorf("connector file %s: no name or config", f)
+		}
+		if stale {
+			if err := durable.WriteSealed(f, c, s.ring); err != nil {
+				return nil, err
+			}
 		}
 		out = append(out, c)
 	}

@@ -100,6 +100,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if d.cfg.Sink.Encryption == (sink.EncryptionConfig{}) {
+		d.log.Warn("sink.encryption has no key: source secrets, upload credentials and connector configs are stored in clear text under sink.dataDir")
+	}
 	d.mu.Lock()
 	d.manager = manager
 	d.mu.Unlock()

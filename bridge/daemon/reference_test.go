@@ -21,6 +21,8 @@ var allowed = map[string]string{
 	"sink.maxLocalBytes":               "≥ 1 MiB",
 	"sink.retryAfter":                  "> 0",
 	"sink.keepImportedFiles":           "≥ 0",
+	"sink.encryption.keys":             "`<id>:<base64 of 32 bytes>`, comma-separated; the first seals",
+	"sink.encryption.keyFile":          "a file of such keys, one a line, after `keys`",
 	"sink.mapping.templateTimeout":     "1ms–1m; 0 = 1s",
 	"sink.mapping.templateMaxStack":    "10–10000; 0 = 500",
 	"sink.mapping.templateMaxOutput":   "1 KiB–64 MiB; 0 = 1 MiB",

@@ -158,7 +158,7 @@ func (d *Daemon) startHTTP(ctx context.Context, s *servers, m *sink.Manager) err
 		apiCfg := d.cfg.API
 		apiCfg.DefaultBranchID = d.cfg.DefaultBranchID // the branch the daemon's sources live in
 		a, err := streamapi.New(apiCfg, streamapi.Deps{Manager: m, Tokens: streamapi.StorageTokens(d.storage), OnChange: onChange,
-			Mapping: d.cfg.Sink.Mapping, Logger: d.log.With("component", "api")})
+			Mapping: d.cfg.Sink.Mapping, Logger: d.log.With("component", "api"), DataDir: d.cfg.Sink.DataDir})
 		if err != nil {
 			return err
 		}
@@ -180,7 +180,11 @@ func (d *Daemon) startConnect(base context.Context, s *servers, m *sink.Manager)
 		}
 		return nil
 	}
-	c, err := connect.New(d.cfg.ConnectConfig(), connect.Deps{
+	ring, err := d.cfg.Sink.Encryption.Keyring() // valid: the sink manager loaded it
+	if err != nil {
+		return fmt.Errorf("sink.encryption: %w", err)
+	}
+	c, err := connect.New(d.cfg.ConnectConfig(), connect.Deps{Keyring: ring,
 		Kafka:     kafka.Deps{Client: d.cfg.Kafka, Writer: m, Logger: d.log, Metrics: d.kafkaMetrics},
 		ProjectID: d.project, BranchID: d.cfg.DefaultBranchID, Sources: m, Supervise: d.supervise,
 		Version: version(), Commit: commit(), Loggers: d.levels, Logger: d.log}) // it names its component

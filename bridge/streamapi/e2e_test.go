@@ -99,6 +99,13 @@ func post(t *testing.T, url, contentType, body string, gz bool, want int) {
 
 func send(t *testing.T, req *http.Request, want int) []byte {
 	t.Helper()
+	_, data := exchange(t, req, want)
+	return data
+}
+
+// exchange sends req, checks the status and returns the answer's header and body.
+func exchange(t *testing.T, req *http.Request, want int) (http.Header, []byte) {
+	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -108,7 +115,7 @@ func send(t *testing.T, req *http.Request, want int) []byte {
 	if resp.StatusCode != want {
 		t.Fatalf("%s %s: status %d, want %d: %s", req.Method, req.URL.Path, resp.StatusCode, want, data)
 	}
-	return data
+	return resp.Header, data
 }
 
 // tableRows reads the emulator's table file: rows without the header, joined by commas and

@@ -33,6 +33,8 @@ type env struct {
 	intake    *intake.Server
 	intakeURL string // the intake's base URL, when started
 	vars      map[string]string
+	apiCfg    streamapi.Config
+	apiDeps   streamapi.Deps
 }
 
 func startEmulator(t testing.TB) (string, string) {
@@ -96,7 +98,7 @@ func newEnv(t testing.TB, withIntake bool, adjust ...func(*streamapi.Config, *st
 	case <-time.After(10 * time.Second):
 		t.Fatal("manager not ready")
 	}
-	deps := streamapi.Deps{Manager: m, Tokens: streamapi.StorageTokens(client)}
+	deps := streamapi.Deps{Manager: m, Tokens: streamapi.StorageTokens(client), DataDir: t.TempDir()}
 	acfg := streamapi.DefaultConfig()
 	acfg.PublicURL, acfg.IntakeURL = apiURL, intakeURL
 	if withIntake {
@@ -114,10 +116,18 @@ func newEnv(t testing.TB, withIntake bool, adjust ...func(*streamapi.Config, *st
 	for _, a := range adjust {
 		a(&acfg, &deps)
 	}
-	srv, err := streamapi.New(acfg, deps)
-	if err != nil {
-		t.Fatalf("new api: %v", err)
-	}
-	e.url, _ = emulatortest.Serve(t, "api", srv.Serve)
+	e.apiCfg, e.apiDeps = acfg, deps
+	e.startAPI()
 	return e
+}
+
+// startAPI serves a new Stream API server over the same manager and data directory, as a
+// restarted process would; e.url points at it from then on.
+func (e *env) startAPI() {
+	e.t.Helper()
+	srv, err := streamapi.New(e.apiCfg, e.apiDeps)
+	if err != nil {
+		e.t.Fatalf("new api: %v", err)
+	}
+	e.url, _ = emulatortest.Serve(e.t, "api", srv.Serve)
 }

@@ -20,12 +20,18 @@ import (
 // sink package for each method's contract. Methods are called concurrently.
 type Manager interface {
 	PutSource(src sink.Source) error
-	DeleteSource(k sink.SourceKey) error
+	DeleteSource(k sink.SourceKey, by sink.Actor) error
+	UndeleteSource(k sink.SourceKey, by sink.Actor) error
 	PutSink(def sink.Sink) error
-	DeleteSink(k sink.SinkKey) error
+	DeleteSink(k sink.SinkKey, by sink.Actor) error
+	UndeleteSink(k sink.SinkKey, by sink.Actor) error
 	Source(k sink.SourceKey) (sink.Source, bool)
 	Sources() []sink.Source
+	DeletedSources() []sink.Source
 	Sinks(k sink.SourceKey) ([]sink.Sink, error)
+	DeletedSinks(k sink.SourceKey) ([]sink.Sink, error)
+	SourceVersions(k sink.SourceKey) ([]sink.Source, error)
+	SinkVersions(k sink.SinkKey) ([]sink.Sink, error)
 	SinkSettings(k sink.SinkKey) ([]sink.SettingView, error)
 	SinkStatistics(k sink.SinkKey) (sink.Statistics, error)
 	SinkFiles(k sink.SinkKey, failedOnly bool) ([]sink.FileStatistics, error)
@@ -42,6 +48,9 @@ type Deps struct {
 	// OnChange, when set, is called after sources were created, changed or deleted (the
 	// daemon passes the intake's Refresh so new secrets work at once).
 	OnChange func()
+	// DataDir, when set, is where tasks persist (<dataDir>/api/tasks.json), so a task can be
+	// polled across a restart; empty keeps them in memory.
+	DataDir string
 	// Mapping configures the mappings the test endpoint compiles.
 	Mapping mapping.Config
 	// Logger defaults to discarding.
@@ -62,6 +71,7 @@ type Server struct {
 	now      func() time.Time
 	mux      *http.ServeMux
 	defs     chan struct{} // serialises definition changes (a one-slot semaphore)
+	docState
 }
 
 // New validates cfg and builds the server.
@@ -84,7 +94,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s := &Server{cfg: cfg, m: deps.Manager, onChange: deps.OnChange, mcfg: deps.Mapping,
 		log: deps.Logger.With("component", "api"), now: deps.Now, mux: http.NewServeMux(), defs: make(chan struct{}, 1)}
 	s.tokens = tokenCache{tokens: deps.Tokens, ttl: cfg.TokenCacheTTL, now: deps.Now}
-	s.tasks = taskStore{ttl: cfg.TaskTTL, now: deps.Now}
+	s.tasks = taskStore{ttl: cfg.TaskTTL, now: deps.Now, file: tasksFile(deps.DataDir)}
+	if err := s.tasks.load(); err != nil {
+		return nil, err
+	}
 	s.routes()
 	return s, nil
 }
@@ -137,6 +150,19 @@ type call struct {
 
 func (c *call) sourceKey() sink.SourceKey {
 	return sink.SourceKey{ProjectID: c.token.ProjectID, BranchID: c.branch, SourceID: c.r.PathValue("sourceId")}
+}
+
+// actor is the call's token as the author of a change.
+func (c *call) actor() sink.Actor {
+	return sink.Actor{Type: "user", TokenID: c.token.ID, TokenDesc: c.token.Description}
+}
+
+// change describes a change made by the call: the client's description, else def.
+func (c *call) change(description, def string) sink.Change {
+	if description == "" {
+		description = def
+	}
+	return sink.Change{Description: description, By: c.actor()}
 }
 
 func (c *call) sinkKey() sink.SinkKey {

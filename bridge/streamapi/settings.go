@@ -9,7 +9,7 @@ import (
 )
 
 type settingsBody struct {
-	ChangeDescription string         `json:"changeDescription"`
+	ChangeDescription string         `json:"changeDescription,omitempty"`
 	Settings          []settingPatch `json:"settings"`
 }
 
@@ -20,14 +20,15 @@ type settingPatch struct {
 
 // readPatch decodes a settings PATCH and validates it as a user patch: a bad value is a 400
 // with one line per key, a protected key a 403.
-func readPatch(r *http.Request) (sink.Patch, error) {
+func readPatch(c *call) (sink.Patch, sink.Change, error) {
 	var b settingsBody
-	if err := decode(r, &b); err != nil {
-		return nil, err
+	if err := decode(c.r, &b); err != nil {
+		return nil, sink.Change{}, err
 	}
 	if b.Settings == nil {
-		return nil, missingField("settings")
+		return nil, sink.Change{}, missingField("settings")
 	}
+	change := c.change(b.ChangeDescription, "Updated settings.")
 	p := sink.Patch{}
 	for _, kv := range b.Settings {
 		p[kv.Key] = kv.Value
@@ -36,11 +37,11 @@ func readPatch(r *http.Request) (sink.Patch, error) {
 	var pke *sink.ProtectedKeyError
 	switch {
 	case errors.As(err, &pke):
-		return nil, httperr.New(http.StatusForbidden, "stream.api.forbidden", "%s", httperr.Sentence(pke.Error()))
+		return nil, change, httperr.New(http.StatusForbidden, "stream.api.forbidden", "%s", httperr.Sentence(pke.Error()))
 	case err != nil:
-		return nil, httperr.New(http.StatusBadRequest, "stream.api.badRequest", "Invalid settings:\n%s", err.Error())
+		return nil, change, httperr.New(http.StatusBadRequest, "stream.api.badRequest", "Invalid settings:\n%s", err.Error())
 	}
-	return p, nil
+	return p, change, nil
 }
 
 func (s *Server) sourceSettings(c *call) (int, any, error) {
@@ -48,7 +49,7 @@ func (s *Server) sourceSettings(c *call) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, map[string]any{"settings": sink.DescribeSettings(nil, src.Settings)}, nil
+	return http.StatusOK, SettingsResult{Settings: sink.DescribeSettings(nil, src.Settings)}, nil
 }
 
 func (s *Server) patchSourceSettings(c *call) (int, any, error) {
@@ -56,11 +57,11 @@ func (s *Server) patchSourceSettings(c *call) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	p, err := readPatch(c.r)
+	p, change, err := readPatch(c)
 	if err != nil {
 		return 0, nil, err
 	}
-	src.Settings = src.Settings.Merge(p)
+	src.Settings, src.Change = src.Settings.Merge(p), change
 	return s.putSourceTask(c, "api.update.sourceSettings", "Source settings have been updated successfully.", src)
 }
 
@@ -73,7 +74,7 @@ func (s *Server) sinkSettings(c *call) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, map[string]any{"settings": views}, nil
+	return http.StatusOK, SettingsResult{Settings: views}, nil
 }
 
 func (s *Server) patchSinkSettings(c *call) (int, any, error) {
@@ -81,10 +82,10 @@ func (s *Server) patchSinkSettings(c *call) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	p, err := readPatch(c.r)
+	p, change, err := readPatch(c)
 	if err != nil {
 		return 0, nil, err
 	}
-	def.Settings = def.Settings.Merge(p)
+	def.Settings, def.Change = def.Settings.Merge(p), change
 	return s.putSinkTask(c, "api.update.sinkSettings", "Sink settings have been updated successfully.", def)
 }

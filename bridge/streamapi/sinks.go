@@ -14,8 +14,8 @@ type sinkBody struct {
 	Type              *string    `json:"type"`
 	Name              *string    `json:"name"`
 	Description       *string    `json:"description"`
-	ChangeDescription string     `json:"changeDescription"`
-	AllowedSignals    []string   `json:"allowedSignals"`
+	ChangeDescription string     `json:"changeDescription,omitempty"`
+	AllowedSignals    []string   `json:"allowedSignals,omitempty"`
 	Table             *tableBody `json:"table"`
 }
 
@@ -104,6 +104,7 @@ func (s *Server) createSink(c *call) (int, any, error) {
 	}
 	def := sink.Sink{Key: sink.SinkKey{SourceKey: src.Key, SinkID: id}}
 	b.apply(&def)
+	def.Change = c.change(b.ChangeDescription, "New sink.")
 	if err := s.checkSink(&def); err != nil {
 		return 0, nil, err
 	}
@@ -142,6 +143,11 @@ func (s *Server) listSinks(c *call) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
+	return s.sinkList(c, src.Key, defs)
+}
+
+// sinkList answers a page of the source's sinks.
+func (s *Server) sinkList(c *call, k sink.SourceKey, defs []sink.Sink) (int, any, error) {
 	items, page, err := paginate(c.r.URL.Query(), defs, func(d sink.Sink) string { return d.Key.SinkID })
 	if err != nil {
 		return 0, nil, err
@@ -150,8 +156,7 @@ func (s *Server) listSinks(c *call) (int, any, error) {
 	for _, d := range items {
 		views = append(views, sinkView(d))
 	}
-	return http.StatusOK, map[string]any{"projectId": src.Key.ProjectID, "branchId": src.Key.BranchID,
-		"sourceId": src.Key.SourceID, "page": page, "sinks": views}, nil
+	return http.StatusOK, SinkList{ProjectID: k.ProjectID, BranchID: k.BranchID, SourceID: k.SourceID, Page: page, Sinks: views}, nil
 }
 
 // sink returns the call's sink or a 404 (of the source or the sink).
@@ -196,6 +201,7 @@ func (s *Server) updateSink(c *call) (int, any, error) {
 		return 0, nil, err
 	}
 	b.apply(&def)
+	def.Change = c.change(b.ChangeDescription, "Updated.")
 	if err := s.checkSink(&def); err != nil {
 		return 0, nil, err
 	}
@@ -208,21 +214,21 @@ func (s *Server) deleteSink(c *call) (int, any, error) {
 		return 0, nil, err
 	}
 	return s.runTask(c, "api.delete.sink", s.objectPath(def.Key.SourceKey, def.Key.SinkID), func() (string, *TaskOutputs, error) {
-		return "Sink has been deleted successfully.", s.sinkOutputs(def.Key), s.m.DeleteSink(def.Key)
+		return "Sink has been deleted successfully.", s.sinkOutputs(def.Key), s.m.DeleteSink(def.Key, c.actor())
 	})
 }
 
 func (s *Server) enableSink(enable bool) endpoint {
-	typ, result := "api.disable.sink", "Sink has been disabled successfully."
+	typ, result, desc := "api.disable.sink", "Sink has been disabled successfully.", "Disabled."
 	if enable {
-		typ, result = "api.enable.sink", "Sink has been enabled successfully."
+		typ, result, desc = "api.enable.sink", "Sink has been enabled successfully.", "Enabled."
 	}
 	return func(c *call) (int, any, error) {
 		def, err := s.sink(c)
 		if err != nil {
 			return 0, nil, err
 		}
-		def.Disabled = !enable
+		def.Disabled, def.Change = !enable, c.change("", desc)
 		return s.putSinkTask(c, typ, result, def)
 	}
 }
@@ -249,7 +255,10 @@ func (s *Server) sinkFiles(c *call) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, map[string]any{"files": files}, nil
+	if files == nil {
+		files = []sink.FileStatistics{}
+	}
+	return http.StatusOK, FilesResult{Files: files}, nil
 }
 
 // clearSinkStatistics restarts the sink's statistics from zero; 200 with no body, as Keboola.

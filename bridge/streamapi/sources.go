@@ -1,7 +1,6 @@
 package streamapi
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -18,7 +17,7 @@ type sourceBody struct {
 	Type              *string `json:"type"`
 	Name              *string `json:"name"`
 	Description       *string `json:"description"`
-	ChangeDescription string  `json:"changeDescription"`
+	ChangeDescription string  `json:"changeDescription,omitempty"`
 }
 
 // validate checks the fields present; create requires name and type.
@@ -88,6 +87,7 @@ func (s *Server) createSource(c *call) (int, any, error) {
 			"Maximum number of sources per branch is %d.", maxSourcesPerBranch)
 	}
 	src := sink.Source{Key: k, Type: "http", Name: *b.Name, Secret: newSecret()}
+	src.Change = c.change(b.ChangeDescription, "New source.")
 	if b.Description != nil {
 		src.Description = *b.Description
 	}
@@ -130,8 +130,11 @@ func cmpString(a, b string) int {
 	return 0
 }
 
-func (s *Server) listSources(c *call) (int, any, error) {
-	items, page, err := paginate(c.r.URL.Query(), s.branchSources(c), func(src sink.Source) string { return src.Key.SourceID })
+func (s *Server) listSources(c *call) (int, any, error) { return s.sourceList(c, s.branchSources(c)) }
+
+// sourceList answers a page of sources ordered by id.
+func (s *Server) sourceList(c *call, sources []sink.Source) (int, any, error) {
+	items, page, err := paginate(c.r.URL.Query(), sources, func(src sink.Source) string { return src.Key.SourceID })
 	if err != nil {
 		return 0, nil, err
 	}
@@ -139,7 +142,7 @@ func (s *Server) listSources(c *call) (int, any, error) {
 	for _, src := range items {
 		views = append(views, s.sourceView(src, c.token.Admin))
 	}
-	return http.StatusOK, map[string]any{"projectId": c.token.ProjectID, "branchId": c.branch, "page": page, "sources": views}, nil
+	return http.StatusOK, SourceList{ProjectID: c.token.ProjectID, BranchID: c.branch, Page: page, Sources: views}, nil
 }
 
 // source returns the call's source or a 404.
@@ -181,6 +184,7 @@ func (s *Server) updateSource(c *call) (int, any, error) {
 	if b.Description != nil {
 		src.Description = *b.Description
 	}
+	src.Change = c.change(b.ChangeDescription, "Updated.")
 	return s.putSourceTask(c, "api.update.source", "Source has been updated successfully.", src)
 }
 
@@ -190,47 +194,29 @@ func (s *Server) putSourceTask(c *call, typ, result string, src sink.Source) (in
 	})
 }
 
-// deleteSource deletes the source's sinks (their waiting data is still imported) and the
-// source. While deleted sinks drain, the sink manager keeps the source: it is then disabled,
-// so its URL answers 404 stream.in.disabledSource.
+// deleteSource deletes the source and its sinks (soft: they can be undeleted, and the id can
+// be created again); the sinks' waiting data is still imported.
 func (s *Server) deleteSource(c *call) (int, any, error) {
 	src, err := s.source(c)
 	if err != nil {
 		return 0, nil, err
 	}
 	return s.runTask(c, "api.delete.source", s.objectPath(src.Key, ""), func() (string, *TaskOutputs, error) {
-		out := s.sourceOutputs(src.Key)
-		defs, err := s.m.Sinks(src.Key)
-		if err != nil {
-			return "", out, err
-		}
-		for _, def := range defs {
-			if err := s.m.DeleteSink(def.Key); err != nil {
-				return "", out, err
-			}
-		}
-		if err := s.m.DeleteSource(src.Key); err != nil {
-			src.Disabled = true
-			if perr := s.m.PutSource(src); perr != nil {
-				return "", out, errors.Join(err, perr)
-			}
-			return "Source has been disabled, it is deleted when its deleted sinks have imported their data.", out, nil
-		}
-		return "Source has been deleted successfully.", out, nil
+		return "Source has been deleted successfully.", s.sourceOutputs(src.Key), s.m.DeleteSource(src.Key, c.actor())
 	})
 }
 
 func (s *Server) enableSource(enable bool) endpoint {
-	typ, result := "api.disable.source", "Source has been disabled successfully."
+	typ, result, desc := "api.disable.source", "Source has been disabled successfully.", "Disabled."
 	if enable {
-		typ, result = "api.enable.source", "Source has been enabled successfully."
+		typ, result, desc = "api.enable.source", "Source has been enabled successfully.", "Enabled."
 	}
 	return func(c *call) (int, any, error) {
 		src, err := s.source(c)
 		if err != nil {
 			return 0, nil, err
 		}
-		src.Disabled = !enable
+		src.Disabled, src.Change = !enable, c.change("", desc)
 		return s.putSourceTask(c, typ, result, src)
 	}
 }
@@ -240,7 +226,7 @@ func (s *Server) rotateSecret(c *call) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	src.Secret = newSecret()
+	src.Secret, src.Change = newSecret(), c.change("", "Rotated secret.")
 	if err := s.m.PutSource(src); err != nil {
 		return 0, nil, err
 	}

@@ -1,12 +1,17 @@
 package streamapi
 
 import (
+	"errors"
+	"fmt"
+	"io/fs"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/kbridge/kbridge/bridge/httperr"
+	"github.com/kbridge/kbridge/storageapi/durable"
 )
 
 // Task is Keboola's task object. kbridge runs the operation before answering (definition
@@ -24,9 +29,6 @@ type Task struct {
 	Result     string       `json:"result,omitempty"`
 	Error      string       `json:"error,omitempty"`
 	Outputs    *TaskOutputs `json:"outputs,omitempty"`
-
-	project int64
-	expires time.Time
 }
 
 // TaskOutputs point at the entity a task changed.
@@ -38,59 +40,97 @@ type TaskOutputs struct {
 	SinkID    string `json:"sinkId,omitempty"`
 }
 
-const timeFormat = "2006-01-02T15:04:05.000Z"
+// storedTask is a task with what the store needs to answer and expire it.
+type storedTask struct {
+	Task    Task      `json:"task"`
+	Project int64     `json:"projectId"`
+	Expires time.Time `json:"expires"`
+}
 
 // taskStore keeps finished tasks until their TTL; expired tasks are dropped on each insert.
+// With a file, the tasks are written to it after each insert and read back by New, so a task
+// answered before a restart can still be polled after it.
 type taskStore struct {
 	ttl   time.Duration
 	now   func() time.Time
+	file  string // "" keeps tasks in memory only
 	mu    sync.Mutex
-	tasks map[string]*Task
+	tasks map[string]storedTask
 }
 
-func (ts *taskStore) put(t *Task) {
+// load reads the tasks a previous process stored; a missing file is no task.
+func (ts *taskStore) load() error {
+	ts.tasks = map[string]storedTask{}
+	if ts.file == "" {
+		return nil
+	}
+	var list []storedTask
+	if err := durable.Read(ts.file, &list); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return fmt.Errorf("load tasks: %w", err)
+	}
+	for _, t := range list {
+		ts.tasks[t.Task.TaskID] = t
+	}
+	return nil
+}
+
+func (ts *taskStore) put(t Task, project int64) error {
 	now := ts.now()
-	t.expires = now.Add(ts.ttl)
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
-	if ts.tasks == nil {
-		ts.tasks = map[string]*Task{}
-	}
+	list := make([]storedTask, 0, len(ts.tasks)+1)
 	for id, old := range ts.tasks {
-		if now.After(old.expires) {
+		if now.After(old.Expires) {
 			delete(ts.tasks, id)
+			continue
 		}
+		list = append(list, old)
 	}
-	ts.tasks[t.TaskID] = t
+	st := storedTask{Task: t, Project: project, Expires: now.Add(ts.ttl)}
+	ts.tasks[t.TaskID] = st
+	if ts.file == "" {
+		return nil
+	}
+	if err := durable.MkdirAll(filepath.Dir(ts.file)); err != nil {
+		return fmt.Errorf("store task: %w", err)
+	}
+	if err := durable.Write(ts.file, append(list, st)); err != nil {
+		return fmt.Errorf("store task: %w", err)
+	}
+	return nil
 }
 
-func (ts *taskStore) get(id string, project int64) (*Task, bool) {
+func (ts *taskStore) get(id string, project int64) (Task, bool) {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	t, ok := ts.tasks[id]
-	if !ok || t.project != project || ts.now().After(t.expires) {
-		return nil, false
+	if !ok || t.Project != project || ts.now().After(t.Expires) {
+		return Task{}, false
 	}
-	return t, true
+	return t.Task, true
 }
 
 // runTask runs op as a task of typ on the object path (e.g. "123/my-source") and returns
 // 202 with the finished task. op returns the success message and the outputs.
 func (s *Server) runTask(c *call, typ, object string, op func() (string, *TaskOutputs, error)) (int, any, error) {
 	start := s.now()
-	t := &Task{TaskID: typ + "/" + object + "/" + randomID(16), Type: typ, CreatedAt: start.UTC().Format(timeFormat),
-		project: c.token.ProjectID}
+	t := Task{TaskID: typ + "/" + object + "/" + randomID(16), Type: typ, CreatedAt: formatTime(start)}
 	t.URL = s.cfg.PublicURL + "/v1/tasks/" + t.TaskID
 	result, outputs, err := op()
 	end := s.now()
 	d := end.Sub(start).Milliseconds()
-	t.FinishedAt, t.Duration, t.IsFinished, t.Outputs = end.UTC().Format(timeFormat), &d, true, outputs
+	t.FinishedAt, t.Duration, t.IsFinished, t.Outputs = formatTime(end), &d, true, outputs
 	if err != nil {
 		t.Status, t.Error = "error", err.Error()
 	} else {
 		t.Status, t.Result = "success", result
 	}
-	s.tasks.put(t)
+	if err := s.tasks.put(t, c.token.ProjectID); err != nil {
+		s.log.Error("task not stored", "task", t.TaskID, "error", err)
+	}
 	s.onChange()
 	return http.StatusAccepted, t, nil
 }
@@ -99,7 +139,31 @@ func (s *Server) getTask(c *call) (int, any, error) {
 	id := strings.TrimPrefix(c.r.PathValue("taskId"), "/")
 	t, ok := s.tasks.get(id, c.token.ProjectID)
 	if !ok {
-		return 0, nil, httperr.New(http.StatusNotFound, "stream.api.taskNotFound", "Task %q not found.", id)
+		return 0, nil, taskNotFound(id)
 	}
 	return http.StatusOK, t, nil
+}
+
+// getSourceTask answers a task under its source's path: a task of another source is not
+// found there.
+func (s *Server) getSourceTask(c *call) (int, any, error) {
+	id := strings.TrimPrefix(c.r.PathValue("taskId"), "/")
+	k := c.sourceKey()
+	t, ok := s.tasks.get(id, c.token.ProjectID)
+	if !ok || t.Outputs == nil || t.Outputs.BranchID != k.BranchID || t.Outputs.SourceID != k.SourceID {
+		return 0, nil, taskNotFound(id)
+	}
+	return http.StatusOK, t, nil
+}
+
+func taskNotFound(id string) error {
+	return httperr.New(http.StatusNotFound, "stream.api.taskNotFound", "Task %q not found.", id)
+}
+
+// tasksFile is where the tasks persist inside a data directory.
+func tasksFile(dataDir string) string {
+	if dataDir == "" {
+		return ""
+	}
+	return filepath.Join(dataDir, "api", "tasks.json")
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/kbridge/kbridge/bridge/loglevel"
 	"github.com/kbridge/kbridge/mapping"
 	"github.com/kbridge/kbridge/sink"
+	"github.com/kbridge/kbridge/storageapi/durable"
 	"github.com/kbridge/kbridge/storageapi/emulator"
 )
 
@@ -66,6 +67,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	cfg.API.Listen, cfg.API.PublicURL, cfg.API.IntakeURL = *apiListen, "http://"+*apiListen, cfg.Intake.PublicURL
 	cfg.Connect.Listen = *connectListen
 	cfg.Connect.Auth.Type = connect.AuthNone // a local demo: open, secrets in answers masked
+	if err := durable.EnsureKeyFile(cfg.Sink.Encryption.KeyFile, "dev-1"); err != nil {
+		return err
+	}
 	d, err := daemon.New(cfg, logger, levels)
 	if err != nil {
 		return err
@@ -131,6 +135,7 @@ func devWayOut(flagName string) string {
 func devConfig(dataDir, storageURL string, brokers []string, metricsListen string) daemon.Config {
 	cfg := daemon.DefaultConfig()
 	cfg.Sink.DataDir = filepath.Join(dataDir, "kbridge")
+	cfg.Sink.Encryption.KeyFile = filepath.Join(dataDir, "kbridge.keys") // created by runDev
 	cfg.Sink.Staging.MinInterval, cfg.Sink.Target.MinInterval = time.Second, 10*time.Second
 	cfg.Storage.URL, cfg.Storage.Token = storageURL, emulator.DefaultToken
 	cfg.Kafka.Brokers = brokers

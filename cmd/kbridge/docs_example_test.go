@@ -13,10 +13,13 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kbridge/kbridge/storageapi/durable"
 )
 
 // The configuration example of docs/configuration.md runs as written: only the addresses, the
-// data directory and the token differ, set by environment variables as the page says; records
+// key file, the data directory and the token differ, set by environment variables as the page
+// says (the definitions are then sealed with the key file's key); records
 // produced to its topic are consumed into its sink.
 func TestConfigurationExampleRuns(t *testing.T) {
 	t.Parallel()
@@ -42,12 +45,16 @@ func TestConfigurationExampleRuns(t *testing.T) {
 	if err := os.WriteFile(config, []byte(example), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	keyFile := filepath.Join(dir, "keys")
+	if err := durable.EnsureKeyFile(keyFile, "docs"); err != nil {
+		t.Fatal(err)
+	}
 	metricsAddr := freeAddr(t)
 	cmd := exec.Command(bin, "run", "--config", config)
 	cmd.Env = append(os.Environ(), "KBRIDGE_STORAGE_URL="+storageURL, "KBRIDGE_STORAGE_TOKEN=script-token",
 		"KBRIDGE_SINK_DATADIR="+filepath.Join(dir, "data"), "KBRIDGE_KAFKA_BROKERS="+strings.Join(cluster.ListenAddrs(), ","),
 		"KBRIDGE_INTAKE_LISTEN="+freeAddr(t), "KBRIDGE_API_LISTEN="+freeAddr(t), "KBRIDGE_CONNECT_LISTEN="+freeAddr(t),
-		"KBRIDGE_METRICS_LISTEN="+metricsAddr)
+		"KBRIDGE_METRICS_LISTEN="+metricsAddr, "KBRIDGE_SINK_ENCRYPTION_KEYFILE="+keyFile)
 	var logs bytes.Buffer
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {
@@ -88,4 +95,13 @@ func TestConfigurationExampleRuns(t *testing.T) {
 		m := scrape(t, metricsAddr)
 		return sum(m, "kbridge_kafka_records_total") == n && sum(m, "kbridge_sink_records_total", `sink="orders-table"`) == n
 	})
+	defs, _ := filepath.Glob(filepath.Join(dir, "data", "definitions", "*", "*", "*.json"))
+	for _, path := range defs {
+		if data, _ := os.ReadFile(path); !bytes.Contains(data, []byte(`"keyId": "docs"`)) {
+			t.Errorf("%s is not sealed with the key file's key:\n%s", path, data)
+		}
+	}
+	if len(defs) == 0 {
+		t.Error("no definitions record")
+	}
 }
