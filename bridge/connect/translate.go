@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/kbridge/kbridge/bridge/kafka"
+	"github.com/kbridge/kbridge/bridge/strict"
 	"github.com/kbridge/kbridge/sink"
 )
 
@@ -121,6 +122,24 @@ func (t translator) pipeline(config map[string]string) (kafka.Pipeline, []string
 		}
 	}
 	return p, warnings, errors.Join(errs...)
+}
+
+// unknownKeys is an error per key of a connector file that nothing reads, naming the file and
+// the key and suggesting the key it most likely means.
+func unknownKeys(file string, unknown []string) error {
+	if len(unknown) == 0 {
+		return nil
+	}
+	known := kafka.KnownKeys()
+	for _, d := range keyDefs {
+		known = append(known, d.Name)
+	}
+	known = append(known, httpOnlyKeys...)
+	errs := make([]error, len(unknown))
+	for i, key := range unknown {
+		errs[i] = strict.Unknown(file+": "+key, key, known)
+	}
+	return errors.Join(errs...)
 }
 
 // maxTasks is the most consumer group members a connector runs (kafka.ParsePipeline's bound).

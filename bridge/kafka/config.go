@@ -3,6 +3,7 @@ package kafka
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -45,6 +46,11 @@ type Pipeline struct {
 	SessionTimeout    time.Duration // session.timeout.ms
 	HeartbeatInterval time.Duration // heartbeat.interval.ms
 	RebalanceTimeout  time.Duration // max.poll.interval.ms
+
+	// Unknown lists the keys given that kbridge neither reads nor knows to ignore, sorted: a
+	// warning over the Connect REST API (Connect passes such keys to its plugins), an error in
+	// a config file (see KnownKeys).
+	Unknown []string
 }
 
 // Defaults for the keys a pipeline may leave out.
@@ -59,8 +65,22 @@ const (
 // configs are. It returns warnings for keys that kbridge accepts but does not use, and an error
 // that joins one error per bad key, each starting with the key.
 func ParsePipeline(keys map[string]string) (Pipeline, []string, error) {
+	p, r := parse(keys)
+	warnings := r.warnings()
+	p.Unknown = r.unknown()
+	return p, warnings, errors.Join(append(r.errs, p.check(r.failed)...)...)
+}
+
+// KnownKeys lists every key a pipeline may have, for suggesting the key a misspelled one means.
+func KnownKeys() []string {
+	_, r := parse(map[string]string{})
+	return append(slices.Sorted(maps.Keys(r.used)), slices.Sorted(maps.Keys(ignoredKeys))...)
+}
+
+// parse reads the pipeline's keys; the reader tells which keys were read and which failed.
+func parse(keys map[string]string) (Pipeline, *keyReader) {
 	p := Pipeline{CommitLevel: sink.LevelTarget, ErrorsTolerance: "none", NullValues: "ignore"}
-	r := keyReader{keys: keys, used: map[string]bool{}, failed: map[string]bool{}}
+	r := &keyReader{keys: keys, used: map[string]bool{}, failed: map[string]bool{}}
 	p.Name = r.str("name", "")
 	p.Source = r.str("kbridge.source", "")
 	p.Topics = splitList(r.str("topics", ""))
@@ -89,7 +109,7 @@ func ParsePipeline(keys map[string]string) (Pipeline, []string, error) {
 			p.TopicsRegex = re
 		}
 	}
-	return p, r.warnings(), errors.Join(append(r.errs, p.check(r.failed)...)...)
+	return p, r
 }
 
 // Validate checks the keys against each other; the error joins one error per bad key.
@@ -226,6 +246,18 @@ var ignoredKeys = map[string]string{
 	"batching.enabled":     "kbridge always batches",
 	"errors.log.enable":    "errors are always logged",
 	"errors.retry.timeout": "Storage failures are retried with backoff until they succeed",
+}
+
+// unknown lists the keys given that are neither used nor known to be ignored.
+func (r *keyReader) unknown() []string {
+	var out []string
+	for key := range r.keys {
+		if _, ignored := ignoredKeys[key]; !r.used[key] && !ignored {
+			out = append(out, key)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // warnings lists keys that were given but are not used.
