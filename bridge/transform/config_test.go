@@ -57,11 +57,11 @@ func TestConfigErrors(t *testing.T) {
 	}{
 		{config("com.example.Upper"), "transforms.t.type: unknown class com.example.Upper; kbridge runs org.apache.kafka.connect.transforms.InsertField$Key"},
 		{config(pkg+"InsertField$Value", "topic.feild", "t"), `transforms.t.topic.feild: unknown key; did you mean "topic.field"?`},
-		{config(pkg+"MaskField$Value"), "transforms.t.fields: missing"},
+		{config(pkg + "MaskField$Value"), "transforms.t.fields: missing"},
 		{config(pkg+"MaskField$Value", "fields", "a", "replacement", ""), "transforms.t.replacement: must be a non-empty string"},
 		{config(pkg+"ReplaceField$Value", "renames", "abc"), "transforms.t.renames: invalid rename mapping: abc"},
 		{config(pkg+"Cast$Value", "spec", "a:int128"), `transforms.t.spec: invalid cast type "int128"`},
-		{config(pkg+"TimestampConverter$Value"), "transforms.t.target.type: missing"},
+		{config(pkg + "TimestampConverter$Value"), "transforms.t.target.type: missing"},
 		{config(pkg+"TimestampConverter$Value", "target.type", "invalid"), "transforms.t.target.type: must be one of"},
 		{config(pkg+"TimestampConverter$Value", "target.type", "string"), "transforms.t.format: missing"},
 		{config(pkg+"TimestampConverter$Value", "target.type", "string", "format", "bad-format"), "transforms.t.format: pattern letter 'b'"},
