@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kbridge/kbridge/bridge/transform"
 	"github.com/kbridge/kbridge/sink"
 )
 
@@ -46,6 +47,9 @@ type Pipeline struct {
 	SessionTimeout    time.Duration // session.timeout.ms
 	HeartbeatInterval time.Duration // heartbeat.interval.ms
 	RebalanceTimeout  time.Duration // max.poll.interval.ms
+
+	// Transforms are the single message transforms (transforms.*, predicates.*); nil for none.
+	Transforms *transform.Chain
 
 	// Unknown lists the keys given that kbridge neither reads nor knows to ignore, sorted: a
 	// warning over the Connect REST API (Connect passes such keys to its plugins), an error in
@@ -102,6 +106,7 @@ func parse(keys map[string]string) (Pipeline, *keyReader) {
 	p.SessionTimeout = r.consumerMillis("session.timeout.ms", time.Second, time.Hour)
 	p.HeartbeatInterval = r.consumerMillis("heartbeat.interval.ms", 100*time.Millisecond, time.Hour)
 	p.RebalanceTimeout = r.consumerMillis("max.poll.interval.ms", time.Second, 24*time.Hour)
+	p.Transforms = r.transforms()
 	if regex != "" {
 		if re, err := regexp.Compile(regex); err != nil {
 			r.fail("topics.regex", "%v", err)
@@ -157,6 +162,20 @@ func (r *keyReader) str(key, def string) string {
 		return strings.TrimSpace(v)
 	}
 	return def
+}
+
+// transforms reads the transforms and predicates; their errors each name their key.
+func (r *keyReader) transforms() *transform.Chain {
+	chain, used, errs := transform.Parse(r.keys)
+	for _, key := range used {
+		r.used[key] = true
+	}
+	for _, e := range errs {
+		key, _, _ := strings.Cut(e.Error(), ": ")
+		r.failed[key] = true
+		r.errs = append(r.errs, e)
+	}
+	return chain
 }
 
 func (r *keyReader) fail(key, format string, args ...any) {

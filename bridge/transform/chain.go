@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -43,7 +44,7 @@ func (c *Chain) Apply(r *Record) (keep bool, err error) {
 		}
 		keep, err := s.t.apply(r)
 		if err != nil {
-			return false, fmt.Errorf("transform %s (%s): %w", s.alias, s.class, err)
+			return false, &Error{Alias: s.alias, Class: s.class, Err: err}
 		}
 		if !keep {
 			return false, nil
@@ -51,6 +52,19 @@ func (c *Chain) Apply(r *Record) (keep bool, err error) {
 	}
 	return true, nil
 }
+
+// ErrFailed is what every error of Apply is (errors.Is), whichever transform failed.
+var ErrFailed = errors.New("transform failed")
+
+// Error is a transform that failed on a record.
+type Error struct {
+	Alias, Class string
+	Err          error
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("transform %s (%s): %v", e.Alias, e.Class, e.Err) }
+
+func (e *Error) Unwrap() []error { return []error{ErrFailed, e.Err} }
 
 // Len returns the number of transforms.
 func (c *Chain) Len() int { return len(c.steps) }
