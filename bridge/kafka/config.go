@@ -48,6 +48,10 @@ type Pipeline struct {
 	HeartbeatInterval time.Duration // heartbeat.interval.ms
 	RebalanceTimeout  time.Duration // max.poll.interval.ms
 
+	// Tables routes each topic into a table of its own (topic2table.map); nil: every record
+	// goes to the source's sinks.
+	Tables *Tables
+
 	// Transforms are the single message transforms (transforms.*, predicates.*); nil for none.
 	Transforms *transform.Chain
 
@@ -107,6 +111,14 @@ func parse(keys map[string]string) (Pipeline, *keyReader) {
 	p.HeartbeatInterval = r.consumerMillis("heartbeat.interval.ms", 100*time.Millisecond, time.Hour)
 	p.RebalanceTimeout = r.consumerMillis("max.poll.interval.ms", time.Second, 24*time.Hour)
 	p.Transforms = r.transforms()
+	r.used["topic2table.map"] = true
+	if v, ok := r.keys["topic2table.map"]; ok {
+		tables, err := parseTables(v)
+		if err != nil {
+			r.fail("topic2table.map", "%v", err)
+		}
+		p.Tables = tables
+	}
 	if regex != "" {
 		if re, err := regexp.Compile(regex); err != nil {
 			r.fail("topics.regex", "%v", err)
