@@ -62,6 +62,7 @@ var keyDefs = []keyDef{
 	def("kbridge", "kbridge.commit.level", "STRING", "target", "Level records reach before offsets are committed: local, staging or target."),
 	def("kbridge", "max.retries", "INT", "-1", "Retries of a batch the sinks refuse (full disk, sink not ready) before the task fails; -1 retries until they take it."),
 	def("kbridge", "retry.backoff.ms", "INT", "100", "First wait before retrying a refused batch; doubled at each retry up to 30 s."),
+	nullDefault(def("kbridge", "topic2table.map", "STRING", "", "topic:table entries: each topic into a table of its own, created on first sight with the columns of the source's sink; a topic not named goes into a table named after it. Not set: every topic into the source's sinks.")),
 	def("kbridge", "kbridge.partition.max.inflight", "INT", "100000", "Records per partition in flight before it is paused."),
 	def("HTTP Sink", "http.api.url", "STRING", "", "Confluent HTTP sink URL; a Data Streams intake URL names the source."),
 	def("HTTP Sink", "http.url", "STRING", "", "Aiven HTTP sink URL; a Data Streams intake URL names the source."),

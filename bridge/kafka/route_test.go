@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kbridge/kbridge/mapping"
 )
 
 // A topics.regex pipeline with topic2table.map writes each topic into its own table, created
@@ -81,4 +83,31 @@ func TestTopicsIntoTables(t *testing.T) {
 	runConsumer(t, e.consumer(p))
 	check(60)
 	e.waitCommitted(counts, 60*time.Second)
+}
+
+// A RegexRouter's topic names the table: two versions of a topic go into one table. (Its
+// kafka.topic column shows the routed topic, so it is no primary key here: the offsets of
+// both topics would collide.)
+func TestRoutedTopicNamesTable(t *testing.T) {
+	t.Parallel()
+	columns := []mapping.Column{{Type: mapping.KindKafkaTopic, Name: "topic"}, {Type: mapping.KindKafkaPartition, Name: "partition"},
+		{Type: mapping.KindKafkaOffset, Name: "offset"}, {Type: mapping.KindPath, Name: "id", Path: "id", PrimaryKey: true}}
+	e := newEnv(t, map[string]int32{"orders-v1": 1, "orders-v2": 1}, columns)
+	counts := e.produceRecords(10, "orders-v1", "orders-v2")
+	p := pipeline(t, "topics", "orders-v1,orders-v2", "topic2table.map", "",
+		"transforms", "version", "transforms.version.type", "org.apache.kafka.connect.transforms.RegexRouter",
+		"transforms.version.regex", "(.*)-v[0-9]+", "transforms.version.replacement", "$1")
+	runConsumer(t, e.consumer(p))
+	e.waitCommitted(counts, 60*time.Second)
+	waitFor(t, 60*time.Second, "every record in the table", func() bool { return len(e.rows("in.c-kafka.orders")) >= 10 })
+	ids := map[string]bool{}
+	for _, row := range e.rows("in.c-kafka.orders") {
+		if row[0] != "orders" {
+			t.Errorf("row %v: topic %s, want the routed topic orders", row, row[0])
+		}
+		ids[row[3]] = true
+	}
+	if len(ids) != 10 {
+		t.Fatalf("ids %v, want 10", ids)
+	}
 }
