@@ -59,29 +59,18 @@ func contains(list []string, s string) bool {
 }
 
 func (t *cast) apply(r *Record) (bool, error) {
-	v, err := r.data(t.key)
-	if err != nil || v == nil {
-		return true, err
-	}
 	if t.whole != "" {
-		out, err := castValue(v, t.whole)
-		if err != nil {
-			return false, err
-		}
-		r.set(t.key, out)
-		return true, nil
+		return r.convertWhole(t.key, func(v any) (any, error) { return castValue(v, t.whole) })
 	}
-	o, err := object(v, "cast types")
-	if err != nil {
-		return false, err
+	o, err := r.objectData(t.key, "cast types")
+	if o == nil {
+		return err == nil, err // a null key or value stays as it is
 	}
 	for i := range o.Members {
-		typ, ok := t.fields[o.Members[i].Name]
-		if !ok {
-			continue
-		}
-		if o.Members[i].Value, err = castValue(o.Members[i].Value, typ); err != nil {
-			return false, err
+		if typ, ok := t.fields[o.Members[i].Name]; ok {
+			if o.Members[i].Value, err = castValue(o.Members[i].Value, typ); err != nil {
+				return false, err
+			}
 		}
 	}
 	r.set(t.key, o)

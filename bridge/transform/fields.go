@@ -25,13 +25,9 @@ func newInsertField(c *conf) any {
 }
 
 func (t *insertField) apply(r *Record) (bool, error) {
-	v, err := r.data(t.key)
-	if err != nil || v == nil { // a tombstone or no key stays as it is
-		return true, err
-	}
-	o, err := object(v, "field insertion")
-	if err != nil {
-		return false, err
+	o, err := r.objectData(t.key, "field insertion")
+	if o == nil {
+		return err == nil, err // a null key or value stays as it is
 	}
 	if t.topic != "" {
 		o.Put(t.topic, r.Topic)
@@ -76,13 +72,9 @@ func newReplaceField(c *conf) any {
 }
 
 func (t *replaceField) apply(r *Record) (bool, error) {
-	v, err := r.data(t.key)
-	if err != nil || v == nil {
-		return true, err
-	}
-	o, err := object(v, "field replacement")
-	if err != nil {
-		return false, err
+	o, err := r.objectData(t.key, "field replacement")
+	if o == nil {
+		return err == nil, err // a null key or value stays as it is
 	}
 	out := &Object{Members: make([]Member, 0, len(o.Members))}
 	for _, m := range o.Members {
@@ -204,13 +196,9 @@ type flatten struct {
 func newFlatten(c *conf) any { return &flatten{key: c.key, delimiter: c.str("delimiter", ".")} }
 
 func (t *flatten) apply(r *Record) (bool, error) {
-	v, err := r.data(t.key)
-	if err != nil || v == nil {
-		return true, err
-	}
-	o, err := object(v, "flattening")
-	if err != nil {
-		return false, err
+	o, err := r.objectData(t.key, "flattening")
+	if o == nil {
+		return err == nil, err // a null key or value stays as it is
 	}
 	out := &Object{}
 	if err := t.into(out, o, ""); err != nil {

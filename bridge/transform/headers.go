@@ -61,13 +61,9 @@ func newHeaderFrom(c *conf) any {
 }
 
 func (t *headerFrom) apply(r *Record) (bool, error) {
-	v, err := r.data(t.key)
-	if err != nil || v == nil {
-		return true, err
-	}
-	o, err := object(v, fmt.Sprintf("header %s", map[bool]string{true: "move", false: "copy"}[t.move]))
-	if err != nil {
-		return false, err
+	o, err := r.objectData(t.key, fmt.Sprintf("header %s", map[bool]string{true: "move", false: "copy"}[t.move]))
+	if o == nil {
+		return err == nil, err // a null key or value stays as it is
 	}
 	headers := append([]Header(nil), r.Headers...)
 	for i, f := range t.fields {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"unicode/utf8"
 )
 
 // A JSON value is one of: nil, bool, json.Number, string, []any, *Object.
@@ -125,60 +124,34 @@ func appendJSON(b []byte, v any) []byte {
 	case string:
 		return appendString(b, t)
 	case []any:
-		b = append(b, '[')
-		for i, e := range t {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendJSON(b, e)
-		}
-		return append(b, ']')
+		return appendList(b, '[', ']', len(t), func(b []byte, i int) []byte { return appendJSON(b, t[i]) })
 	case *Object:
-		b = append(b, '{')
-		for i, m := range t.Members {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, m.Name)
-			b = append(b, ':')
-			b = appendJSON(b, m.Value)
-		}
-		return append(b, '}')
+		return appendList(b, '{', '}', len(t.Members), func(b []byte, i int) []byte {
+			return appendJSON(append(appendString(b, t.Members[i].Name), ':'), t.Members[i].Value)
+		})
 	}
 	panic(fmt.Sprintf("transform: no JSON form for %T", v))
 }
 
-const hexDigits = "0123456789abcdef"
-
-// appendString writes s as a JSON string: quotes, backslashes and control characters escaped,
-// invalid UTF-8 replaced, nothing else (no HTML escaping).
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				b = append(b, '\\', c)
-			case c == '\n':
-				b = append(b, '\\', 'n')
-			case c == '\r':
-				b = append(b, '\\', 'r')
-			case c == '\t':
-				b = append(b, '\\', 't')
-			case c < 0x20:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			default:
-				b = append(b, c)
-			}
-			i++
-			continue
+// appendList writes n items between open and close, separated by commas.
+func appendList(b []byte, open, close byte, n int, item func(b []byte, i int) []byte) []byte {
+	b = append(b, open)
+	for i := range n {
+		if i > 0 {
+			b = append(b, ',')
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		b = utf8.AppendRune(b, r) // utf8.RuneError for an invalid byte
-		i += size
+		b = item(b, i)
 	}
-	return append(b, '"')
+	return append(b, close)
+}
+
+// appendString writes s as a JSON string as Connect's JsonConverter does: no HTML escaping.
+func appendString(b []byte, s string) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s) // a string always encodes
+	return append(b, bytes.TrimSuffix(buf.Bytes(), []byte{'\n'})...)
 }
 
 // typeName names a value's JSON type for error messages.

@@ -28,13 +28,9 @@ func newMaskField(c *conf) any {
 }
 
 func (t *maskField) apply(r *Record) (bool, error) {
-	v, err := r.data(t.key)
-	if err != nil || v == nil {
-		return true, err
-	}
-	o, err := object(v, "mask fields")
-	if err != nil {
-		return false, err
+	o, err := r.objectData(t.key, "mask fields")
+	if o == nil {
+		return err == nil, err // a null key or value stays as it is
 	}
 	for _, f := range t.fields {
 		fv, _ := o.Get(f)

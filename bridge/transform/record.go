@@ -111,6 +111,30 @@ func bytesOf(v any) []byte {
 	return appendJSON(nil, v)
 }
 
+// objectData returns the key (key true) or the value as an object; nil without an error for
+// a null one (no key, a tombstone), which transforms leave as it is.
+func (r *Record) objectData(key bool, purpose string) (*Object, error) {
+	v, err := r.data(key)
+	if err != nil || v == nil {
+		return nil, err
+	}
+	return object(v, purpose)
+}
+
+// convertWhole replaces the key or value by conv's result; a null one stays as it is.
+func (r *Record) convertWhole(key bool, conv func(any) (any, error)) (bool, error) {
+	v, err := r.data(key)
+	if err != nil || v == nil {
+		return true, err
+	}
+	out, err := conv(v)
+	if err != nil {
+		return false, err
+	}
+	r.set(key, out)
+	return true, nil
+}
+
 // object returns v as an object, or the error Connect gives for a schemaless value that is
 // not a map, naming the transform's purpose.
 func object(v any, purpose string) (*Object, error) {

@@ -13,19 +13,23 @@ type regexRouter struct {
 }
 
 func newRegexRouter(c *conf) any {
-	t := &regexRouter{}
-	if expr := c.required("regex"); expr != "" {
-		re, err := regexp.Compile("^(?:" + expr + ")$")
-		if err != nil {
-			c.fail("regex", "invalid regex: %v", err)
-		}
-		t.re = re
-	}
+	t := &regexRouter{re: c.pattern("regex")}
 	if _, ok := c.p.get(c.prefix + "replacement"); !ok {
 		c.fail("replacement", "missing")
 	}
 	t.replacement = goTemplate(c.str("replacement", ""))
 	return t
+}
+
+// pattern reads a required regular expression that has to match a whole string, as Java's
+// Matcher.matches.
+func (c *conf) pattern(key string) *regexp.Regexp {
+	expr := c.required(key)
+	re, err := regexp.Compile("^(?:" + expr + ")$")
+	if err != nil {
+		c.fail(key, "invalid regex: %v", err)
+	}
+	return re
 }
 
 // goTemplate turns a Java replacement ($1, ${name}, \$ for a dollar) into regexp.Expand's
@@ -71,15 +75,7 @@ func (filter) apply(*Record) (bool, error) { return false, nil }
 type topicNameMatches struct{ re *regexp.Regexp }
 
 func newTopicNameMatches(c *conf) any {
-	t := &topicNameMatches{}
-	if expr := c.required("pattern"); expr != "" {
-		re, err := regexp.Compile("^(?:" + expr + ")$")
-		if err != nil {
-			c.fail("pattern", "invalid regex: %v", err)
-		}
-		t.re = re
-	}
-	return t
+	return &topicNameMatches{re: c.pattern("pattern")}
 }
 
 func (t *topicNameMatches) test(r *Record) bool { return t.re.MatchString(r.Topic) }

@@ -44,21 +44,12 @@ func newTimestampConverter(c *conf) any {
 }
 
 func (t *timestampConverter) apply(r *Record) (bool, error) {
-	v, err := r.data(t.key)
-	if err != nil || v == nil {
-		return true, err
-	}
 	if t.field == "" {
-		out, err := t.convert(v)
-		if err != nil {
-			return false, err
-		}
-		r.set(t.key, out)
-		return true, nil
+		return r.convertWhole(t.key, t.convert)
 	}
-	o, err := object(v, "converting timestamp formats")
-	if err != nil {
-		return false, err
+	o, err := r.objectData(t.key, "converting timestamp formats")
+	if o == nil {
+		return err == nil, err // a null key or value stays as it is
 	}
 	fv, _ := o.Get(t.field)
 	out, err := t.convert(fv)
