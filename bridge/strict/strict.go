@@ -3,8 +3,12 @@
 package strict
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -98,7 +102,7 @@ func walk(n *yaml.Node, t reflect.Type, path string, errs *[]error) {
 				walk(n.Content[i+1], t.Elem(), join(path, n.Content[i].Value), errs)
 			}
 		case t.Kind() == reflect.Struct:
-			fields := yamlFields(t)
+			fields := tagFields(t, "yaml")
 			names := make([]string, 0, len(fields))
 			for _, f := range fields {
 				names = append(names, f.name)
@@ -116,29 +120,77 @@ func walk(n *yaml.Node, t reflect.Type, path string, errs *[]error) {
 	}
 }
 
+// JSON is YAML for a JSON document, the fields named by their json tags. A document that is
+// not JSON is no error here: decoding it tells why.
+func JSON(data []byte, t reflect.Type) []error {
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if dec.Decode(&v) != nil {
+		return nil
+	}
+	var errs []error
+	walkJSON(v, t, "", &errs)
+	return errs
+}
+
+func walkJSON(v any, t reflect.Type, path string, errs *[]error) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch n := v.(type) {
+	case []any:
+		if t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
+			for i, c := range n {
+				walkJSON(c, t.Elem(), path+"["+strconv.Itoa(i)+"]", errs)
+			}
+		}
+	case map[string]any:
+		if t.Kind() != reflect.Struct {
+			return
+		}
+		fields := tagFields(t, "json")
+		names := make([]string, 0, len(fields))
+		for _, f := range fields {
+			names = append(names, f.name)
+		}
+		for _, key := range slices.Sorted(maps.Keys(n)) {
+			if f, ok := lookup(fields, key); ok {
+				walkJSON(n[key], f.typ, join(path, key), errs)
+			} else {
+				*errs = append(*errs, Unknown(join(path, key), key, names))
+			}
+		}
+	}
+}
+
 type field struct {
 	name string
 	typ  reflect.Type
 }
 
-// yamlFields lists the keys yaml.v3 reads into t: exported fields by their tag or lower-cased
-// name, inlined structs flattened.
-func yamlFields(t reflect.Type) []field {
+// tagFields lists the keys yaml.v3 (tag "yaml") or encoding/json (tag "json") reads into t:
+// exported fields by their tag, else by their name (lower-cased by yaml), inlined or embedded
+// structs flattened. JSON's matching of keys in any case is not followed: a key must be
+// written as its field's tag says.
+func tagFields(t reflect.Type, tagName string) []field {
 	var out []field
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		if !f.IsExported() {
 			continue
 		}
-		tag := strings.Split(f.Tag.Get("yaml"), ",")
+		tag := strings.Split(f.Tag.Get(tagName), ",")
 		switch {
 		case tag[0] == "-":
-		case len(tag) > 1 && tag[1] == "inline" && f.Type.Kind() == reflect.Struct:
-			out = append(out, yamlFields(f.Type)...)
+		case f.Type.Kind() == reflect.Struct && (len(tag) > 1 && tag[1] == "inline" || tagName == "json" && f.Anonymous && tag[0] == ""):
+			out = append(out, tagFields(f.Type, tagName)...)
 		case tag[0] != "":
 			out = append(out, field{tag[0], f.Type})
-		default:
+		case tagName == "yaml":
 			out = append(out, field{strings.ToLower(f.Name), f.Type})
+		default:
+			out = append(out, field{f.Name, f.Type})
 		}
 	}
 	return out

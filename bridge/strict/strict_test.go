@@ -63,3 +63,29 @@ func TestNearest(t *testing.T) {
 		}
 	}
 }
+
+func TestJSON(t *testing.T) {
+	t.Parallel()
+	type col struct {
+		Type string `json:"type"`
+		Path string `json:"path,omitempty"`
+	}
+	type doc struct {
+		Columns []col `json:"columns"`
+	}
+	for _, tc := range []struct{ doc, want string }{
+		{`{"columns":[{"type":"body"}]}`, ""},
+		{`{"columns":[{"type":"body"},{"type":"path","pth":"a"}]}`, `columns[1].pth: unknown key; did you mean "path"?`},
+		{`{"colums":[]}`, `colums: unknown key; did you mean "columns"?`},
+		{`{"columns":`, ""}, // not JSON: decoding says why
+	} {
+		errs := strict.JSON([]byte(tc.doc), reflect.TypeOf(doc{}))
+		got := ""
+		if len(errs) > 0 {
+			got = errs[0].Error()
+		}
+		if got != tc.want || len(errs) > 1 {
+			t.Errorf("%s: errors %v, want %q", tc.doc, errs, tc.want)
+		}
+	}
+}
