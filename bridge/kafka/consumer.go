@@ -94,13 +94,11 @@ func NewConsumer(p Pipeline, deps Deps) (*Consumer, error) {
 	if deps.LagInterval <= 0 {
 		deps.LagInterval = DefaultLagInterval
 	}
-	if p.Tables != nil {
-		defs, ok := deps.Writer.(Definitions)
-		if !ok {
-			return nil, errors.New("kafka consumer: topic2table.map needs a writer that creates sinks")
-		}
-		deps.Writer = newRouter(deps.Writer, defs, deps.Source, p.Tables)
+	w, err := p.Writer(deps.Writer, deps.Source)
+	if err != nil {
+		return nil, err
 	}
+	deps.Writer = w
 	deps.Metrics.Failures.WithLabelValues(p.Name) // the series exists from the start, at 0
 	return &Consumer{p: p, deps: deps, log: deps.Logger.With("component", "kafka", "pipeline", p.Name), state: StateStopped}, nil
 }

@@ -134,6 +134,20 @@ func routeID(source sink.SourceKey, tableID string) string {
 	return fmt.Sprintf("%s-%08x", strings.TrimRight(base, "-"), h.Sum32())
 }
 
+// Writer returns where the pipeline's records go: w itself, or with topic2table.map a writer
+// routing each topic into its table, whose ledger (Held, Recovered) is the union of the
+// tables'. w must then also be Definitions.
+func (p Pipeline) Writer(w Writer, source sink.SourceKey) (Writer, error) {
+	if p.Tables == nil {
+		return w, nil
+	}
+	defs, ok := w.(Definitions)
+	if !ok {
+		return nil, errors.New("topic2table.map needs a writer that creates sinks")
+	}
+	return newRouter(w, defs, source, p.Tables), nil
+}
+
 func newRouter(w Writer, defs Definitions, source sink.SourceKey, tables *Tables) *router {
 	r := &router{Writer: w, defs: defs, source: source, tables: tables,
 		routes: map[string]sink.SourceKey{}, byTopic: map[string]sink.SourceKey{}}
