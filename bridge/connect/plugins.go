@@ -3,6 +3,8 @@ package connect
 import (
 	"net/http"
 	"slices"
+
+	"github.com/kbridge/kbridge/bridge/transform"
 )
 
 // keyDef is one config key as ConfigKeyInfo describes it.
@@ -90,10 +92,23 @@ func keyOrder(key string) int {
 	return len(keyDefs)
 }
 
-func (s *Server) plugins(w http.ResponseWriter, _ *http.Request) error {
+// plugins lists the connector classes; with connectorsOnly=false also the transformations and
+// predicates kbridge runs, as Connect lists every plugin it has.
+func (s *Server) plugins(w http.ResponseWriter, r *http.Request) error {
 	out := make([]pluginInfo, len(classes))
 	for i, c := range classes {
 		out[i] = pluginInfo{Class: c, Type: "sink", Version: s.deps.Version}
+	}
+	if r.URL.Query().Get("connectorsOnly") == "false" {
+		transforms, predicates := transform.Classes()
+		slices.Sort(transforms) // each type sorted by class, as Connect's plugin sets are
+		slices.Sort(predicates)
+		for _, c := range transforms {
+			out = append(out, pluginInfo{Class: c, Type: "transformation", Version: s.deps.Version})
+		}
+		for _, c := range predicates {
+			out = append(out, pluginInfo{Class: c, Type: "predicate", Version: s.deps.Version})
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

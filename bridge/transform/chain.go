@@ -83,6 +83,17 @@ type class struct {
 	build func(c *conf) any // a transformer or a predicate; errors go to c
 }
 
+// Classes lists the full names of the transforms and the predicates Parse knows.
+func Classes() (transforms, predicates []string) {
+	for _, c := range transformClasses {
+		transforms = append(transforms, transformsPackage+c.name)
+	}
+	for _, c := range predicateClasses {
+		predicates = append(predicates, predicatesPackage+c.name)
+	}
+	return transforms, predicates
+}
+
 // lookupClass finds a class given by its full name or its simple name.
 func lookupClass(classes []class, pkg, name string) (class, bool) {
 	name = strings.TrimSpace(name)
@@ -193,10 +204,8 @@ func (p *parser) build(kind, alias string, classes []class, pkg string, extra ..
 	}
 	c, ok := lookupClass(classes, pkg, name)
 	if !ok {
-		names := make([]string, len(classes))
-		for i, c := range classes {
-			names[i] = pkg + c.name
-		}
+		transforms, predicates := Classes()
+		names := map[bool][]string{true: transforms, false: predicates}[kind == "transforms"]
 		p.fail(prefix+"type", "unknown class %s; kbridge runs %s", name, strings.Join(names, ", "))
 		return nil
 	}
