@@ -45,7 +45,7 @@ func newCast(c *conf) any {
 		t.fields[strings.TrimSpace(field)] = typ
 		t.order = append(t.order, strings.TrimSpace(field))
 	}
-	c.boolean("replace.null.with.default", true)
+	c.replaceNullWithDefault()
 	return t
 }
 

@@ -268,16 +268,10 @@ func (c *conf) requiredList(key string) []string {
 	return out
 }
 
-func (c *conf) boolean(key string, def bool) bool {
-	v := c.str(key, "")
-	if v == "" {
-		return def
-	}
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		c.fail(key, "must be true or false, got %q", v)
-	}
-	return b
+// replaceNullWithDefault checks replace.null.with.default, which has no effect on schemaless
+// data: it has no defaults.
+func (c *conf) replaceNullWithDefault() {
+	c.oneOf("replace.null.with.default", "true", "true", "false")
 }
 
 func (c *conf) oneOf(key, def string, allowed ...string) string {

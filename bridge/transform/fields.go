@@ -20,7 +20,7 @@ func newInsertField(c *conf) any {
 	t := &insertField{key: c.key, topic: name("topic.field"), partition: name("partition.field"),
 		offset: name("offset.field"), timestamp: name("timestamp.field"), sfd: name("static.field"),
 		staticValue: c.str("static.value", "")}
-	c.boolean("replace.null.with.default", true) // schemaless data has no defaults
+	c.replaceNullWithDefault()
 	return t
 }
 
@@ -67,7 +67,7 @@ func newReplaceField(c *conf) any {
 		}
 		t.renames[from] = to
 	}
-	c.boolean("replace.null.with.default", true)
+	c.replaceNullWithDefault()
 	return t
 }
 
@@ -112,7 +112,7 @@ type valueToKey struct{ fields []string }
 
 func newValueToKey(c *conf) any {
 	t := &valueToKey{fields: c.requiredList("fields")}
-	c.boolean("replace.null.with.default", true)
+	c.replaceNullWithDefault()
 	return t
 }
 
@@ -147,7 +147,7 @@ func newExtractField(c *conf) any {
 	if c.oneOf("field.syntax.version", "V1", "V1", "V2") == "V2" {
 		t.path = strings.Split(field, ".")
 	}
-	c.boolean("replace.null.with.default", true)
+	c.replaceNullWithDefault()
 	return t
 }
 

@@ -56,7 +56,7 @@ func newHeaderFrom(c *conf) any {
 	} else {
 		t.move = c.oneOf("operation", "", "move", "copy") == "move"
 	}
-	c.boolean("replace.null.with.default", true)
+	c.replaceNullWithDefault()
 	return t
 }
 

@@ -23,7 +23,7 @@ func newMaskField(c *conf) any {
 		}
 		t.replacement = &v
 	}
-	c.boolean("replace.null.with.default", true)
+	c.replaceNullWithDefault()
 	return t
 }
 

@@ -39,7 +39,7 @@ func newTimestampConverter(c *conf) any {
 	precisions := map[string]time.Duration{"seconds": time.Second, "milliseconds": time.Millisecond,
 		"microseconds": time.Microsecond, "nanoseconds": time.Nanosecond}
 	t.precision = precisions[c.oneOf("unix.precision", "milliseconds", "seconds", "milliseconds", "microseconds", "nanoseconds")]
-	c.boolean("replace.null.with.default", true)
+	c.replaceNullWithDefault()
 	return t
 }
 
