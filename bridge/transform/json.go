@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
+	"strings"
 )
 
 // A JSON value is one of: nil, bool, json.Number, string, []any, *Object.
@@ -60,56 +60,100 @@ func (o *Object) Remove(name string) (any, bool) {
 	return v, true
 }
 
-// parseJSON reads one JSON document, numbers kept as their text.
+// parseJSON reads one JSON document, numbers kept as their text. The document is checked by
+// json.Valid first, so the reader that follows only has to find the values.
 func parseJSON(data []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	v, err := parseValue(dec)
-	if err != nil {
+	if !json.Valid(data) {
+		var v any
+		err := json.Unmarshal(data, &v) // tells why
+		if err == nil {
+			err = errors.New("invalid JSON")
+		}
 		return nil, err
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("unexpected data after the JSON value")
-	}
-	return v, nil
+	p := jsonReader{data: data}
+	return p.value(), nil
 }
 
-func parseValue(dec *json.Decoder) (any, error) {
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, err
+// jsonReader reads a valid JSON document.
+type jsonReader struct {
+	data []byte
+	pos  int
+}
+
+func (p *jsonReader) skipSpace() {
+	for p.pos < len(p.data) && (p.data[p.pos] == ' ' || p.data[p.pos] == '\t' || p.data[p.pos] == '\n' || p.data[p.pos] == '\r') {
+		p.pos++
 	}
-	switch t := tok.(type) {
-	case json.Delim:
-		if t == '[' {
-			list := []any{}
-			for dec.More() {
-				v, err := parseValue(dec)
-				if err != nil {
-					return nil, err
-				}
-				list = append(list, v)
-			}
-			_, err := dec.Token()
-			return list, err
-		}
+}
+
+func (p *jsonReader) value() any {
+	p.skipSpace()
+	switch c := p.data[p.pos]; c {
+	case '{':
+		p.pos++
 		obj := &Object{}
-		for dec.More() {
-			name, err := dec.Token()
-			if err != nil {
-				return nil, err
+		for p.skipSpace(); p.data[p.pos] != '}'; p.skipSpace() {
+			if p.data[p.pos] == ',' {
+				p.pos++
+				p.skipSpace()
 			}
-			v, err := parseValue(dec)
-			if err != nil {
-				return nil, err
-			}
-			obj.Members = append(obj.Members, Member{name.(string), v})
+			name := p.string()
+			p.skipSpace()
+			p.pos++ // ':'
+			obj.Members = append(obj.Members, Member{name, p.value()})
 		}
-		_, err := dec.Token()
-		return obj, err
-	default:
-		return tok, nil
+		p.pos++
+		return obj
+	case '[':
+		p.pos++
+		list := []any{}
+		for p.skipSpace(); p.data[p.pos] != ']'; p.skipSpace() {
+			if p.data[p.pos] == ',' {
+				p.pos++
+			}
+			list = append(list, p.value())
+		}
+		p.pos++
+		return list
+	case '"':
+		return p.string()
+	case 't':
+		p.pos += 4
+		return true
+	case 'f':
+		p.pos += 5
+		return false
+	case 'n':
+		p.pos += 4
+		return nil
 	}
+	start := p.pos
+	for p.pos < len(p.data) && strings.IndexByte("+-0123456789.eE", p.data[p.pos]) >= 0 {
+		p.pos++
+	}
+	return json.Number(p.data[start:p.pos])
+}
+
+// string reads a string; one with escapes is decoded by encoding/json.
+func (p *jsonReader) string() string {
+	start := p.pos
+	p.pos++
+	escaped := false
+	for p.data[p.pos] != '"' {
+		if p.data[p.pos] == '\\' {
+			escaped = true
+			p.pos++
+		}
+		p.pos++
+	}
+	p.pos++
+	if !escaped {
+		return string(p.data[start+1 : p.pos-1])
+	}
+	var s string
+	_ = json.Unmarshal(p.data[start:p.pos], &s) // valid: checked with the document
+	return s
 }
 
 // appendJSON writes v as compact JSON.
@@ -146,7 +190,15 @@ func appendList(b []byte, open, close byte, n int, item func(b []byte, i int) []
 }
 
 // appendString writes s as a JSON string as Connect's JsonConverter does: no HTML escaping.
+// A string of printable ASCII without quotes and backslashes is written as it is.
 func appendString(b []byte, s string) []byte {
+	plain := true
+	for i := 0; i < len(s) && plain; i++ {
+		plain = s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"' && s[i] != '\\'
+	}
+	if plain {
+		return append(append(append(b, '"'), s...), '"')
+	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
