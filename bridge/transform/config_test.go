@@ -92,3 +92,23 @@ func TestConfigErrors(t *testing.T) {
 		t.Errorf("simple name: %v", errs)
 	}
 }
+
+// A value a transform changes is written back compact, with its members in their order and
+// its strings and numbers as they were; a value that is not JSON is an error.
+func TestJSONRoundTrip(t *testing.T) {
+	t.Parallel()
+	chain, _, errs := transform.Parse(config(pkg+"InsertField$Value", "topic.field", "topic"))
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	in := "{ \"z\" : [1, {\"b\":\"x\\\"y\\n\"}, []], \"\u00e9\":\"\\u00e9<&>\", \"n\":-1.5e3 ,\n\t\"t\":true,\"f\":false,\"a\":null, \"o\":{}}"
+	want := `{"z":[1,{"b":"x\"y\n"},[]],"é":"é<&>","n":-1.5e3,"t":true,"f":false,"a":null,"o":{},"topic":"t"}`
+	r := &transform.Record{Topic: "t", Value: []byte(in)}
+	if keep, err := chain.Apply(r); !keep || err != nil || string(r.Value) != want {
+		t.Errorf("got %s (%v, %v), want %s", r.Value, keep, err, want)
+	}
+	r = &transform.Record{Topic: "t", Value: []byte(`{"a":`)}
+	if _, err := chain.Apply(r); err == nil || !strings.Contains(err.Error(), "the value is not JSON") {
+		t.Errorf("invalid JSON: %v", err)
+	}
+}
