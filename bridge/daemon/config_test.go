@@ -1,6 +1,7 @@
 package daemon_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -156,6 +157,26 @@ func TestUnknownKeys(t *testing.T) {
 		_, err := daemon.Load(path, func(string) (string, bool) { return "", false })
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want %q", tc.yaml, err, tc.want)
+		}
+	}
+}
+
+// topic2table.map's YAML form is a block of topic: table lines.
+func TestTopicTablesYAML(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ block, want string }{
+		{"      orders: orders\n      shop.payments: in.c-finance.payments\n", ""},
+		{"      orders: orders\n      payments\n", `pipelines[0]: topic2table.map: entry "payments": want topic:table`},
+	} {
+		path := filepath.Join(t.TempDir(), "kbridge.yaml")
+		cfg := "sink: {dataDir: /data}\nstorage: {url: \"http://storage:8001\", token: t}\nkafka: {brokers: [k0:9092]}\n" +
+			"pipelines:\n  - name: shop\n    kbridge.source: shop\n    topics.regex: \"shop\\\\..*\"\n    topic2table.map: |\n" + tc.block
+		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := daemon.Load(path, func(string) (string, bool) { return "", false })
+		if got := fmt.Sprint(err); tc.want == "" && err != nil || tc.want != "" && got != tc.want {
+			t.Errorf("%q: error %v, want %q", tc.block, err, tc.want)
 		}
 	}
 }
