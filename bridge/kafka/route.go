@@ -252,12 +252,17 @@ func (r *router) sources() []sink.SourceKey {
 	return slices.Collect(maps.Values(r.routes))
 }
 
+// gone tells whether err is a route whose source was disabled or deleted: it holds nothing.
+func gone(err error) bool {
+	return errors.Is(err, sink.ErrNoEnabledSink) || errors.Is(err, sink.ErrSourceNotFound)
+}
+
 // Held is the union of the tables' ledgers: each offset is in the one table its record went to.
 func (r *router) Held(sink.SourceKey) (sink.Offsets, error) {
 	out := sink.Offsets{}
 	for _, k := range r.sources() {
 		held, err := r.Writer.Held(k)
-		if err != nil && !errors.Is(err, sink.ErrNoEnabledSink) {
+		if err != nil && !gone(err) {
 			return nil, err
 		}
 		for stream, rs := range held {
@@ -292,7 +297,7 @@ func (r *router) Holds(_ sink.SourceKey, stream string, rs local.Ranges, level s
 // Flush flushes every table's sinks.
 func (r *router) Flush(ctx context.Context, _ sink.SourceKey) error {
 	for _, k := range r.sources() {
-		if err := r.Writer.Flush(ctx, k); err != nil && !errors.Is(err, sink.ErrNoEnabledSink) {
+		if err := r.Writer.Flush(ctx, k); err != nil && !gone(err) {
 			return err
 		}
 	}
@@ -304,7 +309,7 @@ func (r *router) Recovered(sink.SourceKey) (map[string]int64, error) {
 	out := map[string]int64{}
 	for _, k := range r.sources() {
 		rec, err := r.Writer.Recovered(k)
-		if err != nil && !errors.Is(err, sink.ErrNoEnabledSink) {
+		if err != nil && !gone(err) {
 			return nil, err
 		}
 		for name, last := range rec {
