@@ -138,7 +138,11 @@ func (s *Server) resetOffsets(w http.ResponseWriter, r *http.Request) error {
 // held, the registry's lock is not.
 func (s *Server) rereadFrom(c *connector, again func(stream string, highest int64) bool) error {
 	source := sink.SourceKey{ProjectID: s.reg.project, BranchID: s.reg.branch, SourceID: c.pipeline.Source}
-	held, err := s.deps.Kafka.Writer.Recovered(source)
+	writer, err := c.pipeline.Writer(s.deps.Kafka.Writer, source) // with topic2table.map, the tables' ledgers
+	if err != nil {
+		return err
+	}
+	held, err := writer.Recovered(source)
 	if err != nil {
 		return fmt.Errorf("reading what the sinks of source %s hold: %w", source.SourceID, err)
 	}

@@ -3,6 +3,8 @@ package connect
 import (
 	"net/http"
 	"slices"
+
+	"github.com/kbridge/kbridge/bridge/transform"
 )
 
 // keyDef is one config key as ConfigKeyInfo describes it.
@@ -45,8 +47,8 @@ var keyDefs = []keyDef{
 	nullDefault(def("Common", "value.converter", "CLASS", "", "Accepted and ignored: record values are read as JSON.")),
 	nullDefault(def("Common", "header.converter", "CLASS", "", "Accepted and ignored: record headers are read as bytes.")),
 	def("Common", "config.action.reload", "STRING", "restart", "Connect's key, checked (none or restart); kbridge restarts a connector whose config changes."),
-	def("Transforms", "transforms", "LIST", "", "Accepted and ignored with a warning: kbridge runs no Single Message Transforms."),
-	def("Predicates", "predicates", "LIST", "", "Accepted and ignored: kbridge runs no transforms for predicates to guard."),
+	def("Transforms", "transforms", "LIST", "", "Aliases of the single message transforms, run in order on each record before its mapping: Apache Kafka's transforms, each configured by transforms.<alias>.type and its keys."),
+	def("Predicates", "predicates", "LIST", "", "Aliases of the predicates that transforms.<alias>.predicate names: TopicNameMatches, HasHeaderKey, RecordIsTombstone."),
 	def("Error Handling", "errors.retry.timeout", "LONG", "0", "Accepted and ignored: Storage failures are retried with backoff until they succeed."),
 	def("Error Handling", "errors.retry.delay.max.ms", "LONG", "60000", "Connect's key, checked and ignored."),
 	def("Error Handling", "errors.tolerance", "STRING", "none", "none stops the connector at a bad record; all dead-letters it."),
@@ -62,6 +64,7 @@ var keyDefs = []keyDef{
 	def("kbridge", "kbridge.commit.level", "STRING", "target", "Level records reach before offsets are committed: local, staging or target."),
 	def("kbridge", "max.retries", "INT", "-1", "Retries of a batch the sinks refuse (full disk, sink not ready) before the task fails; -1 retries until they take it."),
 	def("kbridge", "retry.backoff.ms", "INT", "100", "First wait before retrying a refused batch; doubled at each retry up to 30 s."),
+	nullDefault(def("kbridge", "topic2table.map", "STRING", "", "topic:table entries: each topic into a table of its own, created on first sight with the columns of the source's sink; a topic not named goes into a table named after it. Not set: every topic into the source's sinks.")),
 	def("kbridge", "kbridge.partition.max.inflight", "INT", "100000", "Records per partition in flight before it is paused."),
 	def("HTTP Sink", "http.api.url", "STRING", "", "Confluent HTTP sink URL; a Data Streams intake URL names the source."),
 	def("HTTP Sink", "http.url", "STRING", "", "Aiven HTTP sink URL; a Data Streams intake URL names the source."),
@@ -89,10 +92,23 @@ func keyOrder(key string) int {
 	return len(keyDefs)
 }
 
-func (s *Server) plugins(w http.ResponseWriter, _ *http.Request) error {
+// plugins lists the connector classes; with connectorsOnly=false also the transformations and
+// predicates kbridge runs, as Connect lists every plugin it has.
+func (s *Server) plugins(w http.ResponseWriter, r *http.Request) error {
 	out := make([]pluginInfo, len(classes))
 	for i, c := range classes {
 		out[i] = pluginInfo{Class: c, Type: "sink", Version: s.deps.Version}
+	}
+	if r.URL.Query().Get("connectorsOnly") == "false" {
+		transforms, predicates := transform.Classes()
+		slices.Sort(transforms) // each type sorted by class, as Connect's plugin sets are
+		slices.Sort(predicates)
+		for _, c := range transforms {
+			out = append(out, pluginInfo{Class: c, Type: "transformation", Version: s.deps.Version})
+		}
+		for _, c := range predicates {
+			out = append(out, pluginInfo{Class: c, Type: "predicate", Version: s.deps.Version})
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

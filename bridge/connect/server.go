@@ -115,6 +115,9 @@ func (s *Server) load() error {
 			return fmt.Errorf("connector %s: %w", c.Name, err)
 		}
 		p, warnings, err := s.tr.pipeline(c.Config)
+		if c.fromFile { // a file is strict, as kbridge's own config file: a typo is no setting
+			err = errors.Join(err, unknownKeys(origin[c.Name], p.Unknown))
+		}
 		if err != nil {
 			return errors.Join(errors.New("connector "+c.Name), err)
 		}

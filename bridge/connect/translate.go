@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/kbridge/kbridge/bridge/kafka"
+	"github.com/kbridge/kbridge/bridge/strict"
 	"github.com/kbridge/kbridge/sink"
 )
 
@@ -112,6 +113,8 @@ func (t translator) pipeline(config map[string]string) (kafka.Pipeline, []string
 		key, _, _ := strings.Cut(e.Error(), ": ")
 		switch {
 		case urlFailed && key == "kbridge.source", ownKeys[key]:
+		case ownKeys["transforms"] && strings.HasPrefix(key, "transforms."), ownKeys["predicates"] && strings.HasPrefix(key, "predicates."):
+			// Connect's check of the alias list failed: its aliases' keys are not checked
 		case key == "topics" || key == "topics.regex" || key == "errors.deadletterqueue.topic.name":
 			if !topicKeys { // Connect's own checks of these keys found nothing: kbridge's may
 				errs = append(errs, e)
@@ -123,13 +126,31 @@ func (t translator) pipeline(config map[string]string) (kafka.Pipeline, []string
 	return p, warnings, errors.Join(errs...)
 }
 
+// unknownKeys is an error per key of a connector file that nothing reads, naming the file and
+// the key and suggesting the key it most likely means.
+func unknownKeys(file string, unknown []string) error {
+	if len(unknown) == 0 {
+		return nil
+	}
+	known := kafka.KnownKeys()
+	for _, d := range keyDefs {
+		known = append(known, d.Name)
+	}
+	known = append(known, httpOnlyKeys...)
+	errs := make([]error, len(unknown))
+	for i, key := range unknown {
+		errs[i] = strict.Unknown(file+": "+key, key, known)
+	}
+	return errors.Join(errs...)
+}
+
 // maxTasks is the most consumer group members a connector runs (kafka.ParsePipeline's bound).
 const maxTasks = 64
 
 // connectOnlyKeys are Connect's keys that kbridge checks as Connect does and otherwise
 // ignores: its consumer has no use for them.
 var connectOnlyKeys = []string{"tasks.max.enforce", "config.action.reload", "errors.retry.delay.max.ms",
-	"errors.log.include.messages", "errors.deadletterqueue.topic.replication.factor", "predicates"}
+	"errors.log.include.messages", "errors.deadletterqueue.topic.replication.factor"}
 
 // sourceOfURL reads a Data Streams intake URL, .../stream/{projectId}/{sourceId}/{secret}, and
 // returns its source id after checking the project and, when the source is known, its secret.

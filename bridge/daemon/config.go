@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -13,6 +14,7 @@ import (
 	"github.com/kbridge/kbridge/bridge/intake"
 	"github.com/kbridge/kbridge/bridge/kafka"
 	"github.com/kbridge/kbridge/bridge/streamapi"
+	"github.com/kbridge/kbridge/bridge/strict"
 	"github.com/kbridge/kbridge/mapping"
 	"github.com/kbridge/kbridge/sink"
 	"github.com/kbridge/kbridge/sink/target"
@@ -109,7 +111,7 @@ func Load(path string, env func(string) (string, bool)) (Config, error) {
 		if err != nil {
 			return cfg, fmt.Errorf("config: %w", err)
 		}
-		if err := yaml.Unmarshal(data, &cfg); err != nil {
+		if err := decodeStrict(data, &cfg); err != nil {
 			return cfg, fmt.Errorf("config %s: %w", path, err)
 		}
 	}
@@ -148,10 +150,14 @@ func (c Config) Validate() error {
 			errs = append(errs, err)
 		}
 	}
+	known := kafka.KnownKeys()
 	for i, keys := range c.Pipelines {
-		_, _, err := kafka.ParsePipeline(keys)
+		p, _, err := kafka.ParsePipeline(keys)
 		for _, e := range unjoin(err) {
 			errs = append(errs, fmt.Errorf("pipelines[%d]: %w", i, e))
+		}
+		for _, key := range p.Unknown {
+			errs = append(errs, strict.Unknown(fmt.Sprintf("pipelines[%d].%s", i, key), key, known))
 		}
 	}
 	for i, s := range c.Sources {
@@ -178,6 +184,18 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("log.format: must be json or text, got %q", c.Log.Format))
 	}
 	return errors.Join(errs...)
+}
+
+// decodeStrict reads data into cfg; a key that no field reads is an error naming its path.
+func decodeStrict(data []byte, cfg *Config) error {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return err
+	}
+	if err := errors.Join(strict.YAML(&doc, reflect.TypeOf(cfg))...); err != nil {
+		return err
+	}
+	return doc.Decode(cfg)
 }
 
 // ConnectOn tells whether the Kafka Connect REST API runs: it has a listener and there is a

@@ -1,6 +1,7 @@
 package daemon_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -162,5 +163,56 @@ sources:
 	}
 	if err != nil && strings.Contains(err.Error(), "sinks[0]") {
 		t.Errorf("a valid sink named in %v", err)
+	}
+}
+
+// A key that nothing reads is an error naming its path and the key it most likely means:
+// in the file's sections, in a pipeline's Connect keys and in a column definition.
+func TestUnknownKeys(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ yaml, want string }{
+		{"pipeline:\n  - {name: orders, kbridge.source: orders, topics: orders}\n",
+			`pipeline: unknown key; did you mean "pipelines"?`},
+		{"pipelines:\n  - {name: orders, kbridge.source: orders, topicz: orders}\n",
+			`pipelines[0].topicz: unknown key; did you mean "topics"?`},
+		{"pipelines:\n  - {name: orders, kbridge.source: orders, topics: orders, errors.tolerence: all}\n",
+			`pipelines[0].errors.tolerence: unknown key; did you mean "errors.tolerance"?`},
+		{"sources:\n  - id: s\n    sinks:\n      - {id: k, tableId: in.c-a.b, columns: [{type: body, name: b}, {type: path, name: a, pth: x}]}\n",
+			`sources[0].sinks[0].columns[1].pth: unknown key; did you mean "path"?`},
+		{"sink: {dataDir: /data, retryAftr: 1s}\n", `sink.retryAftr: unknown key; did you mean "retryAfter"?`},
+		{"metrics: {listen: ':9000', prof: true}\n", `metrics.prof: unknown key; did you mean "pprof"?`},
+	} {
+		path := filepath.Join(t.TempDir(), "kbridge.yaml")
+		base := "sink: {dataDir: /data}\nstorage: {url: \"http://storage:8001\", token: t}\nkafka: {brokers: [k0:9092]}\n"
+		if strings.HasPrefix(tc.yaml, "sink:") {
+			base = strings.Replace(base, "sink: {dataDir: /data}\n", "", 1)
+		}
+		if err := os.WriteFile(path, []byte(base+tc.yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := daemon.Load(path, func(string) (string, bool) { return "", false })
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want %q", tc.yaml, err, tc.want)
+		}
+	}
+}
+
+// topic2table.map's YAML form is a block of topic: table lines.
+func TestTopicTablesYAML(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ block, want string }{
+		{"      orders: orders\n      shop.payments: in.c-finance.payments\n", ""},
+		{"      orders: orders\n      payments\n", `pipelines[0]: topic2table.map: entry "payments": want topic:table`},
+	} {
+		path := filepath.Join(t.TempDir(), "kbridge.yaml")
+		cfg := "sink: {dataDir: /data}\nstorage: {url: \"http://storage:8001\", token: t}\nkafka: {brokers: [k0:9092]}\nconnect: {auth: {type: none}}\n" +
+			"pipelines:\n  - name: shop\n    kbridge.source: shop\n    topics.regex: \"shop\\\\..*\"\n    topic2table.map: |\n" + tc.block
+		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := daemon.Load(path, func(string) (string, bool) { return "", false })
+		if got := fmt.Sprint(err); tc.want == "" && err != nil || tc.want != "" && got != tc.want {
+			t.Errorf("%q: error %v, want %q", tc.block, err, tc.want)
+		}
 	}
 }

@@ -3,12 +3,14 @@ package kafka
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/kbridge/kbridge/bridge/transform"
 	"github.com/kbridge/kbridge/sink"
 )
 
@@ -45,6 +47,18 @@ type Pipeline struct {
 	SessionTimeout    time.Duration // session.timeout.ms
 	HeartbeatInterval time.Duration // heartbeat.interval.ms
 	RebalanceTimeout  time.Duration // max.poll.interval.ms
+
+	// Tables routes each topic into a table of its own (topic2table.map); nil: every record
+	// goes to the source's sinks.
+	Tables *Tables
+
+	// Transforms are the single message transforms (transforms.*, predicates.*); nil for none.
+	Transforms *transform.Chain
+
+	// Unknown lists the keys given that kbridge neither reads nor knows to ignore, sorted: a
+	// warning over the Connect REST API (Connect passes such keys to its plugins), an error in
+	// a config file (see KnownKeys).
+	Unknown []string
 }
 
 // Defaults for the keys a pipeline may leave out.
@@ -59,8 +73,22 @@ const (
 // configs are. It returns warnings for keys that kbridge accepts but does not use, and an error
 // that joins one error per bad key, each starting with the key.
 func ParsePipeline(keys map[string]string) (Pipeline, []string, error) {
+	p, r := parse(keys)
+	warnings := r.warnings()
+	p.Unknown = r.unknown()
+	return p, warnings, errors.Join(append(r.errs, p.check(r.failed)...)...)
+}
+
+// KnownKeys lists every key a pipeline may have, for suggesting the key a misspelled one means.
+func KnownKeys() []string {
+	_, r := parse(map[string]string{})
+	return append(slices.Sorted(maps.Keys(r.used)), slices.Sorted(maps.Keys(ignoredKeys))...)
+}
+
+// parse reads the pipeline's keys; the reader tells which keys were read and which failed.
+func parse(keys map[string]string) (Pipeline, *keyReader) {
 	p := Pipeline{CommitLevel: sink.LevelTarget, ErrorsTolerance: "none", NullValues: "ignore"}
-	r := keyReader{keys: keys, used: map[string]bool{}, failed: map[string]bool{}}
+	r := &keyReader{keys: keys, used: map[string]bool{}, failed: map[string]bool{}}
 	p.Name = r.str("name", "")
 	p.Source = r.str("kbridge.source", "")
 	p.Topics = splitList(r.str("topics", ""))
@@ -82,6 +110,15 @@ func ParsePipeline(keys map[string]string) (Pipeline, []string, error) {
 	p.SessionTimeout = r.consumerMillis("session.timeout.ms", time.Second, time.Hour)
 	p.HeartbeatInterval = r.consumerMillis("heartbeat.interval.ms", 100*time.Millisecond, time.Hour)
 	p.RebalanceTimeout = r.consumerMillis("max.poll.interval.ms", time.Second, 24*time.Hour)
+	p.Transforms = r.transforms()
+	r.used["topic2table.map"] = true
+	if v, ok := r.keys["topic2table.map"]; ok {
+		tables, err := parseTables(v)
+		if err != nil {
+			r.fail("topic2table.map", "%v", err)
+		}
+		p.Tables = tables
+	}
 	if regex != "" {
 		if re, err := regexp.Compile(regex); err != nil {
 			r.fail("topics.regex", "%v", err)
@@ -89,7 +126,7 @@ func ParsePipeline(keys map[string]string) (Pipeline, []string, error) {
 			p.TopicsRegex = re
 		}
 	}
-	return p, r.warnings(), errors.Join(append(r.errs, p.check(r.failed)...)...)
+	return p, r
 }
 
 // Validate checks the keys against each other; the error joins one error per bad key.
@@ -137,6 +174,20 @@ func (r *keyReader) str(key, def string) string {
 		return strings.TrimSpace(v)
 	}
 	return def
+}
+
+// transforms reads the transforms and predicates; their errors each name their key.
+func (r *keyReader) transforms() *transform.Chain {
+	chain, used, errs := transform.Parse(r.keys)
+	for _, key := range used {
+		r.used[key] = true
+	}
+	for _, e := range errs {
+		key, _, _ := strings.Cut(e.Error(), ": ")
+		r.failed[key] = true
+		r.errs = append(r.errs, e)
+	}
+	return chain
 }
 
 func (r *keyReader) fail(key, format string, args ...any) {
@@ -226,6 +277,18 @@ var ignoredKeys = map[string]string{
 	"batching.enabled":     "kbridge always batches",
 	"errors.log.enable":    "errors are always logged",
 	"errors.retry.timeout": "Storage failures are retried with backoff until they succeed",
+}
+
+// unknown lists the keys given that are neither used nor known to be ignored.
+func (r *keyReader) unknown() []string {
+	var out []string
+	for key := range r.keys {
+		if _, ignored := ignoredKeys[key]; !r.used[key] && !ignored {
+			out = append(out, key)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // warnings lists keys that were given but are not used.

@@ -94,6 +94,11 @@ func NewConsumer(p Pipeline, deps Deps) (*Consumer, error) {
 	if deps.LagInterval <= 0 {
 		deps.LagInterval = DefaultLagInterval
 	}
+	w, err := p.Writer(deps.Writer, deps.Source)
+	if err != nil {
+		return nil, err
+	}
+	deps.Writer = w
 	deps.Metrics.Failures.WithLabelValues(p.Name) // the series exists from the start, at 0
 	return &Consumer{p: p, deps: deps, log: deps.Logger.With("component", "kafka", "pipeline", p.Name), state: StateStopped}, nil
 }

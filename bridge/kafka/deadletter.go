@@ -7,6 +7,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kbridge/kbridge/bridge/transform"
 	"github.com/kbridge/kbridge/mapping"
 )
 
@@ -53,6 +54,7 @@ func errorClass(err error) string {
 		{mapping.ErrUnsupportedContentType, "kbridge.mapping.UnsupportedContentType"},
 		{mapping.ErrTemplate, "kbridge.mapping.TemplateFailed"},
 		{errNullValue, "kbridge.NullValue"},
+		{transform.ErrFailed, "kbridge.transform.Failed"},
 	} {
 		if errors.Is(err, c.target) {
 			return c.name

@@ -7,6 +7,7 @@ import "github.com/prometheus/client_golang/prometheus"
 type Metrics struct {
 	Records      prometheus.Counter // records polled
 	DeadLettered prometheus.Counter // records rejected (sent to the dead-letter topic, if any)
+	Filtered     prometheus.Counter // records dropped by a transform (Filter); their offsets complete
 	WriteRetries prometheus.Counter // writes retried because the sinks applied back pressure
 	Marks        prometheus.Counter // offsets marked for commit
 
@@ -28,6 +29,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Records polled from Kafka."}),
 		DeadLettered: prometheus.NewCounter(prometheus.CounterOpts{Name: "kbridge_kafka_dead_letter_records_total",
 			Help: "Records rejected by the mapping or as null values, sent to the dead-letter topic when one is set."}),
+		Filtered: prometheus.NewCounter(prometheus.CounterOpts{Name: "kbridge_kafka_filtered_records_total",
+			Help: "Records dropped by a Filter transform; their offsets are committed as any other's."}),
 		WriteRetries: prometheus.NewCounter(prometheus.CounterOpts{Name: "kbridge_kafka_write_retries_total",
 			Help: "Writes retried because the sinks applied back pressure."}),
 		Marks: prometheus.NewCounter(prometheus.CounterOpts{Name: "kbridge_kafka_offset_marks_total",
@@ -43,7 +46,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			[]string{"pipeline"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Records, m.DeadLettered, m.WriteRetries, m.Marks, m.Lag, m.Failures, m.TaskRestarts)
+		reg.MustRegister(m.Records, m.DeadLettered, m.Filtered, m.WriteRetries, m.Marks, m.Lag, m.Failures, m.TaskRestarts)
 	}
 	return m
 }

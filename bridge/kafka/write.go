@@ -39,6 +39,7 @@ func (t *task) write(ctx context.Context, recs []*kgo.Record) error {
 	sources := make([]*kgo.Record, 0, len(recs)) // the record of each event
 	b := &batch{}
 	var rejected []rejection
+	dropped := 0
 	t.c.topics.saw(recs)
 	for _, r := range recs {
 		part := partition{r.Topic, r.Partition}
@@ -47,20 +48,29 @@ func (t *task) write(ctx context.Context, recs []*kgo.Record) error {
 			continue
 		}
 		s := b.cover(tr, part, r.Offset)
+		rec, err := r, error(nil)
+		if !held {
+			rec, err = t.transformed(r)
+		}
 		switch {
 		case held:
 			s.held.Add(r.Offset)
-		case r.Value == nil && t.c.p.NullValues == "ignore":
-		case r.Value == nil:
+		case err != nil:
+			rejected = append(rejected, rejection{r, StageTransformation, err})
+		case rec == nil: // dropped by a transform: done with its batch
+			dropped++
+		case rec.Value == nil && t.c.p.NullValues == "ignore":
+		case rec.Value == nil:
 			rejected = append(rejected, rejection{r, StageTransformation, errNullValue})
 		default:
-			events = append(events, eventOf(r, now))
+			events = append(events, eventOf(rec, now))
 			positions = append(positions, sink.Position{Stream: tr.stream, Offset: r.Offset, Again: again})
 			sources = append(sources, r)
 		}
 	}
 	t.c.records.Add(int64(len(recs)))
 	t.c.deps.Metrics.Records.Add(float64(len(recs)))
+	t.c.deps.Metrics.Filtered.Add(float64(dropped))
 	if len(events) > 0 {
 		w, err := t.writeEvents(ctx, events, positions)
 		if err != nil {

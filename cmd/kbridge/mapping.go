@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,9 +11,11 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"reflect"
 	"strings"
 	"time"
 
+	"github.com/kbridge/kbridge/bridge/strict"
 	"github.com/kbridge/kbridge/mapping"
 )
 
@@ -128,6 +131,15 @@ func loadMapping(path string) (*mapping.Mapping, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("--columns: %w", err)
+	}
+	shape := reflect.TypeOf([]mapping.Column{})
+	if trimmed := bytes.TrimSpace(data); len(trimmed) > 0 && trimmed[0] == '{' {
+		shape = reflect.TypeOf(struct {
+			Columns []mapping.Column `json:"columns"`
+		}{})
+	}
+	if errs := strict.JSON(data, shape); len(errs) > 0 {
+		return nil, fmt.Errorf("--columns %s: %w", path, errors.Join(errs...))
 	}
 	columns, err := mapping.DecodeColumns(data)
 	if err != nil {

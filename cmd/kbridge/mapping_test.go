@@ -27,6 +27,7 @@ func TestMappingTestCommand(t *testing.T) {
 	body := write("body.json", `{"user":{"name":"Ann, \"A\""},"n":"7"}`)
 	bad := write("bad.json", `{"user":{}}`)
 	badColumns := write("bad-columns.json", `[{"type":"path","name":"x","template":{"language":"jsonnet","content":"1"}}]`)
+	typo := write("typo.json", `{"columns":[{"type":"body","name":"b"},{"type":"path","name":"a","pth":"x"}]}`)
 
 	for _, tc := range []struct {
 		name     string
@@ -65,6 +66,8 @@ func TestMappingTestCommand(t *testing.T) {
 			`kbridge mapping: invalid value for column "user": path "user.name" not found in the body`},
 		{"bad columns", []string{"mapping", "test", "--columns", badColumns, "--body", body}, 1, "",
 			`column 1 "x": template applies only to template columns`},
+		{"misspelled key", []string{"mapping", "test", "--columns", typo, "--body", body}, 1, "",
+			`columns[1].pth: unknown key; did you mean "path"?`},
 		{"bad header", []string{"mapping", "test", "--columns", columns, "--body", body, "--header", "nocolon"}, 2, "",
 			`want 'Name: value', got "nocolon"`},
 		{"missing flags", []string{"mapping", "test", "--columns", columns}, 2, "", "--columns and --body are required"},

@@ -164,3 +164,24 @@ pipelines:
 		})
 	}
 }
+
+// A misspelled key in the config file stops kbridge run at start, naming the key's path and
+// the key it most likely means; nothing runs on a config that says something else than meant.
+func TestMisspelledKeyFailsAtStart(t *testing.T) {
+	t.Parallel()
+	bin := buildKbridge(t)
+	path := filepath.Join(t.TempDir(), "kbridge.yaml")
+	cfg := fmt.Sprintf(`sink: {dataDir: %s}
+storage: {url: "http://127.0.0.1:1", token: t}
+kafka: {brokers: ["127.0.0.1:1"]}
+pipelines:
+  - {name: orders, kbridge.source: orders, topicz: orders}
+`, t.TempDir())
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stderr := exitOf(t, 30*time.Second, bin, "run", "--config", path)
+	if want := `pipelines[0].topicz: unknown key; did you mean "topics"?`; code == 0 || !strings.Contains(stderr, want) {
+		t.Fatalf("exit %d, stderr:\n%s\nwant %q", code, stderr, want)
+	}
+}
