@@ -22,3 +22,5 @@ func workerAttr() *syscall.SysProcAttr { return nil }
 // limitMemory has no hard limit outside Linux: the worker relies on the Go runtime's soft
 // memory limit and on being killed at the time limit.
 func limitMemory(int64) error { return nil }
+
+func smallThreadStacks() {}

@@ -37,8 +37,20 @@ type compiledColumn struct {
 	fillHTTP bool
 }
 
-// Compile validates a column list and prepares it for rendering. Errors name the column.
-func Compile(columns []Column, cfg Config) (*Mapping, error) {
+// Compile validates a column list and prepares it for rendering. Errors name the column. A
+// mapping whose templates run in workers is admitted first: a template stopped at its limits
+// on an empty event is refused.
+func Compile(columns []Column, cfg Config) (*Mapping, error) { return compile(columns, cfg, true) }
+
+// CompileStored compiles a mapping that was admitted when it was created, such as a stored
+// sink's, without the admission: a daemon starts with every sink it had, whatever its load
+// or its limits now, and a template that breaks them is stopped per event, failing only the
+// events it renders.
+func CompileStored(columns []Column, cfg Config) (*Mapping, error) {
+	return compile(columns, cfg, false)
+}
+
+func compile(columns []Column, cfg Config, admit bool) (*Mapping, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -77,8 +89,10 @@ func Compile(columns []Column, cfg Config) (*Mapping, error) {
 		if m.exprs == nil && !m.cfg.inProcess {
 			m.pool, m.key = poolFor(m.cfg), programKey(program.text)
 		}
-		if err := m.admit(); err != nil {
-			return nil, err
+		if admit {
+			if err := m.admit(); err != nil {
+				return nil, err
+			}
 		}
 	}
 	m.markKafkaOnlyKey()

@@ -90,16 +90,21 @@ func TestRenderBatchIsolatesFailures(t *testing.T) {
 const spinTemplate = `[{"type":"template","name":"slow","template":{"language":"jsonnet",
 	"content":"if Body('spin') then std.foldl(function(acc, x) acc + x, std.range(1, 400000), 0) else 'fast'"}}]`
 
+// The slow template of TestTemplateTimeout, in a worker: it spins for seconds in little memory,
+// so a loaded machine still tells it from the fast events well within the limit.
+const longSpinTemplate = `[{"type":"template","name":"slow","template":{"language":"jsonnet",
+	"content":"if Body('spin') then std.foldl(function(a, i) a + std.foldl(function(b, j) b + j, std.range(1, 1000), 0), std.range(1, 20000), 0) else 'fast'"}}]`
+
 // A template that runs past the time limit fails its own event only; the renderer goes on.
 // Evaluated in a worker, the evaluation is stopped: nothing keeps running.
 func TestTemplateTimeout(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	m := compile(t, spinTemplate, mapping.Config{TemplateTimeout: 100 * time.Millisecond})
+	m := compile(t, longSpinTemplate, mapping.Config{TemplateTimeout: time.Second})
 	r := m.NewRenderer()
 	events := []mapping.Event{jsonEvent(`{"spin":false}`), jsonEvent(`{"spin":true}`), jsonEvent(`{"spin":false}`)}
 	var rows mapping.Rows
 	r.RenderBatch(events, &rows)
-	if err := rows.Err(1); !errors.Is(err, mapping.ErrTemplate) || !strings.Contains(err.Error(), "timed out after 100ms") {
+	if err := rows.Err(1); !errors.Is(err, mapping.ErrTemplate) || !strings.Contains(err.Error(), "timed out after 1s") {
 		t.Fatalf("slow event: error %v, want a timeout", err)
 	}
 	for _, i := range []int{0, 2} {

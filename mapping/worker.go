@@ -33,6 +33,7 @@ var workerExe string
 // are evaluated in the calling process, where neither limit can stop a runaway evaluation.
 func InitWorkers() {
 	if limit, ok := os.LookupEnv(workerEnv); ok {
+		smallThreadStacks()
 		os.Exit(runWorker(limit, os.Stdin, os.Stdout))
 	}
 	workerExe = selfExecutable()

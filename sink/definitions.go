@@ -148,6 +148,12 @@ func (s *Source) Validate() error {
 
 // Validate checks the sink's fields and compiles its mapping.
 func (s *Sink) Validate(cfg mapping.Config) (*mapping.Mapping, error) {
+	return s.validate(cfg, mapping.Compile)
+}
+
+// validate is Validate with the mapping compiled by compile: mapping.CompileStored for a
+// definition read back from disk, admitted when it was created.
+func (s *Sink) validate(cfg mapping.Config, compile func([]mapping.Column, mapping.Config) (*mapping.Mapping, error)) (*mapping.Mapping, error) {
 	var errs []error
 	if !idPattern.MatchString(s.Key.SinkID) {
 		errs = append(errs, fmt.Errorf("sink: sinkId %q: want lowercase letters, digits and dashes, at most 48", s.Key.SinkID))
@@ -160,7 +166,7 @@ func (s *Sink) Validate(cfg mapping.Config) (*mapping.Mapping, error) {
 			errs = append(errs, fmt.Errorf("sink %s: columns: column %d %q: name: %w", s.Key.SinkID, i+1, c.Name, err))
 		}
 	}
-	m, err := mapping.Compile(s.Columns, cfg)
+	m, err := compile(s.Columns, cfg)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("sink %s: columns: %w", s.Key.SinkID, err))
 	}

@@ -29,7 +29,7 @@ func writeEvents(t testing.TB, m *sink.Manager, first, n, batch int, withPositio
 		if !withPositions {
 			pos = nil
 		}
-		w, err := m.Write(ctxT(t, 10*time.Second), sourceKey, evs, pos)
+		w, err := m.Write(ctxT(t, time.Minute), sourceKey, evs, pos)
 		if err != nil {
 			t.Fatalf("write %d: %v", i, err)
 		}
@@ -39,7 +39,7 @@ func writeEvents(t testing.TB, m *sink.Manager, first, n, batch int, withPositio
 		if !w.WaitsForSync() {
 			t.Fatalf("write %d: WaitsForSync is false with sync.wait=true", i)
 		}
-		if err := w.Wait(ctxT(t, 10*time.Second), sink.LevelLocal); err != nil {
+		if err := w.Wait(ctxT(t, time.Minute), sink.LevelLocal); err != nil {
 			t.Fatalf("wait local %d: %v", i, err)
 		}
 		out = append(out, w)
@@ -172,14 +172,14 @@ func TestTriggers(t *testing.T) {
 			t.Fatal("uploaded before the interval")
 		}
 		e.clk.Advance(30 * time.Second) // staging.upload.trigger.interval
-		if err := ws[0].Wait(ctxT(t, 10*time.Second), sink.LevelStaging); err != nil {
+		if err := ws[0].Wait(ctxT(t, time.Minute), sink.LevelStaging); err != nil {
 			t.Fatal(err)
 		}
 		if ok, _ := ws[0].Reached(sink.LevelTarget); ok {
 			t.Fatal("imported before the interval")
 		}
 		e.clk.Advance(30 * time.Second) // target.import.trigger.interval is 1m
-		if err := ws[0].Wait(ctxT(t, 10*time.Second), sink.LevelTarget); err != nil {
+		if err := ws[0].Wait(ctxT(t, time.Minute), sink.LevelTarget); err != nil {
 			t.Fatal(err)
 		}
 		checkTable(t, e, "in.c-t.time", 10)

@@ -178,7 +178,9 @@ func TestRestartsWithoutRecordsImportNothing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		define(t, m, columns, patch(syncEachBatch, "target.import.trigger.count", 10, "target.import.trigger.interval", "1h"), "in.c-l.restarts")
+		// 24h: waiting for the first import below advances the fake clock 30 s per poll, which
+		// on a busy machine can add up to an hour.
+		define(t, m, columns, patch(syncEachBatch, "target.import.trigger.count", 10, "target.import.trigger.interval", "24h"), "in.c-l.restarts")
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { _ = m.Run(ctx); close(done) }()

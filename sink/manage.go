@@ -127,7 +127,7 @@ func (m *Manager) PutSink(def Sink) error {
 	if p := ss.pipes[def.Key.SinkID]; p != nil {
 		return p.update(&ss.rec.Source, def, mp)
 	}
-	return m.addPipeline(ss, def)
+	return m.addPipeline(ss, def, mp)
 }
 
 func countLive(sinks []Sink) int {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"sync"
 
+	"github.com/kbridge/kbridge/mapping"
 	"github.com/kbridge/kbridge/sink/clock"
 	"github.com/kbridge/kbridge/sink/local"
 	"github.com/kbridge/kbridge/sink/staging"
@@ -98,7 +99,11 @@ func (m *Manager) load(deps Deps) error {
 	for _, rec := range recs {
 		ss := &sourceState{rec: *rec, pipes: map[string]*pipeline{}}
 		for _, def := range rec.Sinks {
-			if err := m.addPipeline(ss, def); err != nil {
+			mp, err := def.validate(m.cfg.Mapping, mapping.CompileStored)
+			if err != nil {
+				return err
+			}
+			if err := m.addPipeline(ss, def, mp); err != nil {
 				return err
 			}
 		}
@@ -107,11 +112,8 @@ func (m *Manager) load(deps Deps) error {
 	return nil
 }
 
-func (m *Manager) addPipeline(ss *sourceState, def Sink) error {
-	mp, err := def.Validate(m.cfg.Mapping)
-	if err != nil {
-		return err
-	}
+// addPipeline starts the pipeline of def, whose mapping is mp.
+func (m *Manager) addPipeline(ss *sourceState, def Sink, mp *mapping.Mapping) error {
 	p, err := newPipeline(m, &ss.rec.Source, def, mp)
 	if err != nil {
 		return err

@@ -108,7 +108,7 @@ func (c *batchChecker) get(def *sink.Sink) *compiledSink {
 	if cs != nil && cs.version == def.Version && cs.updated.Equal(def.Updated) {
 		return cs
 	}
-	m, err := mapping.Compile(def.Columns, c.cfg)
+	m, err := mapping.CompileStored(def.Columns, c.cfg)
 	if err != nil {
 		return nil
 	}

@@ -64,7 +64,7 @@ func (s *Server) testSource(c *call) (int, any, error) {
 		if def.Disabled {
 			continue
 		}
-		m, err := mapping.Compile(def.Columns, s.mcfg)
+		m, err := mapping.CompileStored(def.Columns, s.mcfg)
 		if err != nil {
 			return 0, nil, err
 		}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -159,4 +160,93 @@ func peakRSS(t *testing.T, pid int) int64 {
 	}
 	t.Fatalf("process %d: no VmHWM", pid)
 	return 0
+}
+
+const storedTemplateConfig = `
+sink:
+  dataDir: %s
+  mapping: {templateTimeout: %s}
+storage: {url: %s}
+metrics: {listen: %s}
+intake: {listen: %s, publicUrl: "http://%[5]s"}
+api: {listen: %s, publicUrl: "http://%[6]s", intakeUrl: "http://%[5]s"}
+connect: {listen: ""}
+log: {format: text, level: info}
+shutdownTimeout: 5s
+`
+
+// A sink admitted at creation stays loadable whatever the limits later: the daemon restarted
+// with a template time limit its template now breaks starts with the sink, and the events
+// of that sink fail with the reason (422) instead of the daemon refusing to start.
+func TestStoredSinkOutlivesTighterLimits(t *testing.T) {
+	t.Parallel()
+	bin := buildKbridge(t)
+	dir := t.TempDir()
+	em, storageURL := startEmulatorProcess(t, bin, filepath.Join(dir, "emulator"))
+	t.Cleanup(func() { _ = em.Process.Kill(); _ = em.Wait() })
+	addrs := freeAddrs(t, 3)
+	metricsAddr, intakeAddr, apiAddr := addrs[0], addrs[1], addrs[2]
+	start := func(timeout string) (*exec.Cmd, chan error, *lockedBuilder) {
+		config := filepath.Join(dir, "kbridge-"+timeout+".yaml")
+		body := fmt.Sprintf(storedTemplateConfig, filepath.Join(dir, "data"), timeout, storageURL, metricsAddr, intakeAddr, apiAddr)
+		if err := os.WriteFile(config, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(bin, "run", "--config", config)
+		cmd.Env = append(os.Environ(), "KBRIDGE_STORAGE_TOKEN=script-token")
+		logs := &lockedBuilder{}
+		cmd.Stdout, cmd.Stderr = logs, logs
+		return cmd, startWatched(t, cmd, logs), logs
+	}
+	ready := func(exited chan error, logs *lockedBuilder) {
+		waitUntil(t, 60*time.Second, "/readyz", func() bool {
+			select {
+			case err := <-exited:
+				exited <- err // for startWatched's cleanup
+				t.Fatalf("kbridge run exited with %v:\n%s", err, logs.String())
+			default:
+			}
+			status, _ := get(t, "http://"+metricsAddr+"/readyz")
+			return status == http.StatusOK
+		})
+	}
+
+	cmd, exited, logs := start("30s")
+	ready(exited, logs)
+	api := "http://" + apiAddr + "/v1/branches/default/sources"
+	slow := `{"type":"template","name":"sum","template":{"language":"jsonnet","content":"std.foldl(function(a, x) a + x, std.range(1, 300000), 0)"}}`
+	if status, body := call(t, "POST", api, `{"sourceId":"slow","name":"Slow","type":"http"}`, "X-StorageApi-Token", "script-token"); status != http.StatusAccepted {
+		t.Fatalf("create source: %d %s", status, body)
+	}
+	if status, body := call(t, "POST", api+"/slow/sinks", sinkBody("slow", slow), "X-StorageApi-Token", "script-token"); status != http.StatusAccepted {
+		t.Fatalf("create sink: %d %s", status, body)
+	}
+	waitUntil(t, 30*time.Second, "the sink", func() bool {
+		status, _ := call(t, "GET", api+"/slow/sinks/table", "", "X-StorageApi-Token", "script-token")
+		return status == http.StatusOK
+	})
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err := <-exited
+	exited <- err // for startWatched's cleanup
+	if err != nil {
+		t.Fatalf("kbridge run exited with %v", err)
+	}
+
+	_, exited, logs = start("5ms")
+	ready(exited, logs)
+	_, src := call(t, "GET", api+"/slow", "", "X-StorageApi-Token", "script-token")
+	var source struct {
+		HTTP struct {
+			URL string `json:"url"`
+		} `json:"http"`
+	}
+	if err := json.Unmarshal([]byte(src), &source); err != nil || source.HTTP.URL == "" {
+		t.Fatalf("source after the restart: %s (%v)", src, err)
+	}
+	status, body := call(t, "POST", source.HTTP.URL, `{}`, "Content-Type", "application/json")
+	if status != http.StatusUnprocessableEntity || !strings.Contains(body, "timed out") {
+		t.Errorf("event of the stored sink under the tighter limit: %d %s, want 422 naming the time limit", status, body)
+	}
 }
