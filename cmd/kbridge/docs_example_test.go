@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kbridge/kbridge/storageapi/durable"
@@ -32,15 +31,7 @@ func TestConfigurationExampleRuns(t *testing.T) {
 	if !ok || !ok2 {
 		t.Fatal("docs/configuration.md has no yaml example")
 	}
-	bin := buildKbridge(t)
-	dir := t.TempDir()
-	em, storageURL := startEmulatorProcess(t, bin, filepath.Join(dir, "emulator"))
-	t.Cleanup(func() { _ = em.Process.Kill(); _ = em.Wait() })
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "orders"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cluster.Close)
+	bin, dir, storageURL, cluster := startRunStack(t, 3, "orders")
 	config := filepath.Join(dir, "kbridge.yaml")
 	if err := os.WriteFile(config, []byte(example), 0o600); err != nil {
 		t.Fatal(err)

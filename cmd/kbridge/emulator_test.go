@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kfake"
 	"go.uber.org/goleak"
 
 	"github.com/kbridge/kbridge/storageapi"
@@ -101,6 +102,25 @@ func startEmulatorProcess(t *testing.T, bin, dataDir string) (*exec.Cmd, string)
 		t.Fatalf("emulator did not start; stderr: %s", stderr.String())
 	}
 	return nil, ""
+}
+
+// startRunStack starts what a test of `kbridge run` needs: the binary, a temporary directory,
+// `kbridge emulator` on a free port (token script-token) and, unless partitions is 0, a kfake
+// cluster with topic; all of them end with the test.
+func startRunStack(t *testing.T, partitions int32, topic string) (bin, dir, storageURL string, cluster *kfake.Cluster) {
+	t.Helper()
+	bin, dir = buildKbridge(t), t.TempDir()
+	em, storageURL := startEmulatorProcess(t, bin, filepath.Join(dir, "emulator"))
+	t.Cleanup(func() { _ = em.Process.Kill(); _ = em.Wait() })
+	if partitions == 0 {
+		return bin, dir, storageURL, nil
+	}
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cluster.Close)
+	return bin, dir, storageURL, cluster
 }
 
 // curl sends a request the way the curl lines in docs/storage-emulator.md do.

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -22,15 +21,7 @@ import (
 // The process keeps running instead of growing.
 func TestRunRefusesWritesNearTheMemoryLimit(t *testing.T) {
 	t.Parallel()
-	bin := buildKbridge(t)
-	dir := t.TempDir()
-	em, storageURL := startEmulatorProcess(t, bin, filepath.Join(dir, "emulator"))
-	t.Cleanup(func() { _ = em.Process.Kill(); _ = em.Wait() })
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "orders"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cluster.Close)
+	bin, dir, storageURL, cluster := startRunStack(t, 2, "orders")
 	metricsAddr, intakeAddr := freeAddr(t), freeAddr(t)
 	config := filepath.Join(dir, "kbridge.yaml")
 	body := fmt.Sprintf(metricsConfig, filepath.Join(dir, "data"), storageURL, cluster.ListenAddrs()[0], metricsAddr, intakeAddr, webSecret)

@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -115,15 +114,7 @@ func sum(series map[string]float64, name string, labels ...string) float64 {
 // intake, sink, Kafka and import series of /metrics, and the consumer lag ends at 0.
 func TestRunMetrics(t *testing.T) {
 	t.Parallel()
-	bin := buildKbridge(t)
-	dir := t.TempDir()
-	em, storageURL := startEmulatorProcess(t, bin, filepath.Join(dir, "emulator"))
-	t.Cleanup(func() { _ = em.Process.Kill(); _ = em.Wait() })
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "orders"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cluster.Close)
+	bin, dir, storageURL, cluster := startRunStack(t, 2, "orders")
 	// The records are there before kbridge starts: its first lag measurement, at the start of
 	// the pipeline, sees them all, so a lag of 0 later comes from a measurement after the commits.
 	const posts, records = 10, 40

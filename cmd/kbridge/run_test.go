@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -61,15 +60,7 @@ pipelines:
 // SIGTERM shuts down cleanly with every offset committed.
 func TestRunDaemon(t *testing.T) {
 	t.Parallel()
-	bin := buildKbridge(t)
-	dir := t.TempDir()
-	em, storageURL := startEmulatorProcess(t, bin, filepath.Join(dir, "emulator"))
-	t.Cleanup(func() { _ = em.Process.Kill(); _ = em.Wait() })
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "orders"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cluster.Close)
+	bin, dir, storageURL, cluster := startRunStack(t, 2, "orders")
 	metricsAddr := freeAddr(t)
 	config := filepath.Join(dir, "kbridge.yaml")
 	body := fmt.Sprintf(runConfig, filepath.Join(dir, "data"), storageURL, cluster.ListenAddrs()[0], metricsAddr)

@@ -180,10 +180,7 @@ shutdownTimeout: 5s
 // of that sink fail with the reason (422) instead of the daemon refusing to start.
 func TestStoredSinkOutlivesTighterLimits(t *testing.T) {
 	t.Parallel()
-	bin := buildKbridge(t)
-	dir := t.TempDir()
-	em, storageURL := startEmulatorProcess(t, bin, filepath.Join(dir, "emulator"))
-	t.Cleanup(func() { _ = em.Process.Kill(); _ = em.Wait() })
+	bin, dir, storageURL, _ := startRunStack(t, 0, "")
 	addrs := freeAddrs(t, 3)
 	metricsAddr, intakeAddr, apiAddr := addrs[0], addrs[1], addrs[2]
 	start := func(timeout string) (*exec.Cmd, chan error, *lockedBuilder) {
