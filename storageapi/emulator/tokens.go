@@ -72,7 +72,7 @@ func (e *Emulator) handleIndex(w http.ResponseWriter, _ *http.Request, _ *token)
 		"version":       "v2",
 		"services":      services,
 		"features":      nonNil(e.cfg.Features),
-		"urlTemplates": map[string]string{},
+		"urlTemplates":  map[string]string{},
 	})
 	return nil
 }
