@@ -205,7 +205,8 @@ func parseImport(data []byte, task importTask, tableColumns []string) ([]string,
 		}
 	}
 	for _, c := range tableColumns {
-		if !slices.Contains(fileColumns, c) {
+		// An incremental load may bring a subset of the columns: the others stay empty.
+		if !slices.Contains(fileColumns, c) && !task.Incremental {
 			missing = append(missing, c)
 		}
 	}
