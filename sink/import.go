@@ -165,7 +165,7 @@ func (p *pipeline) ensureTable(ctx context.Context, rec fileRecord) error {
 	if ok {
 		return nil
 	}
-	if err := p.withImporter(ctx, func(im *target.Importer) error { return im.EnsureTable(ctx, rec.Table) }); err != nil {
+	if err := p.withImporter(ctx, func(im *target.Importer) error { return im.EnsureTable(ctx, rec.Table, true) }); err != nil {
 		return err
 	}
 	p.mu.Lock()

@@ -91,7 +91,9 @@ func (m *Manager) provision(ctx context.Context, def *Sink, prev *Sink, mp *mapp
 	if revived || prev.TableID != def.TableID || !slices.Equal(prev.columnNames(), def.columnNames()) {
 		im := target.NewImporter(client)
 		t := target.Table{ID: def.TableID, Columns: mp.Names(), PrimaryKey: mp.PrimaryKey()}
-		if err := im.EnsureTable(ctx, t); err != nil {
+		// A new sink needs the table's columns exactly (Keboola's rule); an updated one may
+		// leave columns of the table it wrote before empty.
+		if err := im.EnsureTable(ctx, t, prev != nil && !prev.Deleted); err != nil {
 			if errors.Is(err, storageapi.ErrColumnsMismatch) {
 				return nil, nil, &TableError{Sink: def.Key, Err: err}
 			}
@@ -139,4 +141,11 @@ func (s *Sink) columnNames() []string {
 		out[i] = c.Name + "\x00" + fmt.Sprint(c.PrimaryKey)
 	}
 	return out
+}
+
+// CheckBranch returns nil when the branch exists in the Storage project, ErrBranchNotFound
+// when it does not; a branch found once is not asked about again.
+func (m *Manager) CheckBranch(ctx context.Context, branchID int64) error {
+	_, err := m.branchClient(ctx, branchID)
+	return err
 }

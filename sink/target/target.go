@@ -128,13 +128,15 @@ type Importer struct{ client *storageapi.Client }
 func NewImporter(client *storageapi.Client) *Importer { return &Importer{client: client} }
 
 // EnsureTable creates the bucket and table when missing and checks an existing table's
-// columns and primary key. A table that lacks only some of the columns (a mapping that grew)
-// gets them added (tableColumnAdd, STRING on a typed table); any other difference is a
+// columns and primary key. A table that lacks some of the columns (a mapping that grew) gets
+// them added (tableColumnAdd, STRING on a typed table). Columns of the table the mapping does
+// not write are allowed when extra is true (incremental imports leave them empty: a mapping
+// that shrank, or rows of a file written before the table grew). Any other difference is a
 // *storageapi.ColumnsMismatchError.
-func (im *Importer) EnsureTable(ctx context.Context, t Table) error {
+func (im *Importer) EnsureTable(ctx context.Context, t Table, extra bool) error {
 	tbl, err := im.client.GetTable(ctx, t.ID)
 	if err == nil {
-		return im.grow(ctx, tbl, t)
+		return im.grow(ctx, tbl, t, extra)
 	}
 	if !errors.Is(err, storageapi.ErrNotFound) {
 		return err
@@ -158,16 +160,16 @@ func (im *Importer) EnsureTable(ctx context.Context, t Table) error {
 		if err != nil {
 			return err
 		}
-		return im.grow(ctx, tbl, t)
+		return im.grow(ctx, tbl, t, extra)
 	}
 	return err
 }
 
 // grow adds the columns a table lacks when that is its only difference from t.
-func (im *Importer) grow(ctx context.Context, tbl *storageapi.Table, t Table) error {
+func (im *Importer) grow(ctx context.Context, tbl *storageapi.Table, t Table, extra bool) error {
 	err := tbl.CheckColumns(t.Columns, t.PrimaryKey)
 	var mismatch *storageapi.ColumnsMismatchError
-	if !errors.As(err, &mismatch) || len(mismatch.Unexpected) > 0 || mismatch.PrimaryKey != nil || mismatch.WantPrimaryKey != nil {
+	if !errors.As(err, &mismatch) || len(mismatch.Unexpected) > 0 && !extra || mismatch.PrimaryKey != nil || mismatch.WantPrimaryKey != nil {
 		return err
 	}
 	baseType := ""
