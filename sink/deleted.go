@@ -68,13 +68,21 @@ func (m *Manager) deleteSink(k SinkKey, by Actor) (*SinkToken, error) {
 }
 
 // UndeleteSource undeletes a deleted source and the sinks deleted with it; each gets a new
-// version.
+// version and a new token.
 func (m *Manager) UndeleteSource(k SourceKey, by Actor) error {
+	sinks, err := m.undeleteSource(k, by)
+	if err == nil {
+		m.issueTokens(sinks...)
+	}
+	return err
+}
+
+func (m *Manager) undeleteSource(k SourceKey, by Actor) ([]SinkKey, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	ss := m.sources[k]
 	if ss == nil || !ss.rec.Source.Deleted {
-		return fmt.Errorf("undelete source %s: %w", k, ErrSourceNotFound)
+		return nil, fmt.Errorf("undelete source %s: %w", k, ErrSourceNotFound)
 	}
 	now := m.event(by)
 	rec := ss.rec
@@ -82,18 +90,28 @@ func (m *Manager) UndeleteSource(k SourceKey, by Actor) error {
 	rec.Source.Change.Hash = rec.Source.contentHash()
 	rec.Sinks = slices.Clone(rec.Sinks)
 	var sinks []Sink
+	var keys []SinkKey
 	for i := range rec.Sinks {
 		if rec.Sinks[i].DeletedWithSource {
 			undelete(&rec.Sinks[i].History, now)
 			rec.Sinks[i].Change.Hash = rec.Sinks[i].contentHash()
 			sinks = append(sinks, rec.Sinks[i])
+			keys = append(keys, rec.Sinks[i].Key)
 		}
 	}
-	return m.replace(ss, rec, &rec.Source, sinks)
+	return keys, m.replace(ss, rec, &rec.Source, sinks)
 }
 
-// UndeleteSink undeletes a deleted sink of an existing source.
+// UndeleteSink undeletes a deleted sink of an existing source; it gets a new token.
 func (m *Manager) UndeleteSink(k SinkKey, by Actor) error {
+	err := m.undeleteSink(k, by)
+	if err == nil {
+		m.issueTokens(k)
+	}
+	return err
+}
+
+func (m *Manager) undeleteSink(k SinkKey, by Actor) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	ss := m.sources[k.SourceKey]

@@ -102,6 +102,16 @@ func TestSinkToken(t *testing.T) {
 	if _, err := c.VerifyToken(ctx); !errors.Is(err, storageapi.ErrUnauthorized) {
 		t.Fatalf("the deleted sink's token: %v, want 401", err)
 	}
+	if err := m.UndeleteSink(sinkKey(0), sink.System); err != nil {
+		t.Fatal(err)
+	}
+	again := sinkToken(t, m, sinkKey(0))
+	if again == nil || again.ID == tok.ID {
+		t.Fatalf("undeleted sink token = %+v, want a new one", again)
+	}
+	if info, err := e.tokenClient(again.Secret).VerifyToken(ctx); err != nil || info.BucketPermissions["in.c-tok"] != "write" {
+		t.Fatalf("the undeleted sink's token: %+v, %v", info, err)
+	}
 }
 
 // TestSinkTokenRefreshedByDisableEnable: disabling a sink deletes its token, enabling it

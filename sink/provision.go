@@ -107,17 +107,88 @@ func (m *Manager) provision(ctx context.Context, def *Sink, prev *Sink, mp *mapp
 	if !revived && def.Token != nil && def.Token.BucketID == bucketID {
 		return nil, nil, nil
 	}
+	tok, err := newSinkToken(ctx, client, def.Key, bucketID)
+	if err != nil {
+		return nil, nil, err
+	}
+	retire, def.Token = def.Token, tok
+	return retire, def.Token, nil
+}
+
+// newSinkToken creates a sink's token: write on its bucket, all file uploads readable (its
+// imports read the files it uploaded under an earlier token).
+func newSinkToken(ctx context.Context, client *storageapi.Client, k SinkKey, bucketID string) (*SinkToken, error) {
 	tok, err := client.CreateToken(ctx, storageapi.CreateTokenRequest{
-		Description:           SinkTokenDescription(def.Key),
+		Description:           SinkTokenDescription(k),
 		BucketPermissions:     map[string]string{bucketID: "write"},
 		CanReadAllFileUploads: true,
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("sink %s: create its token: %w", def.Key.SinkID, err)
+		return nil, fmt.Errorf("sink %s: create its token: %w", k.SinkID, err)
 	}
-	retire = def.Token
-	def.Token = &SinkToken{ID: tok.ID, Secret: tok.Token, BucketID: bucketID}
-	return retire, def.Token, nil
+	return &SinkToken{ID: tok.ID, Secret: tok.Token, BucketID: bucketID}, nil
+}
+
+// issueTokens gives each sink that is live, enabled and without a token a new one (sinks
+// undeleted). The definition's version does not change: the token is no part of its content.
+// A failure is logged; such a sink uses the master token until it is next changed.
+func (m *Manager) issueTokens(keys ...SinkKey) {
+	ctx, cancel := context.WithTimeout(context.Background(), provisionTimeout)
+	defer cancel()
+	for _, k := range keys {
+		if err := m.issueToken(ctx, k); err != nil {
+			m.log.Warn("sink token not created; the sink uses the master token", "sink", k.String(), "error", err)
+		}
+	}
+}
+
+func (m *Manager) issueToken(ctx context.Context, k SinkKey) error {
+	m.mu.RLock()
+	def, found, err := m.sinkForPut(k)
+	m.mu.RUnlock()
+	if err != nil || !found || def.Deleted || def.Disabled || def.Token != nil {
+		return err
+	}
+	client, err := m.branchClient(ctx, k.BranchID)
+	if err != nil {
+		return err
+	}
+	tok, err := newSinkToken(ctx, client, k, def.TableID[:strings.LastIndexByte(def.TableID, '.')])
+	if err != nil {
+		return err
+	}
+	stored, err := m.setToken(k, tok)
+	if !stored {
+		m.deleteTokens(tok)
+	}
+	return err
+}
+
+// setToken stores tok as the sink's token unless the sink changed meanwhile.
+func (m *Manager) setToken(k SinkKey, tok *SinkToken) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ss := m.sources[k.SourceKey]
+	if ss == nil {
+		return false, nil
+	}
+	i := slices.IndexFunc(ss.rec.Sinks, func(s Sink) bool { return s.Key == k })
+	if i < 0 || ss.rec.Sinks[i].Deleted || ss.rec.Sinks[i].Disabled || ss.rec.Sinks[i].Token != nil {
+		return false, nil
+	}
+	rec := ss.rec
+	rec.Sinks = slices.Clone(rec.Sinks)
+	rec.Sinks[i].Token = tok
+	if err := saveSource(m.cfg.DataDir, &rec, m.ring); err != nil {
+		return false, err
+	}
+	ss.rec = rec
+	if p := ss.pipes[k.SinkID]; p != nil {
+		p.mu.Lock()
+		p.def.Token = tok
+		p.mu.Unlock()
+	}
+	return true, nil
 }
 
 // deleteTokens deletes tokens given up (a sink disabled, deleted, or given a new token). A
