@@ -320,3 +320,34 @@ func unquote(t *testing.T, raw json.RawMessage) []byte {
 	}
 	return raw
 }
+
+// TestStorageEventOfAFailedImport: a failed import job writes keboola.stream.fileImport of type
+// error, "File import failed.", with the error in the results (keboola-as-code bridge/event_test.go,
+// TestBridge_SendFileImportEvent_ErrorEvent); the retry then imports the file.
+func TestStorageEventOfAFailedImport(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	m := e.manager(sink.Deps{})
+	define(t, m, columns, patch(syncEachBatch, "target.import.trigger.count", 10), "in.c-evf.events")
+	e.em.em.FailJobs(1, "Some columns are missing in the CSV file")
+	ws := writeBatches(t, m, 0, 10, 10)
+	e.eventually("imported after the failure", time.Minute, func() bool { return reached(ws, sink.LevelTarget) })
+	events, err := newClient(t, e.em.url).ListEvents(ctxT(t, 10*time.Second), storageapi.ListEventsRequest{Component: sink.EventFileImport})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var failed, done int
+	for _, ev := range events {
+		switch {
+		case ev.Type == "error" && ev.Message == "File import failed." && strings.Contains(string(unquote(t, ev.Results)), "Some columns are missing in the CSV file"):
+			failed++
+		case ev.Type == "info" && ev.Message == "File import done.":
+			done++
+		default:
+			t.Fatalf("unexpected event %+v", ev)
+		}
+	}
+	if failed != 1 || done != 1 {
+		t.Fatalf("%d failed and %d done import events, want 1 and 1", failed, done)
+	}
+}
