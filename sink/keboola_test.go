@@ -3,6 +3,8 @@ package sink_test
 import (
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -349,5 +351,61 @@ func TestStorageEventOfAFailedImport(t *testing.T) {
 	}
 	if failed != 1 || done != 1 {
 		t.Fatalf("%d failed and %d done import events, want 1 and 1", failed, done)
+	}
+}
+
+// TestIssueMissingTokens: a live sink stored without a token (by a kbridge that made none) gets
+// one at IssueMissingTokens, without a new version; a disabled sink gets none.
+func TestIssueMissingTokens(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	m := newManager(t, e, func(*sink.Config) {})
+	stop := runUntil(t, m)
+	define(t, m, columns, syncEachBatch, "in.c-miss.a", "in.c-miss.b")
+	defs, _ := m.Sinks(sourceKey)
+	off := defs[1]
+	off.Disabled = true
+	if err := m.PutSink(off); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	// Drop the tokens from the stored record, as an earlier kbridge wrote it.
+	defsDir := filepath.Join(e.dir, "definitions")
+	files := filesContaining(t, defsDir, `"token"`)
+	if len(files) != 1 {
+		t.Fatalf("definition records with a token: %v", files)
+	}
+	files[0] = filepath.Join(defsDir, files[0])
+	var rec map[string]any
+	data, err := os.ReadFile(files[0])
+	if err != nil || json.Unmarshal(data, &rec) != nil {
+		t.Fatalf("read %s: %v", files[0], err)
+	}
+	for _, def := range rec["sinks"].([]any) {
+		delete(def.(map[string]any), "token")
+	}
+	if data, err = json.Marshal(rec); err != nil || os.WriteFile(files[0], data, 0o600) != nil {
+		t.Fatal(err)
+	}
+
+	m = newManager(t, e, func(*sink.Config) {})
+	run(t, m)
+	if tok := sinkToken(t, m, sinkKey(0)); tok != nil {
+		t.Fatalf("the record still has a token: %+v", tok)
+	}
+	before, _ := m.Sinks(sourceKey)
+	m.IssueMissingTokens()
+	tok := sinkToken(t, m, sinkKey(0))
+	if tok == nil {
+		t.Fatal("no token issued")
+	}
+	if info, err := e.tokenClient(tok.Secret).VerifyToken(ctxT(t, 10*time.Second)); err != nil || info.BucketPermissions["in.c-miss"] != "write" {
+		t.Fatalf("issued token: %+v, %v", info, err)
+	}
+	if tok := sinkToken(t, m, sinkKey(1)); tok != nil {
+		t.Fatalf("the disabled sink got a token: %+v", tok)
+	}
+	if after, _ := m.Sinks(sourceKey); after[0].Version != before[0].Version {
+		t.Fatalf("version %d, want %d unchanged", after[0].Version, before[0].Version)
 	}
 }

@@ -220,3 +220,20 @@ func (m *Manager) CheckBranch(ctx context.Context, branchID int64) error {
 	_, err := m.branchClient(ctx, branchID)
 	return err
 }
+
+// IssueMissingTokens gives every live, enabled sink without a token (sinks stored before
+// kbridge made tokens, or whose token could not be made) its own token. Failures are logged;
+// such sinks keep using the master token.
+func (m *Manager) IssueMissingTokens() {
+	var keys []SinkKey
+	m.mu.RLock()
+	for _, ss := range m.sources {
+		for _, def := range ss.rec.Sinks {
+			if !ss.rec.Source.Deleted && !def.Deleted && !def.Disabled && def.Token == nil {
+				keys = append(keys, def.Key)
+			}
+		}
+	}
+	m.mu.RUnlock()
+	m.issueTokens(keys...)
+}

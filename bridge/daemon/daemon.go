@@ -117,6 +117,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := d.applyDefinitions(manager); err != nil {
 		return err
 	}
+	manager.IssueMissingTokens() // sinks stored before kbridge made a token per sink
 
 	levelsCtx, stopLevels := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer stopLevels(nil)
