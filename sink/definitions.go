@@ -60,6 +60,9 @@ type Sink struct {
 	Columns     []mapping.Column `json:"columns"`
 	Disabled    bool             `json:"disabled,omitempty"`
 	Settings    Patch            `json:"settings,omitempty"`
+	// Token is the sink's own Storage token, made by the manager (see SinkToken); a definition
+	// put by a caller needs none.
+	Token *SinkToken `json:"token,omitempty"`
 	History
 }
 

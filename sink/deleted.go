@@ -11,49 +11,78 @@ import (
 // pipeline keeps importing the data that was waiting; it takes no new events.
 
 // DeleteSource deletes a source and with it every sink it has (they are undeleted with it).
+// The sinks' tokens are deleted.
 func (m *Manager) DeleteSource(k SourceKey, by Actor) error {
+	tokens, err := m.deleteSource(k, by)
+	if err == nil {
+		m.deleteTokens(tokens...)
+	}
+	return err
+}
+
+func (m *Manager) deleteSource(k SourceKey, by Actor) ([]*SinkToken, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	ss := m.sources[k]
 	if ss == nil || ss.rec.Source.Deleted {
-		return fmt.Errorf("delete source %s: %w", k, ErrSourceNotFound)
+		return nil, fmt.Errorf("delete source %s: %w", k, ErrSourceNotFound)
 	}
 	now := m.event(by)
 	rec := ss.rec
 	rec.Source.Deleted, rec.Source.DeletedAt = true, &now
 	rec.Sinks = slices.Clone(rec.Sinks)
+	var tokens []*SinkToken
 	for i := range rec.Sinks {
 		if !rec.Sinks[i].Deleted {
 			rec.Sinks[i].Deleted, rec.Sinks[i].DeletedAt, rec.Sinks[i].DeletedWithSource = true, &now, true
+			tokens = append(tokens, rec.Sinks[i].Token)
+			rec.Sinks[i].Token = nil
 		}
 	}
-	return m.replace(ss, rec, nil, nil)
+	return tokens, m.replace(ss, rec, nil, nil)
 }
 
-// DeleteSink deletes a sink; its data still waiting is imported.
+// DeleteSink deletes a sink; its data still waiting is imported. Its token is deleted.
 func (m *Manager) DeleteSink(k SinkKey, by Actor) error {
+	token, err := m.deleteSink(k, by)
+	if err == nil {
+		m.deleteTokens(token)
+	}
+	return err
+}
+
+func (m *Manager) deleteSink(k SinkKey, by Actor) (*SinkToken, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	i, err := m.liveSink(k)
 	if err != nil {
-		return fmt.Errorf("delete %w", err)
+		return nil, fmt.Errorf("delete %w", err)
 	}
 	ss := m.sources[k.SourceKey]
 	now := m.event(by)
 	rec := ss.rec
 	rec.Sinks = slices.Clone(rec.Sinks)
-	rec.Sinks[i].Deleted, rec.Sinks[i].DeletedAt = true, &now
-	return m.replace(ss, rec, nil, nil)
+	token := rec.Sinks[i].Token
+	rec.Sinks[i].Deleted, rec.Sinks[i].DeletedAt, rec.Sinks[i].Token = true, &now, nil
+	return token, m.replace(ss, rec, nil, nil)
 }
 
 // UndeleteSource undeletes a deleted source and the sinks deleted with it; each gets a new
-// version.
+// version and a new token.
 func (m *Manager) UndeleteSource(k SourceKey, by Actor) error {
+	sinks, err := m.undeleteSource(k, by)
+	if err == nil {
+		m.issueTokens(sinks...)
+	}
+	return err
+}
+
+func (m *Manager) undeleteSource(k SourceKey, by Actor) ([]SinkKey, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	ss := m.sources[k]
 	if ss == nil || !ss.rec.Source.Deleted {
-		return fmt.Errorf("undelete source %s: %w", k, ErrSourceNotFound)
+		return nil, fmt.Errorf("undelete source %s: %w", k, ErrSourceNotFound)
 	}
 	now := m.event(by)
 	rec := ss.rec
@@ -61,18 +90,28 @@ func (m *Manager) UndeleteSource(k SourceKey, by Actor) error {
 	rec.Source.Change.Hash = rec.Source.contentHash()
 	rec.Sinks = slices.Clone(rec.Sinks)
 	var sinks []Sink
+	var keys []SinkKey
 	for i := range rec.Sinks {
 		if rec.Sinks[i].DeletedWithSource {
 			undelete(&rec.Sinks[i].History, now)
 			rec.Sinks[i].Change.Hash = rec.Sinks[i].contentHash()
 			sinks = append(sinks, rec.Sinks[i])
+			keys = append(keys, rec.Sinks[i].Key)
 		}
 	}
-	return m.replace(ss, rec, &rec.Source, sinks)
+	return keys, m.replace(ss, rec, &rec.Source, sinks)
 }
 
-// UndeleteSink undeletes a deleted sink of an existing source.
+// UndeleteSink undeletes a deleted sink of an existing source; it gets a new token.
 func (m *Manager) UndeleteSink(k SinkKey, by Actor) error {
+	err := m.undeleteSink(k, by)
+	if err == nil {
+		m.issueTokens(k)
+	}
+	return err
+}
+
+func (m *Manager) undeleteSink(k SinkKey, by Actor) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	ss := m.sources[k.SourceKey]

@@ -74,7 +74,10 @@ func TestStorageFaultsAreRetried(t *testing.T) {
 	}
 }
 
-func TestTableWithOtherColumnsKeepsDataInStaging(t *testing.T) {
+// TestSinkOnTableWithOtherColumnsIsRefused: a sink whose table exists with other columns is
+// refused when it is put (a *sink.TableError naming the columns), as Keboola refuses it, so no
+// data waits for imports that cannot succeed.
+func TestSinkOnTableWithOtherColumnsIsRefused(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	c := newClient(t, e.em.url)
@@ -86,31 +89,21 @@ func TestTableWithOtherColumnsKeepsDataInStaging(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := e.manager(sink.Deps{})
-	define(t, m, columns, patch(syncEachBatch, "target.import.trigger.count", 10), "in.c-m.events")
-	ws := writeBatches(t, m, 0, 30, 10)
-	var reason string
-	e.eventually("the mismatch reported", time.Second, func() bool {
-		files, _ := m.SinkFiles(sinkKey(0), true)
-		for _, f := range files {
-			reason = f.RetryReason
-			return f.State == sink.FileImporting && strings.Contains(reason, "differs from the mapping")
-		}
-		return false
-	})
-	for _, want := range []string{"missing columns [name, value]", "unexpected columns [other]"} {
-		if !strings.Contains(reason, want) {
-			t.Fatalf("reason %q lacks %q", reason, want)
-		}
-	}
-	if ok, _ := ws[0].Reached(sink.LevelTarget); ok {
-		t.Fatal("imported into a mismatching table")
-	}
-	if err := ws[0].Wait(ctxT(t, 5*time.Second), sink.LevelStaging); err != nil {
+	if err := m.PutSource(sink.Source{Key: sourceKey, Type: "kafka", Name: "events"}); err != nil {
 		t.Fatal(err)
 	}
-	st, _ := m.SinkStatistics(sinkKey(0))
-	if st.Levels.Staging == nil || st.Levels.Target != nil {
-		t.Fatalf("statistics = %+v, want the data in staging", st)
+	err := m.PutSink(sink.Sink{Key: sinkKey(0), Name: "sink", TableID: "in.c-m.events", Columns: columns})
+	var te *sink.TableError
+	if !errors.As(err, &te) || !errors.Is(err, storageapi.ErrColumnsMismatch) {
+		t.Fatalf("put sink = %v, want a *sink.TableError", err)
+	}
+	for _, want := range []string{"missing columns [name, value]", "unexpected columns [other]"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Fatalf("error %q lacks %q", err, want)
+		}
+	}
+	if defs, _ := m.Sinks(sourceKey); len(defs) != 0 {
+		t.Fatalf("the refused sink was stored: %+v", defs)
 	}
 }
 

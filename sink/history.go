@@ -85,7 +85,7 @@ func (s Source) contentHash() string {
 }
 
 func (s Sink) contentHash() string {
-	s.History = History{}
+	s.History, s.Token = History{}, nil
 	return versionHash(s)
 }
 

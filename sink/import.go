@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/kbridge/kbridge/sink/target"
 	"github.com/kbridge/kbridge/storageapi"
 )
 
@@ -61,7 +62,7 @@ func (p *pipeline) importFile(ctx context.Context, f *fileEntry) {
 	p.mu.Unlock()
 	if records == 0 {
 		if rec.Staging != nil {
-			if err := p.m.importer.DeleteFile(ctx, rec.Staging.ID); err != nil && !errors.Is(err, storageapi.ErrNotFound) {
+			if err := p.withImporter(ctx, func(im *target.Importer) error { return im.DeleteFile(ctx, rec.Staging.ID) }); err != nil && !errors.Is(err, storageapi.ErrNotFound) {
 				p.importFailed(ctx, f, err, false)
 				return
 			}
@@ -75,7 +76,16 @@ func (p *pipeline) importFile(ctx context.Context, f *fileEntry) {
 		p.importFailed(ctx, f, err, false)
 		return
 	}
-	err = p.m.importer.Wait(ctx, jobID, p.m.cfg.Target.ImportTimeout)
+	err = p.withImporter(ctx, func(im *target.Importer) error { return im.Wait(ctx, jobID, p.m.cfg.Target.ImportTimeout) })
+	if ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) { // a job still running has no outcome yet
+		p.mu.Lock()
+		total, slices := f.rec.Stats, len(f.slices)
+		for _, s := range f.slices {
+			addStats(&total, s.stats())
+		}
+		p.mu.Unlock()
+		p.sendEvent(ctx, EventFileImport, p.m.clk.Now().Sub(start), err, total, slices)
+	}
 	switch {
 	case err == nil:
 		p.met.job("success")
@@ -98,7 +108,12 @@ func (p *pipeline) startImport(ctx context.Context, f *fileEntry, rec fileRecord
 		return rec.JobID, nil
 	}
 	if !rec.ImportStartedAt.IsZero() {
-		id, found, err := p.m.importer.FindImport(ctx, rec.Table, rec.Staging.ID)
+		var id int64
+		var found bool
+		err := p.withImporter(ctx, func(im *target.Importer) (err error) {
+			id, found, err = im.FindImport(ctx, rec.Table, rec.Staging.ID)
+			return err
+		})
 		switch {
 		case err != nil && !errors.Is(err, storageapi.ErrNotFound):
 			return 0, fmt.Errorf("look for the import job of a file whose import was requested: %w", err)
@@ -117,7 +132,11 @@ func (p *pipeline) startImport(ctx context.Context, f *fileEntry, rec fileRecord
 	}
 	// Shutdown does not cut this request short (it is bounded by the client's timeouts): a job
 	// Storage creates gets its id persisted.
-	id, err := p.m.importer.Start(context.WithoutCancel(ctx), rec.Table, rec.Staging.ID)
+	var id int64
+	err := p.withImporter(ctx, func(im *target.Importer) (err error) {
+		id, err = im.Start(context.WithoutCancel(ctx), rec.Table, rec.Staging.ID)
+		return err
+	})
 	if err != nil {
 		return 0, err
 	}
@@ -146,7 +165,7 @@ func (p *pipeline) ensureTable(ctx context.Context, rec fileRecord) error {
 	if ok {
 		return nil
 	}
-	if err := p.m.importer.EnsureTable(ctx, rec.Table); err != nil {
+	if err := p.withImporter(ctx, func(im *target.Importer) error { return im.EnsureTable(ctx, rec.Table, true) }); err != nil {
 		return err
 	}
 	p.mu.Lock()

@@ -2,6 +2,7 @@ package sink
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -13,10 +14,22 @@ import (
 // PutSource creates or updates a source; creating a deleted source's id revives it with the
 // new content, its versions counting on. A settings change applies to its sinks' next files
 // (as in Keboola, a source change does not rotate files). src.Change carries the version's
-// description and author; the manager sets the version, times and hash.
+// description and author; the manager sets the version, times and hash. A new source's branch
+// must exist in the Storage project (ErrBranchNotFound).
 func (m *Manager) PutSource(src Source) error {
 	if err := src.Validate(); err != nil {
 		return err
+	}
+	m.mu.RLock()
+	known := m.sources[src.Key]
+	isNew := known == nil || known.rec.Source.Deleted
+	m.mu.RUnlock()
+	if isNew {
+		ctx, cancel := context.WithTimeout(context.Background(), provisionTimeout)
+		defer cancel()
+		if _, err := m.branchClient(ctx, src.Key.BranchID); err != nil {
+			return fmt.Errorf("source %s: %w", src.Key.SourceID, err)
+		}
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -73,6 +86,7 @@ func (m *Manager) saveSource(rec *sourceRecord, src *Source, sinks []Sink) error
 		}
 	}
 	for _, def := range sinks {
+		def.Token = nil // versions keep no secret
 		if err := saveVersion(sinkVersionsDir(m.cfg.DataDir, def.Key), def.Version, def); err != nil {
 			return fmt.Errorf("sink %s: %w", def.Key, err)
 		}
@@ -83,11 +97,58 @@ func (m *Manager) saveSource(rec *sourceRecord, src *Source, sinks []Sink) error
 // PutSink creates or updates a sink of an existing source; creating a deleted sink's id
 // revives it. An update closes the sink's current file at once, so data waiting under the old
 // conditions is imported now and new rows follow the new mapping and settings.
+//
+// Before it is stored, Storage is prepared for it (see provision): the branch is checked, the
+// table created, grown or checked (a table with other columns is a *TableError) and the sink
+// given its own token; a token given up is deleted after the definition is stored.
 func (m *Manager) PutSink(def Sink) error {
 	mp, err := def.Validate(m.cfg.Mapping)
 	if err != nil {
 		return err
 	}
+	def.Token = nil // only the manager makes tokens
+	m.mu.RLock()
+	prev, found, err := m.sinkForPut(def.Key)
+	m.mu.RUnlock()
+	if err != nil {
+		return err
+	}
+	if found && !prev.Deleted && sameSink(prev, def) {
+		return nil // the same definition again: no new version, the current file stays open
+	}
+	var previous *Sink
+	if found {
+		previous = &prev
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), provisionTimeout)
+	defer cancel()
+	retire, created, err := m.provision(ctx, &def, previous, mp)
+	if err != nil {
+		return err
+	}
+	if err := m.putSink(def, mp); err != nil {
+		m.deleteTokens(created)
+		return err
+	}
+	m.deleteTokens(retire)
+	return nil
+}
+
+// sinkForPut is the stored definition of the sink, deleted or not; the caller holds mu.
+func (m *Manager) sinkForPut(k SinkKey) (Sink, bool, error) {
+	ss := m.sources[k.SourceKey]
+	if ss == nil || ss.rec.Source.Deleted {
+		return Sink{}, false, fmt.Errorf("put sink %s: %w", k, ErrSourceNotFound)
+	}
+	i := slices.IndexFunc(ss.rec.Sinks, func(s Sink) bool { return s.Key == k })
+	if i < 0 {
+		return Sink{}, false, nil
+	}
+	return ss.rec.Sinks[i], true, nil
+}
+
+// putSink stores a provisioned definition.
+func (m *Manager) putSink(def Sink, mp *mapping.Mapping) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	ss := m.sources[def.Key.SourceKey]
@@ -104,8 +165,6 @@ func (m *Manager) PutSink(def Sink) error {
 	switch {
 	case i < 0 && countLive(rec.Sinks) >= MaxSinksPerSource:
 		return fmt.Errorf("put sink %s: %w", def.Key, ErrTooManySinks)
-	case i >= 0 && !rec.Sinks[i].Deleted && sameSink(rec.Sinks[i], def):
-		return nil // the same definition again: no new version, the current file stays open
 	case i >= 0:
 		prev = &rec.Sinks[i].History
 	}
@@ -238,6 +297,7 @@ func sameSource(a, b Source) bool {
 // sameSink reports whether two sink definitions differ in nothing but their history.
 func sameSink(a, b Sink) bool {
 	a.History, b.History = History{}, History{}
+	a.Token, b.Token = nil, nil
 	return sameJSON(a, b)
 }
 

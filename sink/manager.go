@@ -11,8 +11,7 @@ import (
 	"github.com/kbridge/kbridge/mapping"
 	"github.com/kbridge/kbridge/sink/clock"
 	"github.com/kbridge/kbridge/sink/local"
-	"github.com/kbridge/kbridge/sink/staging"
-	"github.com/kbridge/kbridge/sink/target"
+	"github.com/kbridge/kbridge/storageapi"
 	"github.com/kbridge/kbridge/storageapi/durable"
 )
 
@@ -30,11 +29,13 @@ type Manager struct {
 	fs       local.FS
 	log      *slog.Logger
 	met      *metrics
-	uploader *staging.Uploader
-	importer *target.Importer
+	storage  *storageapi.Client // the master token's client, of the default branch
 	progress broadcast
 	memory   *memoryGuard
 	ring     *durable.Keyring // seals definitions and file records; nil: clear text
+
+	branchMu sync.Mutex
+	branches map[int64]*storageapi.Client // by branch id, checked to exist
 
 	mu        sync.RWMutex
 	sources   map[SourceKey]*sourceState
@@ -76,7 +77,7 @@ func New(cfg Config, deps Deps) (*Manager, error) {
 	}
 	m := &Manager{
 		lock: lock, ring: ring, cfg: cfg, clk: deps.Clock, fs: deps.FS, log: deps.Logger.With("component", "sink"), met: met,
-		uploader: staging.NewUploader(deps.Storage), importer: target.NewImporter(deps.Storage),
+		storage: deps.Storage, branches: map[int64]*storageapi.Client{},
 		memory: newMemoryGuard(), sources: map[SourceKey]*sourceState{}, closed: make(chan struct{}), runDone: make(chan struct{}), ready: make(chan struct{}),
 	}
 	if err := m.load(deps); err != nil {

@@ -51,9 +51,16 @@ func TestSecretsSealedAtRest(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	tok := sinkToken(t, m, sinkKey(0))
+	if tok == nil {
+		t.Fatal("the sink has no token")
+	}
 	stop()
 	if files := filesContaining(t, e.dir, sourceSecret); len(files) == 0 {
 		t.Fatal("without a key the secret should be in clear text: the check cannot see it")
+	}
+	if files := filesContaining(t, e.dir, tok.Secret); len(files) == 0 {
+		t.Fatal("without a key the sink token should be in clear text: the check cannot see it")
 	}
 
 	// The first start with a key seals what is there.
@@ -65,7 +72,10 @@ func TestSecretsSealedAtRest(t *testing.T) {
 	if len(credentials) == 0 {
 		t.Fatal("no upload credentials found in the file records")
 	}
-	for _, secret := range append(credentials, sourceSecret) {
+	if got := sinkToken(t, sealed, sinkKey(0)); got == nil || got.Secret != tok.Secret {
+		t.Fatalf("sink token after sealing: %+v", got)
+	}
+	for _, secret := range append(credentials, sourceSecret, tok.Secret) {
 		if files := filesContaining(t, e.dir, secret); len(files) > 0 {
 			t.Errorf("%.12s… in clear text in %v", secret, files)
 		}

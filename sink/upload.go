@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/kbridge/kbridge/sink/staging"
 	"github.com/kbridge/kbridge/storageapi"
 )
 
@@ -49,7 +50,7 @@ func (p *pipeline) nextUpload() (*sliceEntry, time.Time) {
 func (p *pipeline) upload(ctx context.Context, s *sliceEntry) {
 	p.mu.Lock()
 	f := s.file
-	staging, records := f.rec.Staging, s.rec.Stats.Records
+	staged, records := f.rec.Staging, s.rec.Stats.Records
 	var done []string
 	for _, x := range f.slices {
 		if x.rec.State == SliceUploaded && x.rec.Stats.Records > 0 {
@@ -59,23 +60,27 @@ func (p *pipeline) upload(ctx context.Context, s *sliceEntry) {
 	p.mu.Unlock()
 	var err error
 	refused := false // the blob storage refused the file's upload credentials
+	start := p.m.clk.Now()
 	if records > 0 {
-		if staging == nil {
-			staging, err = p.prepare(ctx, f)
+		if staged == nil {
+			staged, err = p.prepare(ctx, f)
 		}
 		if err == nil {
-			err = p.m.uploader.Upload(ctx, staging, s.objectName(), s.path, done)
+			err = p.withUploader(ctx, func(up *staging.Uploader) error { return up.Upload(ctx, staged, s.objectName(), s.path, done) })
 			refused = errors.Is(err, storageapi.ErrCredentialsExpired) || errors.Is(err, storageapi.ErrForbidden)
 		}
 	}
 	if ctx.Err() != nil {
 		return
 	}
+	if records > 0 {
+		p.sendEvent(ctx, EventSliceUpload, p.m.clk.Now().Sub(start), err, s.stats(), 1)
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.m.clk.Now()
 	if err != nil {
-		if refused && f.rec.Staging != nil && f.rec.Staging == staging {
+		if refused && f.rec.Staging != nil && f.rec.Staging == staged {
 			p.restageLocked(f)
 		}
 		s.rec.Retry.Fail(now, err, p.m.cfg.Target.Backoff)
@@ -106,7 +111,11 @@ func (p *pipeline) prepare(ctx context.Context, f *fileEntry) (*stagingFile, err
 	p.mu.Lock()
 	name := p.key.SourceID + "_" + p.key.SinkID + "_" + f.rec.ID
 	p.mu.Unlock()
-	sf, err := p.m.uploader.Prepare(ctx, name, []string{"stream.sourceID=" + p.key.SourceID, "stream.sinkID=" + p.key.SinkID})
+	var sf *stagingFile
+	err := p.withUploader(ctx, func(up *staging.Uploader) (err error) {
+		sf, err = up.Prepare(ctx, name, []string{"stream.sourceID=" + p.key.SourceID, "stream.sinkID=" + p.key.SinkID})
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -62,8 +62,20 @@ func (c *Client) CreateBucket(ctx context.Context, req CreateBucketRequest) (*Bu
 	}
 	req.Name = strings.TrimPrefix(req.Name, "c-")
 	id := BucketID(req.Stage, req.Name)
+	// As go-client does: Storage prefixes the name with "c-" unless the stack has the
+	// feature disable-legacy-bucket-prefix, then the prefix is sent, so the id is the same.
+	idx, err := c.Stack(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("create bucket %s: %w", id, err)
+	}
+	if idx.HasFeature(FeatureNoBucketPrefix) {
+		req.Name = "c-" + req.Name
+	}
 	var b Bucket
 	retried, err := c.do(ctx, call{method: http.MethodPost, path: "buckets", body: req, out: &b})
+	if err == nil && b.ID != id {
+		return nil, fmt.Errorf("create bucket %s: Storage created %s", id, b.ID)
+	}
 	if err != nil && retried && errors.Is(err, ErrAlreadyExists) {
 		return c.GetBucket(ctx, id)
 	}

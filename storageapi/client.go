@@ -24,6 +24,10 @@ type Client struct {
 	http  *http.Client
 	sleep func(ctx context.Context, d time.Duration) error
 	now   func() time.Time
+	// branch is the development branch buckets, tables and files are addressed in
+	// (/v2/storage/branch/{branch}/...); 0 is the default branch, on the legacy paths.
+	branch int64
+	index  *indexCache // shared by the copies WithToken and WithBranch make
 }
 
 // Option adjusts a Client built by New.
@@ -50,7 +54,7 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("url: %w", err)
 	}
-	c := &Client{cfg: cfg, base: base, http: http.DefaultClient, sleep: sleepContext, now: time.Now}
+	c := &Client{cfg: cfg, base: base, http: http.DefaultClient, sleep: sleepContext, now: time.Now, index: &indexCache{}}
 	for _, opt := range opts {
 		opt(c)
 	}
@@ -64,6 +68,21 @@ func (c *Client) WithToken(token string) *Client {
 	cp.cfg.Token = token
 	return &cp
 }
+
+// WithBranch returns a client identical to c but addressing buckets, tables and files in the
+// development branch (Storage's /v2/storage/branch/{id}/... paths); 0 is the default branch.
+// Jobs, tokens and events are the project's and keep their paths.
+func (c *Client) WithBranch(branchID int64) *Client {
+	cp := *c
+	cp.branch = branchID
+	return &cp
+}
+
+// Branch is the development branch the client addresses; 0 for the default branch.
+func (c *Client) Branch() int64 { return c.branch }
+
+// branchScoped are the first path segments Storage scopes to a branch.
+var branchScoped = map[string]bool{"buckets": true, "tables": true, "files": true}
 
 // call is one Storage API request.
 type call struct {
@@ -101,6 +120,9 @@ func (c *Client) attempt(ctx context.Context, r *call, body []byte) error {
 	defer cancel()
 	u := *c.base
 	u.Path += "/v2/storage"
+	if first, _, _ := strings.Cut(r.path, "/"); c.branch != 0 && branchScoped[first] {
+		u.Path += "/branch/" + strconv.FormatInt(c.branch, 10)
+	}
 	if r.path != "" {
 		u.Path += "/" + r.path
 	}

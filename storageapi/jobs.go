@@ -32,6 +32,11 @@ type Job struct {
 	// Results is the raw results object; null or [] until success.
 	Results json.RawMessage `json:"results"`
 	Error   *JobErrorDetail `json:"error,omitempty"`
+	// CreatorToken is the token that started the job.
+	CreatorToken struct {
+		ID          string `json:"id"`
+		Description string `json:"description"`
+	} `json:"creatorToken"`
 }
 
 // JobErrorDetail is the error of a failed job.

@@ -231,3 +231,20 @@ func (c *Client) SetTableMetadata(ctx context.Context, tableID, provider string,
 	}
 	return nil
 }
+
+// AddColumn adds a column to the table (tableColumnAdd) and waits for the job. A typed table
+// (Table.IsTyped) takes the column with baseType (e.g. "STRING"), an untyped one with "".
+func (c *Client) AddColumn(ctx context.Context, tableID, name, baseType string) error {
+	body := map[string]string{"name": name}
+	if baseType != "" {
+		body["basetype"] = baseType
+	}
+	var job Job
+	if _, err := c.do(ctx, call{method: http.MethodPost, path: pathf("tables/%s/columns", tableID), body: body, out: &job}); err != nil {
+		return fmt.Errorf("add column %s to table %s: %w", name, tableID, err)
+	}
+	if _, err := c.WaitForJob(ctx, job.ID); err != nil {
+		return fmt.Errorf("add column %s to table %s: %w", name, tableID, err)
+	}
+	return nil
+}

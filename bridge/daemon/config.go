@@ -24,7 +24,9 @@ import (
 // Config is the whole daemon configuration: one YAML file, every scalar key also settable by an
 // environment variable named after its path (storage.token → KBRIDGE_STORAGE_TOKEN).
 type Config struct {
-	// DefaultBranchID is the Storage branch sources belong to unless they say otherwise.
+	// DefaultBranchID is the Storage branch sources belong to unless they say otherwise; 0 is
+	// the project's default branch, read from Storage at start (dev-branches, isDefault). Any
+	// other id must be a branch of the project.
 	DefaultBranchID int64 `yaml:"defaultBranchId"`
 	// Sink configures the storage levels; sink.dataDir holds all local state.
 	Sink sink.Config `yaml:"sink"`
@@ -90,7 +92,6 @@ type LogConfig struct {
 // DefaultConfig returns the defaults; sink.dataDir, storage.url and storage.token must be set.
 func DefaultConfig() Config {
 	return Config{
-		DefaultBranchID: 1,
 		Sink:            sink.DefaultConfig(),
 		Storage:         storageapi.DefaultConfig(),
 		Intake:          intake.DefaultConfig(),
@@ -131,8 +132,8 @@ func Load(path string, env func(string) (string, bool)) (Config, error) {
 // Validate names every bad key.
 func (c Config) Validate() error {
 	var errs []error
-	if c.DefaultBranchID <= 0 {
-		errs = append(errs, fmt.Errorf("defaultBranchId: must be positive, got %d", c.DefaultBranchID))
+	if c.DefaultBranchID < 0 {
+		errs = append(errs, fmt.Errorf("defaultBranchId: must not be negative (0: the project's default branch), got %d", c.DefaultBranchID))
 	}
 	errs = append(errs, keyed("sink", c.Sink.Validate())...)
 	errs = append(errs, keyed("storage", c.Storage.Validate())...)

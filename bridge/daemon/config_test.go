@@ -44,7 +44,7 @@ pipelines:
 		{map[string]string{"KBRIDGE_SINK_RETRYAFTER": "soon"}, `environment KBRIDGE_SINK_RETRYAFTER: time: invalid duration "soon"`},
 		{map[string]string{"KBRIDGE_LOG_FORMAT": "xml"}, `log.format: must be json or text, got "xml"`},
 		{map[string]string{"KBRIDGE_KAFKA_BROKERS": "nohost"}, `kafka.brokers: "nohost" has no port`},
-		{map[string]string{"KBRIDGE_DEFAULTBRANCHID": "0"}, "defaultBranchId: must be positive, got 0"},
+		{map[string]string{"KBRIDGE_DEFAULTBRANCHID": "-1"}, "defaultBranchId: must not be negative (0: the project's default branch), got -1"},
 		{map[string]string{"KBRIDGE_CONNECT_AUTH_TYPE": ""}, "connect.auth.type: missing: set basic or bearer with credentials, or none"},
 		{map[string]string{"KBRIDGE_CONNECT_AUTH_TYPE": "basic"}, "connect.auth.username: missing (auth.type is basic)"},
 	} {
@@ -94,7 +94,7 @@ func TestErrorsNameDocumentedKeys(t *testing.T) {
 	}
 	path := filepath.Join(t.TempDir(), "kbridge.yaml")
 	err = os.WriteFile(path, []byte(`
-defaultBranchId: 0
+defaultBranchId: -1
 sink:
   dataDir: ""
   maxLocalBytes: 1

@@ -28,6 +28,8 @@ type Daemon struct {
 	registry *prometheus.Registry
 	storage  *storageapi.Client
 	project  int64
+	// storageDefaultBranch is the project's default branch, as Storage lists it.
+	storageDefaultBranch int64
 
 	mu      sync.Mutex
 	manager *sink.Manager
@@ -96,6 +98,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return fmt.Errorf("verify the Storage API token (storage.url %s): %w", d.cfg.Storage.URL, err)
 	}
 	d.project = token.ProjectID()
+	if !token.IsMasterToken {
+		return fmt.Errorf("storage.token: must be a master token: kbridge creates a token for each sink, and token %s (%q) cannot", token.ID, token.Description)
+	}
+	if err := d.resolveBranches(ctx); err != nil {
+		return err
+	}
 	manager, err := sink.New(d.cfg.Sink, sink.Deps{Storage: d.storage, Logger: d.log.With("component", "sink"), Registerer: d.registry})
 	if err != nil {
 		return err
@@ -109,6 +117,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := d.applyDefinitions(manager); err != nil {
 		return err
 	}
+	manager.IssueMissingTokens() // sinks stored before kbridge made a token per sink
 
 	levelsCtx, stopLevels := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer stopLevels(nil)
@@ -181,6 +190,25 @@ func (d *Daemon) shutdown(servers *servers, stopKafka context.CancelFunc, pipeli
 	servers.stopRest(ctx)
 	d.log.Info("stopped")
 	return err
+}
+
+// resolveBranches reads the project's default branch: the Stream API's "default" is that
+// branch, and so is defaultBranchId when it is 0; a defaultBranchId the project does not have
+// is a config error.
+func (d *Daemon) resolveBranches(ctx context.Context) error {
+	def, err := d.storage.DefaultBranch(ctx)
+	if err != nil {
+		return fmt.Errorf("read the project's default branch (storage.url %s): %w", d.cfg.Storage.URL, err)
+	}
+	d.storageDefaultBranch = def.ID
+	if d.cfg.DefaultBranchID == 0 {
+		d.cfg.DefaultBranchID = def.ID
+		return nil
+	}
+	if _, err := d.storage.BranchOf(ctx, d.cfg.DefaultBranchID); err != nil {
+		return fmt.Errorf("defaultBranchId: %d is not a branch of project %d: %w", d.cfg.DefaultBranchID, d.project, err)
+	}
+	return nil
 }
 
 // applyDefinitions puts the configured sources and sinks into the manager.

@@ -16,7 +16,7 @@ var update = flag.Bool("update", false, "rewrite the key reference in docs/confi
 
 // allowed are the values each key accepts, as the Validate functions check them.
 var allowed = map[string]string{
-	"defaultBranchId":                  "> 0; also the Stream API's `default` branch",
+	"defaultBranchId":                  "0: the project's default branch, read from Storage; else a branch of the project",
 	"sink.dataDir":                     "required",
 	"sink.maxLocalBytes":               "≥ 1 MiB",
 	"sink.retryAfter":                  "> 0",
@@ -53,7 +53,7 @@ var allowed = map[string]string{
 	"intake.maxHeaderBytes":            "1 KB–1 MB",
 	"intake.trustedProxies":            "CIDRs or addresses",
 	"api.listen":                       "empty turns the API off",
-	"api.defaultBranchId":              "set from defaultBranchId",
+	"api.defaultBranchId":              "set from Storage's default branch",
 	"api.tokenCacheTtl":                "0–5m: reads accept a deleted token for at most this long; writes always verify the token with Storage",
 	"api.taskTtl":                      "≥ 1m",
 	"api.maxBodySize":                  "1 KB–64 MB",

@@ -156,7 +156,7 @@ func (d *Daemon) startHTTP(ctx context.Context, s *servers, m *sink.Manager) err
 			onChange = in.Refresh
 		}
 		apiCfg := d.cfg.API
-		apiCfg.DefaultBranchID = d.cfg.DefaultBranchID // the branch the daemon's sources live in
+		apiCfg.DefaultBranchID = d.storageDefaultBranch // "default" is the project's default branch
 		a, err := streamapi.New(apiCfg, streamapi.Deps{Manager: m, Tokens: streamapi.StorageTokens(d.storage), OnChange: onChange,
 			Mapping: d.cfg.Sink.Mapping, Logger: d.log.With("component", "api"), DataDir: d.cfg.Sink.DataDir})
 		if err != nil {

@@ -31,12 +31,14 @@ func newManager(t testing.TB, run bool) *sink.Manager {
 	return newManagerWith(t, run, sink.Deps{})
 }
 
-// newManagerWith is newManager with deps (the storage client is set here).
+// newManagerWith is newManager with deps (the storage client of a fresh emulator unless set).
 func newManagerWith(t testing.TB, run bool, deps sink.Deps) *sink.Manager {
 	t.Helper()
 	cfg := sink.DefaultConfig()
 	cfg.DataDir = t.TempDir()
-	deps.Storage = newStorageClient(t, startEmulator(t))
+	if deps.Storage == nil {
+		deps.Storage = newStorageClient(t, startEmulator(t))
+	}
 	m, err := sink.New(cfg, deps)
 	if err != nil {
 		t.Fatalf("new manager: %v", err)

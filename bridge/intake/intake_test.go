@@ -214,7 +214,11 @@ func TestBackpressure(t *testing.T) {
 // when a sink of either branch cannot render a line, to neither.
 func TestNDJSONAcrossBranches(t *testing.T) {
 	t.Parallel()
-	m := newManager(t, true)
+	storage := newStorageClient(t, startEmulator(t))
+	if b, err := storage.CreateBranch(context.Background(), "dev", ""); err != nil || b.ID != 2 {
+		t.Fatalf("create branch 2: %+v, %v", b, err)
+	}
+	m := newManagerWith(t, true, sink.Deps{Storage: storage})
 	define(t, m, "multi", false, fastSync, "in.c-test.multi")
 	other := sink.SourceKey{ProjectID: 1, BranchID: 2, SourceID: "multi"}
 	if err := m.PutSource(sink.Source{Key: other, Type: "http", Name: "multi", Secret: secret}); err != nil {

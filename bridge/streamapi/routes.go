@@ -2,6 +2,8 @@ package streamapi
 
 import (
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/kbridge/kbridge/sink"
 )
@@ -85,7 +87,7 @@ func (s *Server) table() []route {
 	get := func(path, id, summary string, ep endpoint, response any, errs []int) route {
 		return route{method: http.MethodGet, path: path, id: id, summary: summary, ep: ep, status: http.StatusOK, response: response, errors: errs}
 	}
-	return []route{
+	return withBranchNotFound([]route{
 		{method: "GET", path: "/{$}", id: "ApiRootIndex", summary: "Redirects to /v1.", status: http.StatusMovedPermanently, plain: redirectToV1},
 		{method: "GET", path: "/v1", id: "ApiVersionIndex", summary: "The API's name and documentation.", status: http.StatusOK, response: Index{}, plain: s.index},
 		{method: "GET", path: "/health-check", id: "HealthCheck", summary: "Answers OK (text) while the server runs.", status: http.StatusOK, plain: healthCheck},
@@ -137,7 +139,18 @@ func (s *Server) table() []route {
 		task("PUT", sinkPath+"/versions/{number}/rollback", "RollbackSinkVersion", "Makes a version's content the sink's next version.", s.rollbackSink, nil, writeErrors),
 
 		get(branchPath+"/aggregation/sources", "AggregationSources", "A page of sources with their sinks and the sinks' statistics.", s.aggregateSources, AggregatedSourceList{}, []int{http.StatusBadRequest}),
+	})
+}
+
+// withBranchNotFound documents the 404 every branch path answers for a branch the Storage
+// project does not have.
+func withBranchNotFound(routes []route) []route {
+	for i, rt := range routes {
+		if strings.HasPrefix(rt.path, branchPath) && !slices.Contains(rt.errors, http.StatusNotFound) {
+			routes[i].errors = append(slices.Clone(rt.errors), http.StatusNotFound)
+		}
 	}
+	return routes
 }
 
 // routes registers the table on the mux.

@@ -19,6 +19,7 @@ import (
 // Manager is what the API needs from the sink manager (*sink.Manager implements it); see the
 // sink package for each method's contract. Methods are called concurrently.
 type Manager interface {
+	CheckBranch(ctx context.Context, branchID int64) error
 	PutSource(src sink.Source) error
 	DeleteSource(k sink.SourceKey, by sink.Actor) error
 	UndeleteSource(k sink.SourceKey, by sink.Actor) error
@@ -193,6 +194,9 @@ func (s *Server) invoke(r *http.Request, write bool, ep endpoint) (int, any, err
 	if b := r.PathValue("branchId"); b != "" {
 		if c.branch, err = s.branchID(b); err != nil {
 			return 0, nil, err
+		}
+		if err := s.m.CheckBranch(r.Context(), c.branch); err != nil {
+			return 0, nil, refusal(err)
 		}
 	}
 	if write { // authenticated first: only admins queue here

@@ -124,10 +124,31 @@ func (s *Server) createSink(c *call) (int, any, error) {
 	return s.putSinkTask(c, "api.create.sink", "Sink has been created successfully.", def)
 }
 
+// putSinkTask puts the sink and answers its task. A sink Storage refuses (its table exists
+// with other columns, its branch does not exist) is answered at once with the 4xx naming why,
+// as Keboola answers it, instead of a task that failed.
 func (s *Server) putSinkTask(c *call, typ, result string, def sink.Sink) (int, any, error) {
+	err := s.m.PutSink(def)
+	if r := refusal(err); r != err {
+		return 0, nil, r
+	}
 	return s.runTask(c, typ, s.objectPath(def.Key.SourceKey, def.Key.SinkID), func() (string, *TaskOutputs, error) {
-		return result, s.sinkOutputs(def.Key), s.m.PutSink(def)
+		return result, s.sinkOutputs(def.Key), err
 	})
+}
+
+// refusal turns a definition Storage refuses into its HTTP error: a table with other columns
+// is a 400 naming them, a branch the project does not have a 404; other errors are returned
+// as they are.
+func refusal(err error) error {
+	var te *sink.TableError
+	switch {
+	case errors.As(err, &te):
+		return httperr.New(http.StatusBadRequest, "stream.api.badRequest", "%s", httperr.Sentence(te.Error()))
+	case errors.Is(err, sink.ErrBranchNotFound):
+		return httperr.New(http.StatusNotFound, "stream.api.branchNotFound", "%s", httperr.Sentence(err.Error()))
+	}
+	return err
 }
 
 func (s *Server) sinkOutputs(k sink.SinkKey) *TaskOutputs {

@@ -56,7 +56,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	defer cluster.Close()
 
-	storageURL, stopStorage, err := startDevEmulator(filepath.Join(*dataDir, "storage"), *storageListen, logger)
+	storageURL, stopStorage, err := startDevEmulator(filepath.Join(*dataDir, "storage"), *storageListen, "http://"+*apiListen, logger)
 	if err != nil {
 		return err
 	}
@@ -92,10 +92,12 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return <-done
 }
 
-// startDevEmulator serves the Storage API emulator until stop is called.
-func startDevEmulator(dir, listen string, logger *slog.Logger) (string, func(), error) {
+// startDevEmulator serves the Storage API emulator until stop is called; its index announces
+// kbridge's Stream API as the stack's "stream" service, as Keboola's index does.
+func startDevEmulator(dir, listen, streamURL string, logger *slog.Logger) (string, func(), error) {
 	cfg := emulator.DefaultConfig()
 	cfg.DataDir, cfg.JobDelay, cfg.Logger = dir, 200*time.Millisecond, logger.With("component", "emulator")
+	cfg.Services = []emulator.Service{{ID: "stream", URL: streamURL}}
 	em, err := emulator.New(cfg)
 	if err != nil {
 		return "", nil, err

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -51,11 +52,23 @@ func runEmulator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	jobDelay := fs.Duration("job-delay", jobDelayDefault, "how long jobs stay waiting (env KBRIDGE_EMULATOR_JOB_DELAY)")
+	branchDefault := emulator.DefaultConfig().DefaultBranchID
+	if v := os.Getenv("KBRIDGE_EMULATOR_DEFAULT_BRANCH_ID"); v != "" {
+		if branchDefault, err = strconv.ParseInt(v, 10, 64); err != nil {
+			return fmt.Errorf("KBRIDGE_EMULATOR_DEFAULT_BRANCH_ID: %w", err)
+		}
+	}
+	branch := fs.Int64("default-branch-id", branchDefault, "id of the project's default branch (env KBRIDGE_EMULATOR_DEFAULT_BRANCH_ID)")
+	features := fs.String("features", os.Getenv("KBRIDGE_EMULATOR_FEATURES"), "comma-separated stack features the index lists, e.g. disable-legacy-bucket-prefix (env KBRIDGE_EMULATOR_FEATURES)")
 	if err := fs.Parse(args); err != nil {
 		return parseError(err)
 	}
 	cfg := emulator.DefaultConfig()
 	cfg.DataDir, cfg.MasterToken, cfg.JobDelay, cfg.PublicURL = *dataDir, *token, *jobDelay, *publicURL
+	cfg.DefaultBranchID = *branch
+	if *features != "" {
+		cfg.Features = strings.Split(*features, ",")
+	}
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil)).With("component", "emulator")
 	em, err := emulator.New(cfg)
 	if err != nil {

@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kbridge/kbridge/storageapi"
 )
 
 // exitOf runs bin with args and returns its exit status and standard error.
@@ -183,5 +186,36 @@ pipelines:
 	code, stderr := exitOf(t, 30*time.Second, bin, "run", "--config", path)
 	if want := `pipelines[0].topicz: unknown key; did you mean "topics"?`; code == 0 || !strings.Contains(stderr, want) {
 		t.Fatalf("exit %d, stderr:\n%s\nwant %q", code, stderr, want)
+	}
+}
+
+// A storage.token that is not a master token stops kbridge run at start, saying why: kbridge
+// creates a token for each sink, which only a master token can.
+func TestNonMasterTokenFailsAtStart(t *testing.T) {
+	t.Parallel()
+	bin := buildKbridge(t)
+	emu, storageURL := startEmulatorProcess(t, bin, t.TempDir())
+	t.Cleanup(func() { _ = emu.Process.Kill(); _ = emu.Wait() })
+	cfg := storageapi.DefaultConfig()
+	cfg.URL, cfg.Token = storageURL, "script-token"
+	client, err := storageapi.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tok, err := client.CreateToken(ctx, storageapi.CreateTokenRequest{Description: "writer", CanManageBuckets: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := filepath.Join(t.TempDir(), "kbridge.yaml")
+	body := fmt.Sprintf("sink: {dataDir: %s}\nstorage: {url: %s, token: %s}\nintake: {listen: %q, publicUrl: http://localhost}\napi: {listen: \"\"}\nmetrics: {listen: %q}\n",
+		t.TempDir(), storageURL, tok.Token, freeAddr(t), freeAddr(t))
+	if err := os.WriteFile(config, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stderr := exitOf(t, 60*time.Second, bin, "run", "--config", config)
+	if code != 1 || !strings.Contains(stderr, "storage.token: must be a master token") || strings.Contains(stderr, tok.Token) {
+		t.Errorf("kbridge run with a token that is not a master token: exit %d\n%s", code, stderr)
 	}
 }

@@ -128,11 +128,15 @@ type Importer struct{ client *storageapi.Client }
 func NewImporter(client *storageapi.Client) *Importer { return &Importer{client: client} }
 
 // EnsureTable creates the bucket and table when missing and checks an existing table's
-// columns and primary key.
-func (im *Importer) EnsureTable(ctx context.Context, t Table) error {
+// columns and primary key. A table that lacks some of the columns (a mapping that grew) gets
+// them added (tableColumnAdd, STRING on a typed table). Columns of the table the mapping does
+// not write are allowed when extra is true (incremental imports leave them empty: a mapping
+// that shrank, or rows of a file written before the table grew). Any other difference is a
+// *storageapi.ColumnsMismatchError.
+func (im *Importer) EnsureTable(ctx context.Context, t Table, extra bool) error {
 	tbl, err := im.client.GetTable(ctx, t.ID)
 	if err == nil {
-		return tbl.CheckColumns(t.Columns, t.PrimaryKey)
+		return im.grow(ctx, tbl, t, extra)
 	}
 	if !errors.Is(err, storageapi.ErrNotFound) {
 		return err
@@ -156,9 +160,54 @@ func (im *Importer) EnsureTable(ctx context.Context, t Table) error {
 		if err != nil {
 			return err
 		}
-		return tbl.CheckColumns(t.Columns, t.PrimaryKey)
+		return im.grow(ctx, tbl, t, extra)
 	}
 	return err
+}
+
+// grow adds the columns a table lacks when that is its only difference from t.
+func (im *Importer) grow(ctx context.Context, tbl *storageapi.Table, t Table, extra bool) error {
+	err := tbl.CheckColumns(t.Columns, t.PrimaryKey)
+	var mismatch *storageapi.ColumnsMismatchError
+	if !errors.As(err, &mismatch) || len(mismatch.Unexpected) > 0 && !extra || mismatch.PrimaryKey != nil || mismatch.WantPrimaryKey != nil {
+		return err
+	}
+	baseType := ""
+	if tbl.IsTyped || tbl.Definition != nil {
+		baseType = "STRING"
+	}
+	for _, c := range mismatch.Missing {
+		if err := im.client.AddColumn(ctx, t.ID, c, baseType); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Metadata keys Keboola's stream service puts on the tables of its sinks (provider "stream").
+const (
+	MetadataProvider  = "stream"
+	MetadataSinkKey   = "KBC.stream.sink.id"
+	MetadataSourceKey = "KBC.stream.source.id"
+)
+
+// MarkTable puts the stream metadata naming the sink and its source on the table, unless it
+// already carries exactly those values.
+func (im *Importer) MarkTable(ctx context.Context, tableID, sourceID, sinkID string) error {
+	tbl, err := im.client.GetTable(ctx, tableID)
+	if err != nil {
+		return err
+	}
+	found := 0
+	for _, m := range tbl.Metadata {
+		if m.Key == MetadataSinkKey && m.Value == sinkID || m.Key == MetadataSourceKey && m.Value == sourceID {
+			found++
+		}
+	}
+	if found == 2 {
+		return nil
+	}
+	return im.client.SetTableMetadata(ctx, tableID, MetadataProvider, map[string]string{MetadataSinkKey: sinkID, MetadataSourceKey: sourceID})
 }
 
 // alreadyExists: the create was refused, or its job failed, because the table exists.

@@ -50,8 +50,10 @@ func (e *Emulator) blobPath(container, blob string) string {
 }
 
 func (e *Emulator) deleteContainerLocked(container string) error {
-	if err := os.RemoveAll(filepath.Join(e.cfg.DataDir, "blobs", container)); err != nil {
-		return fmt.Errorf("delete container %s: %w", container, err)
+	for _, dir := range []string{"blobs", "blobprops"} {
+		if err := os.RemoveAll(filepath.Join(e.cfg.DataDir, dir, container)); err != nil {
+			return fmt.Errorf("delete container %s: %w", container, err)
+		}
 	}
 	return nil
 }
@@ -122,21 +124,25 @@ func (e *Emulator) handlePutBlob(w http.ResponseWriter, r *http.Request, _ *toke
 		if err != nil {
 			return err
 		}
-		if err := writeFileAtomic(e.blobPath(container, blob), content); err != nil {
+		if err := e.writeBlobLocked(r, container, blob, content); err != nil {
 			return err
 		}
 	case "":
 		if bt := r.Header.Get("x-ms-blob-type"); bt != "BlockBlob" {
 			return blobErr(http.StatusBadRequest, "InvalidHeaderValue", "x-ms-blob-type must be BlockBlob, got "+strconv.Quote(bt))
 		}
-		if err := writeFileAtomic(e.blobPath(container, blob), data); err != nil {
+		if err := e.writeBlobLocked(r, container, blob, data); err != nil {
 			return err
 		}
 	default:
 		return blobErr(http.StatusBadRequest, "InvalidQueryParameterValue", "unsupported comp")
 	}
-	w.Header().Set("ETag", `"`+randomHex(8)+`"`)
-	w.Header().Set("Last-Modified", time.Now().UTC().Format(http.TimeFormat))
+	if props, err := e.readBlobProps(container, blob); err == nil {
+		w.Header().Set("ETag", props.ETag)
+		w.Header().Set("Last-Modified", props.Modified.Format(http.TimeFormat))
+	} else { // a block was staged: the blob itself did not change
+		w.Header().Set("Last-Modified", time.Now().UTC().Format(http.TimeFormat))
+	}
 	w.Header().Set("x-ms-request-id", w.Header().Get("X-Request-Id"))
 	w.Header().Set("x-ms-version", sasVersion)
 	w.WriteHeader(http.StatusCreated)
@@ -182,6 +188,10 @@ func (e *Emulator) handleGetBlob(w http.ResponseWriter, r *http.Request, _ *toke
 		return err
 	}
 	data, err := os.ReadFile(e.blobPath(container, blob))
+	var props blobProps
+	if err == nil {
+		props, err = e.readBlobProps(container, blob)
+	}
 	e.mu.Unlock()
 	if errors.Is(err, os.ErrNotExist) {
 		return blobErr(http.StatusNotFound, "BlobNotFound", "The specified blob does not exist.")
@@ -189,9 +199,8 @@ func (e *Emulator) handleGetBlob(w http.ResponseWriter, r *http.Request, _ *toke
 	if err != nil {
 		return err
 	}
-	w.Header().Set("x-ms-blob-type", "BlockBlob")
+	setBlobHeaders(w.Header(), props)
 	w.Header().Set("x-ms-request-id", w.Header().Get("X-Request-Id"))
-	w.Header().Set("Content-Type", "application/octet-stream")
 	status := http.StatusOK
 	if rng := r.Header.Get("x-ms-range"); rng != "" || r.Header.Get("Range") != "" {
 		if rng == "" {

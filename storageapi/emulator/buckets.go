@@ -14,7 +14,7 @@ func (e *Emulator) bucketJSON(r *http.Request, b *bucket) map[string]any {
 	uri := e.baseURL(r) + "/v2/storage/buckets/" + b.ID
 	var rows, size int64
 	for _, t := range e.st.Tables {
-		if t.BucketID == b.ID {
+		if t.Branch == b.Branch && t.BucketID == b.ID {
 			rows += t.RowsCount
 			size += t.DataSizeBytes
 		}
@@ -49,7 +49,12 @@ func (e *Emulator) handleCreateBucket(w http.ResponseWriter, r *http.Request, to
 	if body.Stage == "" {
 		body.Stage = "in"
 	}
-	name := strings.TrimPrefix(body.Name, "c-")
+	// Storage prefixes the name with "c-" unless the stack has the feature
+	// disable-legacy-bucket-prefix; then the name is the bucket's as given.
+	name, prefix := strings.TrimPrefix(body.Name, "c-"), "c-"
+	if slices.Contains(e.cfg.Features, "disable-legacy-bucket-prefix") {
+		name, prefix = body.Name, ""
+	}
 	if !namePattern.MatchString(name) {
 		return errInvalid("Invalid bucket name %q: 1-96 characters of A-Z, a-z, 0-9, _ and -", body.Name)
 	}
@@ -59,17 +64,22 @@ func (e *Emulator) handleCreateBucket(w http.ResponseWriter, r *http.Request, to
 	if !tok.IsMaster && !tok.CanManageBuckets {
 		return errForbidden("You don't have access to create buckets")
 	}
-	b := &bucket{ID: body.Stage + ".c-" + name, Name: "c-" + name, DisplayName: body.DisplayName, Stage: body.Stage,
+	b := &bucket{ID: body.Stage + "." + prefix + name, Name: prefix + name, DisplayName: body.DisplayName, Stage: body.Stage,
 		Description: body.Description, Created: now()}
 	if b.DisplayName == "" {
-		b.DisplayName = name
+		b.DisplayName = strings.TrimPrefix(name, "c-")
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if _, ok := e.st.Buckets[b.ID]; ok {
+	branch, err := e.requestBranchLocked(r)
+	if err != nil {
+		return err
+	}
+	b.Branch = branch
+	if _, ok := e.st.Buckets[objectKey(branch, b.ID)]; ok {
 		return errorf(http.StatusBadRequest, "storage.buckets.alreadyExists", "The bucket %q already exists", b.ID)
 	}
-	e.st.Buckets[b.ID] = b
+	e.st.Buckets[objectKey(branch, b.ID)] = b
 	if err := e.saveLocked(); err != nil {
 		return err
 	}
@@ -77,11 +87,11 @@ func (e *Emulator) handleCreateBucket(w http.ResponseWriter, r *http.Request, to
 	return nil
 }
 
-// bucketLocked finds a bucket the token may read; e.mu must be held.
-func (e *Emulator) bucketLocked(id string, tok *token) (*bucket, error) {
-	b, ok := e.st.Buckets[id]
+// bucketLocked finds a bucket of the branch the token may read; e.mu must be held.
+func (e *Emulator) bucketLocked(branch int64, id string, tok *token) (*bucket, error) {
+	b, ok := e.st.Buckets[objectKey(branch, id)]
 	if !ok {
-		return nil, errorf(http.StatusNotFound, "storage.buckets.notFound", "Bucket %s not found", id)
+		return nil, errorf(http.StatusNotFound, "storage.buckets.notFound", "The bucket \"%s\" was not found in the project \"%d\"", id, e.cfg.ProjectID)
 	}
 	if !tok.canReadBucket(id) {
 		return nil, errForbidden("You don't have access to the bucket %s", id)
@@ -92,7 +102,11 @@ func (e *Emulator) bucketLocked(id string, tok *token) (*bucket, error) {
 func (e *Emulator) handleGetBucket(w http.ResponseWriter, r *http.Request, tok *token) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	b, err := e.bucketLocked(r.PathValue("bucket"), tok)
+	branch, err := e.requestBranchLocked(r)
+	if err != nil {
+		return err
+	}
+	b, err := e.bucketLocked(branch, r.PathValue("bucket"), tok)
 	if err != nil {
 		return err
 	}
@@ -103,9 +117,13 @@ func (e *Emulator) handleGetBucket(w http.ResponseWriter, r *http.Request, tok *
 func (e *Emulator) handleListBuckets(w http.ResponseWriter, r *http.Request, tok *token) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	branch, err := e.requestBranchLocked(r)
+	if err != nil {
+		return err
+	}
 	ids := make([]string, 0, len(e.st.Buckets))
-	for id := range e.st.Buckets {
-		if tok.canReadBucket(id) {
+	for id, b := range e.st.Buckets {
+		if b.Branch == branch && tok.canReadBucket(b.ID) {
 			ids = append(ids, id)
 		}
 	}

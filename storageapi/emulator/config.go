@@ -21,6 +21,15 @@ type Config struct {
 	Tokens []TokenConfig
 	// ProjectID is the owner.id of every token.
 	ProjectID int64
+	// DefaultBranchID is the id of the project's default branch (Storage gives each project
+	// its own; dev-branches lists it with isDefault).
+	DefaultBranchID int64
+	// Features are the stack features the index announces, e.g. "disable-legacy-bucket-prefix"
+	// (bucket names are then taken as given instead of getting the "c-" prefix).
+	Features []string
+	// Services are the services the index announces besides Storage, e.g. kbridge dev's own
+	// Stream API as "stream".
+	Services []Service
 	// JobDelay is how long a job stays "waiting" before it is processed.
 	JobDelay time.Duration
 	// CredentialsTTL is the validity of upload credentials handed out by files/prepare.
@@ -30,6 +39,12 @@ type Config struct {
 	PublicURL string
 	// Logger receives one line per failed job and per server error; nil discards.
 	Logger *slog.Logger
+}
+
+// Service is one entry of the index's services.
+type Service struct {
+	ID  string
+	URL string
 }
 
 // TokenConfig is a token known from start-up.
@@ -45,10 +60,11 @@ type TokenConfig struct {
 // DefaultConfig returns the defaults; DataDir must still be set.
 func DefaultConfig() Config {
 	return Config{
-		MasterToken:    DefaultToken,
-		ProjectID:      1,
-		JobDelay:       500 * time.Millisecond,
-		CredentialsTTL: 12 * time.Hour,
+		MasterToken:     DefaultToken,
+		ProjectID:       1,
+		DefaultBranchID: 1,
+		JobDelay:        500 * time.Millisecond,
+		CredentialsTTL:  12 * time.Hour,
 	}
 }
 
@@ -64,6 +80,9 @@ func (c Config) Validate() error {
 	}
 	if c.ProjectID <= 0 {
 		bad("projectId", "must be positive")
+	}
+	if c.DefaultBranchID <= 0 {
+		bad("defaultBranchId", "must be positive")
 	}
 	if c.JobDelay < 0 {
 		bad("jobDelay", fmt.Sprintf("must not be negative, got %s", c.JobDelay))

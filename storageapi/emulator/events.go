@@ -102,7 +102,7 @@ func (e *Emulator) handleListEvents(w http.ResponseWriter, r *http.Request, tok 
 func (e *Emulator) handleListTableEvents(w http.ResponseWriter, r *http.Request, tok *token) error {
 	id := r.PathValue("table")
 	e.mu.Lock()
-	_, err := e.tableLocked(id, tok, false)
+	_, err := e.requestTableLocked(r, tok, false)
 	e.mu.Unlock()
 	if err != nil {
 		return err

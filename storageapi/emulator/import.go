@@ -16,6 +16,7 @@ import (
 
 // importTask is the work of a tableImport job.
 type importTask struct {
+	Branch         int64    `json:"branch,omitempty"`
 	TableID        string   `json:"tableId"`
 	FileID         int64    `json:"fileId"`
 	Incremental    bool     `json:"incremental"`
@@ -52,9 +53,11 @@ func (e *Emulator) handleImport(w http.ResponseWriter, r *http.Request, tok *tok
 		WithoutHeaders: bool(body.WithoutHeaders), Columns: body.Columns, Delimiter: body.Delimiter}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if _, err := e.tableLocked(task.TableID, tok, true); err != nil {
+	t, err := e.requestTableLocked(r, tok, true)
+	if err != nil {
 		return err
 	}
+	task.Branch = t.Branch
 	if _, err := e.fileLocked(fmt.Sprint(task.FileID), tok); err != nil {
 		return err
 	}
@@ -80,7 +83,7 @@ func (e *Emulator) importLocked(raw json.RawMessage) (any, error) {
 	if err := json.Unmarshal(raw, &task); err != nil {
 		return nil, fmt.Errorf("decode task: %w", err)
 	}
-	t, ok := e.st.Tables[task.TableID]
+	t, ok := e.st.Tables[objectKey(task.Branch, task.TableID)]
 	if !ok {
 		return nil, &jobFailure{code: "storage.tables.notFound", message: "Table " + task.TableID + " not found"}
 	}
@@ -202,7 +205,8 @@ func parseImport(data []byte, task importTask, tableColumns []string) ([]string,
 		}
 	}
 	for _, c := range tableColumns {
-		if !slices.Contains(fileColumns, c) {
+		// An incremental load may bring a subset of the columns: the others stay empty.
+		if !slices.Contains(fileColumns, c) && !task.Incremental {
 			missing = append(missing, c)
 		}
 	}

@@ -220,6 +220,14 @@ func (e *Emulator) executeLocked(j *job) (any, error) {
 		return e.tableJSON(j.BaseURL, t), nil
 	case "tableImport":
 		return e.importLocked(j.Task)
+	case "devBranchCreate":
+		return e.createBranchLocked(j.Task)
+	case "tableColumnAdd":
+		t, err := e.addColumnLocked(j.Task)
+		if err != nil {
+			return nil, err
+		}
+		return e.tableJSON(j.BaseURL, t), nil
 	}
 	return nil, &jobFailure{code: "storage.emulator.unknownOperation", message: "unknown operation " + j.Operation}
 }

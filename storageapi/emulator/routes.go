@@ -20,10 +20,12 @@ func (e *Emulator) routes() *http.ServeMux {
 		}
 	}
 	api("index", "GET", "", false, false, e.handleIndex)
+	api("index", "GET", "/{$}", false, false, e.handleIndex) // go-client's form: /v2/storage/?exclude=components
 	api("verifyToken", "GET", "/tokens/verify", false, true, e.handleVerifyToken)
 	api("createToken", "POST", "/tokens", false, true, e.handleCreateToken)
 	api("deleteToken", "DELETE", "/tokens/{id}", false, true, e.handleDeleteToken)
 	api("devBranches", "GET", "/dev-branches", false, true, e.handleDevBranches)
+	api("createBranch", "POST", "/dev-branches", false, true, e.handleCreateBranch)
 	api("listBuckets", "GET", "/buckets", true, true, e.handleListBuckets)
 	api("createBucket", "POST", "/buckets", true, true, e.handleCreateBucket)
 	api("getBucket", "GET", "/buckets/{bucket}", true, true, e.handleGetBucket)
@@ -33,6 +35,7 @@ func (e *Emulator) routes() *http.ServeMux {
 	api("dataPreview", "GET", "/tables/{table}/data-preview", true, true, e.handleDataPreview)
 	api("importTable", "POST", "/tables/{table}/import-async", true, true, e.handleImport)
 	api("setTableMetadata", "POST", "/tables/{table}/metadata", true, true, e.handleSetMetadata)
+	api("addColumn", "POST", "/tables/{table}/columns", true, true, e.handleAddColumn)
 	api("listTableEvents", "GET", "/tables/{table}/events", true, true, e.handleListTableEvents)
 	api("prepareFile", "POST", "/files/prepare", true, true, e.handlePrepareFile)
 	api("listFiles", "GET", "/files", true, true, e.handleListFiles)
@@ -77,8 +80,14 @@ func (e *Emulator) endpoint(name string, auth bool, h handlerFunc) http.Handler 
 		}
 		var tok *token
 		if auth {
+			secret := r.Header.Get("X-StorageApi-Token")
+			if secret == "" { // Storage's answer to a missing token: no error code
+				writeJSON(w, http.StatusUnauthorized, map[string]any{"error": "Access token must be set", "status": "error",
+					"exceptionId": "exception-" + requestID})
+				return
+			}
 			e.mu.Lock()
-			tok = e.tokenBySecret(r.Header.Get("X-StorageApi-Token"))
+			tok = e.tokenBySecret(secret)
 			e.mu.Unlock()
 			if tok == nil {
 				e.writeError(w, requestID, errorf(http.StatusUnauthorized, "storage.tokenInvalid", "Invalid access token"))

@@ -30,7 +30,8 @@ type Emulator struct {
 	stopping chan struct{} // closed on shutdown; releases hanging requests
 	stopOnce sync.Once
 
-	faults faults
+	faults  faults
+	started time.Time // when the emulator was created: the default branch's creation time
 }
 
 // New opens (or creates) the state in cfg.DataDir. It starts nothing.
@@ -64,6 +65,7 @@ func New(cfg Config) (*Emulator, error) {
 		wake:         make(chan struct{}, 1),
 		stopping:     make(chan struct{}),
 		faults:       newFaults(),
+		started:      now(),
 	}
 	e.addConfigTokens()
 	e.mux = e.routes()

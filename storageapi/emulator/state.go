@@ -20,10 +20,16 @@ type state struct {
 	Files     map[int64]*file    `json:"files"`
 	Jobs      map[int64]*job     `json:"jobs"`
 	Tokens    map[string]*token  `json:"tokens"` // created through the API, by id
-	Events    []*event           `json:"events"` // oldest first
+	// Branches are the development branches created through the API; the default branch
+	// (Config.DefaultBranchID) is not stored.
+	Branches map[int64]*branch `json:"branches"`
+	Events   []*event          `json:"events"` // oldest first
 }
 
+// Buckets and tables of the default branch are stored under their ids, those of a
+// development branch under "<branchId>/<id>" (objectKey).
 type bucket struct {
+	Branch      int64     `json:"branch,omitempty"` // 0: the default branch
 	ID          string    `json:"id"`
 	Name        string    `json:"name"`
 	DisplayName string    `json:"displayName"`
@@ -33,6 +39,7 @@ type bucket struct {
 }
 
 type table struct {
+	Branch         int64      `json:"branch,omitempty"` // 0: the default branch
 	ID             string     `json:"id"`
 	BucketID       string     `json:"bucketId"`
 	Name           string     `json:"name"`
@@ -44,6 +51,28 @@ type table struct {
 	RowsCount      int64      `json:"rowsCount"`
 	DataSizeBytes  int64      `json:"dataSizeBytes"`
 	Metadata       []metadata `json:"metadata"`
+	// Types are the columns' types of a typed table; nil for an untyped table.
+	Types map[string]columnType `json:"types,omitempty"`
+	// ColumnMetadata is the metadata of each column, by column name.
+	ColumnMetadata map[string][]metadata `json:"columnMetadata,omitempty"`
+}
+
+// key is where the table is stored in state.Tables.
+func (t *table) key() string { return objectKey(t.Branch, t.ID) }
+
+// objectKey is the state key of a bucket or table id in a branch (0: the default branch).
+func objectKey(branch int64, id string) string {
+	if branch == 0 {
+		return id
+	}
+	return fmt.Sprintf("%d/%s", branch, id)
+}
+
+type branch struct {
+	ID          int64     `json:"id"`
+	Name        string    `json:"name"`
+	Description string    `json:"description"`
+	Created     time.Time `json:"created"`
 }
 
 type metadata struct {
@@ -99,6 +128,8 @@ type token struct {
 	IsMaster              bool              `json:"isMaster"`
 	CanManageBuckets      bool              `json:"canManageBuckets"`
 	CanReadAllFileUploads bool              `json:"canReadAllFileUploads"`
+	CanPurgeTrash         bool              `json:"canPurgeTrash"`
+	ComponentAccess       []string          `json:"componentAccess,omitempty"`
 	BucketPermissions     map[string]string `json:"bucketPermissions"`
 }
 
@@ -119,12 +150,13 @@ type event struct {
 
 func newState() *state {
 	return &state{
-		NextID:  1000,
-		Buckets: map[string]*bucket{},
-		Tables:  map[string]*table{},
-		Files:   map[int64]*file{},
-		Jobs:    map[int64]*job{},
-		Tokens:  map[string]*token{},
+		NextID:   1000,
+		Buckets:  map[string]*bucket{},
+		Tables:   map[string]*table{},
+		Files:    map[int64]*file{},
+		Jobs:     map[int64]*job{},
+		Tokens:   map[string]*token{},
+		Branches: map[int64]*branch{},
 	}
 }
 

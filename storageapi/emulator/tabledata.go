@@ -22,7 +22,7 @@ func (e *Emulator) tablePath(id string) string {
 
 // readRowsLocked reads a table's rows (without the header); e.mu must be held.
 func (e *Emulator) readRowsLocked(t *table) ([][]string, error) {
-	data, err := os.ReadFile(e.tablePath(t.ID))
+	data, err := os.ReadFile(e.tablePath(t.key()))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
@@ -49,7 +49,7 @@ func (e *Emulator) writeRowsLocked(t *table, rows [][]string) error {
 	if err := w.WriteAll(rows); err != nil {
 		return fmt.Errorf("write table %s: %w", t.ID, err)
 	}
-	if err := writeFileAtomic(e.tablePath(t.ID), buf.Bytes()); err != nil {
+	if err := writeFileAtomic(e.tablePath(t.key()), buf.Bytes()); err != nil {
 		return err
 	}
 	t.RowsCount = int64(len(rows))
@@ -61,7 +61,7 @@ func (e *Emulator) writeRowsLocked(t *table, rows [][]string) error {
 // e.mu must be held. The table file gets its header when it has none yet. A failed append is
 // cut back, so the file holds either the old rows or the old and the new ones.
 func (e *Emulator) appendRowsLocked(t *table, rows [][]string) error {
-	path := e.tablePath(t.ID)
+	path := e.tablePath(t.key())
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("append to table %s: %w", t.ID, err)
 	}
@@ -99,10 +99,12 @@ func (e *Emulator) handleDataPreview(w http.ResponseWriter, r *http.Request, tok
 	limit := 100
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxPreviewRows {
-			return errInvalid("limit must be between 1 and %d, got %q", maxPreviewRows, v)
+		if err != nil || n < 0 || n > maxPreviewRows {
+			return errInvalid("limit must be between 0 (the default) and %d, got %q", maxPreviewRows, v)
 		}
-		limit = n
+		if n > 0 {
+			limit = n
+		}
 	}
 	format := q.Get("format")
 	if format == "" {
@@ -112,7 +114,7 @@ func (e *Emulator) handleDataPreview(w http.ResponseWriter, r *http.Request, tok
 		return errInvalid("format must be rfc or json, got %q", format)
 	}
 	e.mu.Lock()
-	t, err := e.tableLocked(r.PathValue("table"), tok, false)
+	t, err := e.requestTableLocked(r, tok, false)
 	if err != nil {
 		e.mu.Unlock()
 		return err
@@ -121,6 +123,9 @@ func (e *Emulator) handleDataPreview(w http.ResponseWriter, r *http.Request, tok
 	rows, err := e.readRowsLocked(t)
 	e.mu.Unlock()
 	if err != nil {
+		return err
+	}
+	if rows, err = filterAndOrder(columns, rows, q); err != nil {
 		return err
 	}
 	columns, rows, err = selectColumns(columns, rows, q.Get("columns"))

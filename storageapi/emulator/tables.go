@@ -9,19 +9,7 @@ import (
 )
 
 func (e *Emulator) tableJSON(base string, t *table) map[string]any {
-	b := e.st.Buckets[t.BucketID]
-	cols := make([]any, 0, len(t.Columns))
-	for _, c := range t.Columns {
-		def := map[string]any{"type": "VARCHAR", "nullable": !slices.Contains(t.PrimaryKey, c)}
-		if !slices.Contains(t.PrimaryKey, c) {
-			def["length"] = "16777216"
-		}
-		cols = append(cols, map[string]any{"name": c, "definition": def, "basetype": "STRING"})
-	}
-	meta := make([]any, 0, len(t.Metadata))
-	for _, m := range t.Metadata {
-		meta = append(meta, map[string]any{"id": m.ID, "key": m.Key, "value": m.Value, "provider": m.Provider, "timestamp": formatTime(m.Timestamp)})
-	}
+	b := e.st.Buckets[objectKey(t.Branch, t.BucketID)]
 	out := map[string]any{
 		"uri":            base + "/v2/storage/tables/" + t.ID,
 		"id":             t.ID,
@@ -33,14 +21,42 @@ func (e *Emulator) tableJSON(base string, t *table) map[string]any {
 		"lastChangeDate": formatTimePtr(t.LastChangeDate),
 		"rowsCount":      t.RowsCount,
 		"dataSizeBytes":  t.DataSizeBytes,
-		"isTyped":        true,
+		"isTyped":        t.Types != nil,
 		"columns":        t.Columns,
-		"definition":     map[string]any{"primaryKeysNames": nonNil(t.PrimaryKey), "columns": cols},
-		"metadata":       meta,
-		"columnMetadata": []any{},
+		"metadata":       metadataJSON(t.Metadata),
+		"columnMetadata": e.columnMetadataJSON(t),
+	}
+	if t.RowsCount == 0 {
+		out["dataSizeBytes"] = 0 // Storage counts data, not the emulator's header line
+	}
+	if t.Types != nil {
+		out["definition"] = definitionJSON(t)
 	}
 	if b != nil {
-		out["bucket"] = map[string]any{"id": b.ID, "name": b.Name, "stage": b.Stage, "displayName": b.DisplayName}
+		out["bucket"] = map[string]any{"id": b.ID, "uri": base + "/v2/storage/buckets/" + b.ID, "name": b.Name, "stage": b.Stage,
+			"displayName": b.DisplayName, "description": b.Description, "created": formatTime(b.Created),
+			"lastChangeDate": nil, "isReadOnly": false, "backend": "snowflake"}
+	}
+	return out
+}
+
+func metadataJSON(list []metadata) []any {
+	out := make([]any, 0, len(list))
+	for _, m := range list {
+		out = append(out, map[string]any{"id": m.ID, "key": m.Key, "value": m.Value, "provider": m.Provider, "timestamp": formatTime(m.Timestamp)})
+	}
+	return out
+}
+
+// columnMetadataJSON is {"column": [metadata...]}, or [] when no column has any (Storage
+// sends an empty JSON array then, which go-client accepts).
+func (e *Emulator) columnMetadataJSON(t *table) any {
+	if len(t.ColumnMetadata) == 0 {
+		return []any{}
+	}
+	out := map[string]any{}
+	for c, list := range t.ColumnMetadata {
+		out[c] = metadataJSON(list)
 	}
 	return out
 }
@@ -54,40 +70,60 @@ func nonNil[T any](s []T) []T {
 
 // tableTask is the work of a tableDefinitionCreate job.
 type tableTask struct {
-	BucketID   string   `json:"bucketId"`
-	Name       string   `json:"name"`
-	Columns    []string `json:"columns"`
-	PrimaryKey []string `json:"primaryKey"`
+	Branch     int64                 `json:"branch,omitempty"`
+	BucketID   string                `json:"bucketId"`
+	Name       string                `json:"name"`
+	Columns    []string              `json:"columns"`
+	PrimaryKey []string              `json:"primaryKey"`
+	Types      map[string]columnType `json:"types,omitempty"` // nil: an untyped table
 }
 
 func (e *Emulator) handleCreateTable(w http.ResponseWriter, r *http.Request, tok *token) error {
 	var body struct {
-		Name             string   `json:"name"`
-		PrimaryKeysNames []string `json:"primaryKeysNames"`
-		Columns          []struct {
-			Name string `json:"name"`
-		} `json:"columns"`
+		Name             string       `json:"name"`
+		PrimaryKeysNames []string     `json:"primaryKeysNames"`
+		Columns          []columnBody `json:"columns"`
 	}
 	if err := decodeBody(r, &body); err != nil {
 		return err
 	}
 	task := tableTask{BucketID: r.PathValue("bucket"), Name: body.Name, PrimaryKey: body.PrimaryKeysNames}
+	typed := 0
 	for _, c := range body.Columns {
 		task.Columns = append(task.Columns, c.Name)
+		ct, ok, err := typeOf(c, slices.Contains(body.PrimaryKeysNames, c.Name))
+		if err != nil {
+			return err
+		}
+		if ok {
+			if task.Types == nil {
+				task.Types = map[string]columnType{}
+			}
+			task.Types[c.Name] = ct
+			typed++
+		}
+	}
+	if typed > 0 && typed < len(body.Columns) {
+		return errInvalid("Either every column or none has a type (basetype or definition)")
 	}
 	if err := validateTable(task); err != nil {
 		return err
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if _, err := e.bucketLocked(task.BucketID, tok); err != nil {
+	branch, err := e.requestBranchLocked(r)
+	if err != nil {
+		return err
+	}
+	task.Branch = branch
+	if _, err := e.bucketLocked(branch, task.BucketID, tok); err != nil {
 		return err
 	}
 	if !tok.canWriteBucket(task.BucketID) {
 		return errForbidden("You don't have write access to the bucket %s", task.BucketID)
 	}
 	id := task.BucketID + "." + task.Name
-	if _, ok := e.st.Tables[id]; ok {
+	if _, ok := e.st.Tables[objectKey(branch, id)]; ok {
 		return errorf(http.StatusBadRequest, "storage.tables.alreadyExists", "The table %q already exists", id)
 	}
 	params := map[string]any{"name": task.Name, "primaryKeysNames": nonNil(task.PrimaryKey), "columns": body.Columns}
@@ -129,28 +165,42 @@ func (e *Emulator) createTableLocked(raw json.RawMessage) (*table, error) {
 		return nil, fmt.Errorf("decode task: %w", err)
 	}
 	id := task.BucketID + "." + task.Name
-	if _, ok := e.st.Buckets[task.BucketID]; !ok {
+	if _, ok := e.st.Buckets[objectKey(task.Branch, task.BucketID)]; !ok {
 		return nil, &jobFailure{code: "storage.buckets.notFound", message: "Bucket " + task.BucketID + " not found"}
 	}
-	if _, ok := e.st.Tables[id]; ok {
+	if _, ok := e.st.Tables[objectKey(task.Branch, id)]; ok {
 		return nil, &jobFailure{code: "storage.tables.alreadyExists", message: "The table " + id + " already exists"}
 	}
-	t := &table{ID: id, BucketID: task.BucketID, Name: task.Name, Columns: task.Columns, PrimaryKey: task.PrimaryKey, Created: now()}
+	t := &table{Branch: task.Branch, ID: id, BucketID: task.BucketID, Name: task.Name, Columns: task.Columns,
+		PrimaryKey: task.PrimaryKey, Created: now(), Types: task.Types}
 	if err := e.writeRowsLocked(t, nil); err != nil {
 		return nil, err
 	}
-	e.st.Tables[id] = t
+	e.st.Tables[t.key()] = t
 	return t, nil
 }
 
-// tableLocked finds a table the token may read (or write); e.mu must be held.
-func (e *Emulator) tableLocked(id string, tok *token, write bool) (*table, error) {
-	t, ok := e.st.Tables[id]
+// requestTableLocked finds the request's table ({branch} and {table} path values) the token
+// may read (or write); e.mu must be held.
+func (e *Emulator) requestTableLocked(r *http.Request, tok *token, write bool) (*table, error) {
+	branch, err := e.requestBranchLocked(r)
+	if err != nil {
+		return nil, err
+	}
+	return e.tableLocked(branch, r.PathValue("table"), tok, write)
+}
+
+// tableLocked finds a table of the branch the token may read (or write); e.mu must be held.
+func (e *Emulator) tableLocked(branch int64, id string, tok *token, write bool) (*table, error) {
+	t, ok := e.st.Tables[objectKey(branch, id)]
 	if !ok {
 		return nil, errorf(http.StatusNotFound, "storage.tables.notFound", "The table %q was not found in the bucket %q in the project \"%d\"", id, bucketOf(id), e.cfg.ProjectID)
 	}
-	if !tok.canReadBucket(t.BucketID) || (write && !tok.canWriteBucket(t.BucketID)) {
+	if !tok.canReadBucket(t.BucketID) {
 		return nil, errForbidden("You don't have access to the table %s", id)
+	}
+	if write && !tok.canWriteBucket(t.BucketID) {
+		return nil, errForbidden("You don't have write access to the bucket %s", t.BucketID)
 	}
 	return t, nil
 }
@@ -158,7 +208,7 @@ func (e *Emulator) tableLocked(id string, tok *token, write bool) (*table, error
 func (e *Emulator) handleGetTable(w http.ResponseWriter, r *http.Request, tok *token) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	t, err := e.tableLocked(r.PathValue("table"), tok, false)
+	t, err := e.requestTableLocked(r, tok, false)
 	if err != nil {
 		return err
 	}
@@ -169,10 +219,14 @@ func (e *Emulator) handleGetTable(w http.ResponseWriter, r *http.Request, tok *t
 func (e *Emulator) handleListTables(w http.ResponseWriter, r *http.Request, tok *token) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	branch, err := e.requestBranchLocked(r)
+	if err != nil {
+		return err
+	}
 	ids := make([]string, 0, len(e.st.Tables))
-	for id, t := range e.st.Tables {
-		if tok.canReadBucket(t.BucketID) {
-			ids = append(ids, id)
+	for key, t := range e.st.Tables {
+		if t.Branch == branch && tok.canReadBucket(t.BucketID) {
+			ids = append(ids, key)
 		}
 	}
 	slices.Sort(ids)
@@ -184,13 +238,21 @@ func (e *Emulator) handleListTables(w http.ResponseWriter, r *http.Request, tok 
 	return nil
 }
 
+type metadataEntry struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// handleSetMetadata creates or updates table metadata and column metadata (go-client sends
+// the columns' entries as {"columnsMetadata": {"all": [{columnName, key, value}]}}).
 func (e *Emulator) handleSetMetadata(w http.ResponseWriter, r *http.Request, tok *token) error {
 	var body struct {
-		Provider string `json:"provider"`
-		Metadata []struct {
-			Key   string `json:"key"`
-			Value string `json:"value"`
-		} `json:"metadata"`
+		Provider        string          `json:"provider"`
+		Metadata        []metadataEntry `json:"metadata"`
+		ColumnsMetadata map[string][]struct {
+			ColumnName string `json:"columnName"`
+			metadataEntry
+		} `json:"columnsMetadata"`
 	}
 	if err := decodeBody(r, &body); err != nil {
 		return err
@@ -200,22 +262,53 @@ func (e *Emulator) handleSetMetadata(w http.ResponseWriter, r *http.Request, tok
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	t, err := e.tableLocked(r.PathValue("table"), tok, true)
+	t, err := e.requestTableLocked(r, tok, true)
 	if err != nil {
 		return err
 	}
+	for group, entries := range body.ColumnsMetadata {
+		for _, m := range entries {
+			col := m.ColumnName
+			if col == "" {
+				col = group // the form keyed by column name
+			}
+			if !slices.Contains(t.Columns, col) {
+				return errInvalid("Column %q is not a column of the table %s", col, t.ID)
+			}
+		}
+	}
 	for _, m := range body.Metadata {
-		i := slices.IndexFunc(t.Metadata, func(x metadata) bool { return x.Key == m.Key && x.Provider == body.Provider })
-		entry := metadata{ID: fmt.Sprint(e.st.nextID()), Key: m.Key, Value: m.Value, Provider: body.Provider, Timestamp: now()}
-		if i >= 0 {
-			t.Metadata[i] = entry
-		} else {
-			t.Metadata = append(t.Metadata, entry)
+		t.Metadata = e.upsertMetadata(t.Metadata, body.Provider, m)
+	}
+	for group, entries := range body.ColumnsMetadata {
+		for _, m := range entries {
+			col := m.ColumnName
+			if col == "" {
+				col = group
+			}
+			if t.ColumnMetadata == nil {
+				t.ColumnMetadata = map[string][]metadata{}
+			}
+			t.ColumnMetadata[col] = e.upsertMetadata(t.ColumnMetadata[col], body.Provider, m.metadataEntry)
 		}
 	}
 	if err := e.saveLocked(); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"metadata": e.tableJSON(e.baseURL(r), t)["metadata"], "columnsMetadata": map[string]any{}})
+	columns := e.columnMetadataJSON(t)
+	if _, empty := columns.([]any); empty {
+		columns = map[string]any{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"metadata": metadataJSON(t.Metadata), "columnsMetadata": columns})
 	return nil
+}
+
+// upsertMetadata replaces the provider's entry of the key or appends one.
+func (e *Emulator) upsertMetadata(list []metadata, provider string, m metadataEntry) []metadata {
+	entry := metadata{ID: fmt.Sprint(e.st.nextID()), Key: m.Key, Value: m.Value, Provider: provider, Timestamp: now()}
+	if i := slices.IndexFunc(list, func(x metadata) bool { return x.Key == m.Key && x.Provider == provider }); i >= 0 {
+		list[i] = entry
+		return list
+	}
+	return append(list, entry)
 }

@@ -40,11 +40,15 @@ func (e *Emulator) tokenJSON(t *token, withSecret bool) map[string]any {
 		"canManageBuckets":      t.CanManageBuckets,
 		"canManageTokens":       t.IsMaster,
 		"canReadAllFileUploads": t.CanReadAllFileUploads,
+		"canPurgeTrash":         t.CanPurgeTrash,
 		"bucketPermissions":     perms,
 		"owner": map[string]any{
 			"id": e.cfg.ProjectID, "name": "Emulated project", "features": []string{},
 			"defaultBackend": "snowflake", "fileStorageProvider": "azure",
 		},
+	}
+	if len(t.ComponentAccess) > 0 {
+		m["componentAccess"] = t.ComponentAccess
 	}
 	if t.IsMaster {
 		m["admin"] = map[string]any{"id": 1, "name": "Emulator Admin", "role": "admin"}
@@ -55,13 +59,19 @@ func (e *Emulator) tokenJSON(t *token, withSecret bool) map[string]any {
 	return m
 }
 
+// handleIndex answers the index: the configured services of the stack (Keboola clients
+// find every other service's URL there) and features.
 func (e *Emulator) handleIndex(w http.ResponseWriter, _ *http.Request, _ *token) error {
+	services := make([]any, 0, len(e.cfg.Services))
+	for _, s := range e.cfg.Services {
+		services = append(services, map[string]any{"id": s.ID, "url": s.URL})
+	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"api":           "storage",
 		"documentation": "https://keboola.docs.apiary.io/",
 		"version":       "v2",
-		"services":      []any{},
-		"features":      []string{},
+		"services":      services,
+		"features":      nonNil(e.cfg.Features),
 		"urlTemplates":  map[string]string{},
 	})
 	return nil
@@ -69,11 +79,6 @@ func (e *Emulator) handleIndex(w http.ResponseWriter, _ *http.Request, _ *token)
 
 func (e *Emulator) handleVerifyToken(w http.ResponseWriter, _ *http.Request, tok *token) error {
 	writeJSON(w, http.StatusOK, e.tokenJSON(tok, false))
-	return nil
-}
-
-func (e *Emulator) handleDevBranches(w http.ResponseWriter, _ *http.Request, _ *token) error {
-	writeJSON(w, http.StatusOK, []any{map[string]any{"id": 1, "name": "Main", "description": "", "isDefault": true}})
 	return nil
 }
 
@@ -86,6 +91,8 @@ func (e *Emulator) handleCreateToken(w http.ResponseWriter, r *http.Request, tok
 		BucketPermissions     map[string]string `json:"bucketPermissions"`
 		CanManageBuckets      flexBool          `json:"canManageBuckets"`
 		CanReadAllFileUploads flexBool          `json:"canReadAllFileUploads"`
+		CanPurgeTrash         flexBool          `json:"canPurgeTrash"`
+		ComponentAccess       []string          `json:"componentAccess"`
 		ExpiresIn             flexInt           `json:"expiresIn"`
 	}
 	if err := decodeBody(r, &body); err != nil {
@@ -102,7 +109,7 @@ func (e *Emulator) handleCreateToken(w http.ResponseWriter, r *http.Request, tok
 	t := &token{
 		ID: fmt.Sprint(id), Secret: fmt.Sprintf("%d-%d-%s", e.cfg.ProjectID, id, randomHex(20)), Description: body.Description,
 		Created: now(), CanManageBuckets: bool(body.CanManageBuckets), CanReadAllFileUploads: bool(body.CanReadAllFileUploads),
-		BucketPermissions: body.BucketPermissions,
+		BucketPermissions: body.BucketPermissions, CanPurgeTrash: bool(body.CanPurgeTrash), ComponentAccess: body.ComponentAccess,
 	}
 	if body.ExpiresIn > 0 {
 		exp := now().Add(time.Duration(body.ExpiresIn) * time.Second)

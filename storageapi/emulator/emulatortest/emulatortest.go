@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -107,4 +108,10 @@ func (s *Server) Rows(t testing.TB, tableID string) [][]string {
 		t.Fatalf("table %s: %v", tableID, err)
 	}
 	return records[1:]
+}
+
+// BranchRows is Rows of a table in a development branch.
+func (s *Server) BranchRows(t testing.TB, branchID int64, tableID string) [][]string {
+	t.Helper()
+	return s.Rows(t, strconv.FormatInt(branchID, 10)+"/"+tableID)
 }
