@@ -16,12 +16,13 @@ import (
 func ensureTopic(ctx context.Context, adm *kadm.Client, cfg Config) error {
 	compact := "compact"
 	resp, err := adm.CreateTopic(ctx, 1, int16(cfg.ReplicationFactor), map[string]*string{"cleanup.policy": &compact}, cfg.Topic)
+	if err == nil {
+		err = resp.Err
+	}
 	switch {
-	case err == nil && resp.Err == nil:
-		return nil
-	case err == nil && errors.Is(resp.Err, kerr.TopicAlreadyExists):
 	case err == nil:
-		return fmt.Errorf("cluster.configTopic: create topic %q: %w", cfg.Topic, resp.Err)
+		return nil
+	case errors.Is(err, kerr.TopicAlreadyExists):
 	default:
 		return fmt.Errorf("create topic %q: %w", cfg.Topic, err)
 	}
