@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kbridge/kbridge/bridge/cluster"
 )
@@ -188,5 +191,47 @@ func TestWriteAfterStop(t *testing.T) {
 	defer cancel()
 	if _, err := m.Put(ctx, "k", 0, []byte("v")); err == nil || errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("put on a stopped member: %v", err)
+	}
+}
+
+// A member is not ready while it has not applied the log it found at boot: here its fetches
+// are held by the broker, and it becomes ready, with the whole state, once they are answered.
+func TestReadyOnlyWhenCaughtUp(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t)
+	m1 := startMember(t, c, config("m1"))
+	for _, k := range []string{"a", "b", "c"} {
+		mustPut(t, m1, k, 0, k)
+	}
+	release := make(chan struct{})
+	var held atomic.Int32
+	c.ControlKey(kmsg.Fetch.Int16(), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		for _, tp := range req.(*kmsg.FetchRequest).Topics {
+			for _, p := range tp.Partitions {
+				if p.FetchOffset == 0 { // the late member's: m1 is past offset 0
+					held.Add(1)
+					c.SleepControl(func() { <-release })
+				}
+			}
+		}
+		return nil, nil, false
+	})
+	late := runMember(t, c, config("late"))
+	eventually(t, 10*time.Second, "the late member's fetch reaches the broker", func() bool { return held.Load() >= 1 })
+	select {
+	case <-late.Ready():
+		t.Fatal("ready before applying the log")
+	default:
+	}
+	if n := len(late.Snapshot()); n != 0 {
+		t.Fatalf("%d keys without a fetch answered", n)
+	}
+	close(release)
+	if err := late.CaughtUp(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if got := render(late.Snapshot()); got != "a@1=a b@1=b c@1=c " {
+		t.Fatalf("ready with %q", got)
 	}
 }
