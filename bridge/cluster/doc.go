@@ -7,6 +7,10 @@
 // everything committed when it started. A write is a record carrying the writer's expected
 // version; the writer answers after its own member has applied the record.
 //
+// Statuses is the second, simpler topic, as Connect's status topic: every member publishes its
+// own statuses under "<member>/<key>", without versions (one writer per key), and reads
+// everyone's.
+//
 // Invariants:
 //   - One partition: every member applies the same records in the same order, with the same
 //     deterministic rule, so every member reaches the same state. Nothing is decided outside

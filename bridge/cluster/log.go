@@ -81,7 +81,8 @@ func (l *Log) Run(ctx context.Context) error {
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	if err := ensureTopic(ctx, adm, l.cfg); err != nil {
+	spec := topicSpec{name: l.cfg.Topic, key: "cluster.configTopic", replicationFactor: l.cfg.ReplicationFactor, onePartition: true}
+	if err := ensureTopic(ctx, adm, spec); err != nil {
 		return err
 	}
 	end, err := committedEnd(ctx, adm, l.cfg.Topic)

@@ -13,9 +13,10 @@ import (
 // ensureTopic creates the topic compacted with one partition, or checks that the one found is
 // so: more partitions would lose the total order, and deletion instead of compaction would
 // lose definitions after the retention time. Both are configuration errors naming the key.
-func ensureTopic(ctx context.Context, adm *kadm.Client, cfg Config) error {
+// The status topic may have more partitions: onePartition is false for it.
+func ensureTopic(ctx context.Context, adm *kadm.Client, t topicSpec) error {
 	compact := "compact"
-	resp, err := adm.CreateTopic(ctx, 1, int16(cfg.ReplicationFactor), map[string]*string{"cleanup.policy": &compact}, cfg.Topic)
+	resp, err := adm.CreateTopic(ctx, 1, int16(t.replicationFactor), map[string]*string{"cleanup.policy": &compact}, t.name)
 	if err == nil {
 		err = resp.Err
 	}
@@ -24,12 +25,21 @@ func ensureTopic(ctx context.Context, adm *kadm.Client, cfg Config) error {
 		return nil
 	case errors.Is(err, kerr.TopicAlreadyExists):
 	default:
-		return fmt.Errorf("create topic %q: %w", cfg.Topic, err)
+		return fmt.Errorf("create topic %q: %w", t.name, err)
 	}
-	return checkTopic(ctx, adm, cfg.Topic)
+	return checkTopic(ctx, adm, t)
 }
 
-func checkTopic(ctx context.Context, adm *kadm.Client, topic string) error {
+// topicSpec is a topic to ensure and the config key that names it.
+type topicSpec struct {
+	name              string
+	key               string // cluster.configTopic or cluster.statusTopic
+	replicationFactor int
+	onePartition      bool
+}
+
+func checkTopic(ctx context.Context, adm *kadm.Client, t topicSpec) error {
+	topic := t.name
 	details, err := adm.ListTopics(ctx, topic)
 	if err != nil {
 		return fmt.Errorf("describe topic %q: %w", topic, err)
@@ -38,9 +48,9 @@ func checkTopic(ctx context.Context, adm *kadm.Client, topic string) error {
 	if !ok || d.Err != nil {
 		return fmt.Errorf("describe topic %q: %w", topic, d.Err)
 	}
-	if n := len(d.Partitions); n != 1 {
-		return fmt.Errorf("cluster.configTopic: topic %q has %d partitions; it needs exactly one, so that every "+
-			"member applies the definitions in the same order: name a new topic, kbridge creates it", topic, n)
+	if n := len(d.Partitions); t.onePartition && n != 1 {
+		return fmt.Errorf("%s: topic %q has %d partitions; it needs exactly one, so that every "+
+			"member applies the definitions in the same order: name a new topic, kbridge creates it", t.key, topic, n)
 	}
 	configs, err := adm.DescribeTopicConfigs(ctx, topic)
 	if err != nil {
@@ -60,8 +70,8 @@ func checkTopic(ctx context.Context, adm *kadm.Client, topic string) error {
 		}
 	}
 	if !compactOnly(policy) {
-		return fmt.Errorf("cluster.configTopic: topic %q has cleanup.policy=%s; it needs cleanup.policy=compact, "+
-			"or definitions are deleted after the retention time", topic, policy)
+		return fmt.Errorf("%s: topic %q has cleanup.policy=%s; it needs cleanup.policy=compact, "+
+			"or what it holds is deleted after the retention time", t.key, topic, policy)
 	}
 	return nil
 }

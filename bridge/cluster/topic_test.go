@@ -123,6 +123,10 @@ func TestConfigValidate(t *testing.T) {
 		{"zero factor", func(c *cluster.Config) { c.ReplicationFactor = 0 }, "cluster.replicationFactor: "},
 		{"negative factor", func(c *cluster.Config) { c.ReplicationFactor = -2 }, "cluster.replicationFactor: "},
 		{"no member", func(c *cluster.Config) { c.Member = "" }, "cluster.member: "},
+		{"slash in member", func(c *cluster.Config) { c.Member = "pod/0" }, "cluster.member: "},
+		{"no status topic", func(c *cluster.Config) { c.StatusTopic = "" }, "cluster.statusTopic: "},
+		{"bad status topic", func(c *cluster.Config) { c.StatusTopic = "a b" }, "cluster.statusTopic: "},
+		{"one topic for both", func(c *cluster.Config) { c.StatusTopic = c.Topic }, "cluster.statusTopic: "},
 		{"no backoff", func(c *cluster.Config) { c.WriteRetryBackoff = 0 }, "cluster.writeRetryBackoff: "},
 	}
 	for _, tc := range cases {
@@ -136,7 +140,7 @@ func TestConfigValidate(t *testing.T) {
 			t.Errorf("%s: New and Validate disagree: %v, %v", tc.name, nerr, err)
 		}
 	}
-	if d := cluster.DefaultConfig(); d.Topic != "kbridge-configs" || d.ReplicationFactor != -1 {
+	if d := cluster.DefaultConfig(); d.Topic != "kbridge-configs" || d.StatusTopic != "kbridge-status" || d.ReplicationFactor != -1 {
 		t.Fatalf("defaults %+v", d)
 	}
 }
