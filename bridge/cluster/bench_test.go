@@ -20,7 +20,7 @@ func BenchmarkPut(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer c.Close()
-	l, err := cluster.New(config("m1"), []kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)}, nil)
+	l, err := cluster.New(config("m1"), []kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)}, nil, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

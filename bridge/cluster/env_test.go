@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/goleak"
@@ -33,8 +34,9 @@ func newCluster(t *testing.T, opts ...kfake.Opt) *kfake.Cluster {
 // member is one running Log and the changes it delivered.
 type member struct {
 	*cluster.Log
-	name   string
-	cancel context.CancelFunc
+	name    string
+	reg     *prometheus.Registry
+	cancel  context.CancelFunc
 	errc   chan error
 
 	mu      sync.Mutex
@@ -62,11 +64,13 @@ func startMember(t *testing.T, c *kfake.Cluster, cfg cluster.Config) *member {
 // runMember starts a member without waiting for it to catch up.
 func runMember(t *testing.T, c *kfake.Cluster, cfg cluster.Config) *member {
 	t.Helper()
-	l, err := cluster.New(cfg, []kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)}, nil)
+	reg := prometheus.NewRegistry()
+	metrics := cluster.NewMetrics(reg)
+	l, err := cluster.New(cfg, []kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)}, nil, metrics)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &member{Log: l, name: cfg.Member, errc: make(chan error, 1)}
+	m := &member{Log: l, name: cfg.Member, errc: make(chan error, 1), reg: reg}
 	l.OnChange(func(ch cluster.Change) {
 		m.mu.Lock()
 		m.changes = append(m.changes, ch)
@@ -137,4 +141,24 @@ func mustPut(t *testing.T, m *member, key string, expected int64, value string) 
 func isConflict(err error) bool {
 	var ce *cluster.ConflictError
 	return errors.Is(err, cluster.ErrConflict) && errors.As(err, &ce)
+}
+
+// count is a counter of the member's registry, by name and label value, 0 when absent.
+func (m *member) count(t *testing.T, name, label string) int {
+	t.Helper()
+	families, err := m.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, mt := range f.GetMetric() {
+			if lp := mt.GetLabel(); len(lp) == 1 && lp[0].GetValue() == label {
+				return int(mt.GetCounter().GetValue())
+			}
+		}
+	}
+	return 0
 }

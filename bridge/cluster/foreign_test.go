@@ -69,6 +69,11 @@ func TestUnfencedRecordsDecidedAlike(t *testing.T) {
 	if got := strings.Join(keys, " "); got != "a d d e" {
 		t.Fatalf("m1 delivered changes of %q", got)
 	}
+	for _, m := range []*member{m1, m2} {
+		if a, r := m.count(t, "kbridge_cluster_records_total", "accepted"), m.count(t, "kbridge_cluster_records_total", "refused"); a != 4 || r != 5 {
+			t.Errorf("%s: %d records accepted, %d refused; want 4 and 5", m.name, a, r)
+		}
+	}
 	if v := mustPut(t, m2, "a", 1, "three"); v != 2 {
 		t.Fatalf("version %d", v)
 	}

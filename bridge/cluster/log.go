@@ -22,6 +22,7 @@ type Log struct {
 	cfg      Config
 	opts     []kgo.Opt
 	logger   *slog.Logger
+	metrics  *Metrics
 	onChange func(Change)
 
 	mu       sync.Mutex
@@ -43,16 +44,19 @@ type outcome struct {
 }
 
 // New checks the config; it starts nothing. opts reach the brokers (seed brokers, TLS, SASL),
-// e.g. kafka.ClientConfig.Options.
-func New(cfg Config, opts []kgo.Opt, logger *slog.Logger) (*Log, error) {
+// e.g. kafka.ClientConfig.Options; a nil logger discards, nil metrics are kept unregistered.
+func New(cfg Config, opts []kgo.Opt, logger *slog.Logger, metrics *Metrics) (*Log, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	if metrics == nil {
+		metrics = NewMetrics(nil)
+	}
 	return &Log{
-		cfg: cfg, opts: slices.Clone(opts), logger: logger.With("component", "cluster"),
+		cfg: cfg, opts: slices.Clone(opts), logger: logger.With("component", "cluster"), metrics: metrics,
 		state: state{}, bootEnd: -1, advanced: make(chan struct{}), waiters: map[int64]chan outcome{},
 		ready: make(chan struct{}), done: make(chan struct{}),
 	}, nil
@@ -141,6 +145,7 @@ func (l *Log) applyRecord(r *kgo.Record) {
 	l.mu.Lock()
 	if data && err == nil {
 		change, accepted, version = l.state.apply(w)
+		l.metrics.Keys.Set(float64(len(l.state)))
 	}
 	replay := r.Offset < l.bootEnd
 	waiter := l.waiters[r.Offset]
@@ -152,6 +157,9 @@ func (l *Log) applyRecord(r *kgo.Record) {
 	l.mu.Unlock()
 	if err != nil {
 		l.logger.Warn("shared definition record refused", "offset", r.Offset, "error", err)
+	}
+	if data {
+		l.metrics.Records.WithLabelValues(outcomeLabel(accepted)).Inc()
 	}
 	if accepted && l.onChange != nil {
 		change.Offset, change.Replay = r.Offset, replay
@@ -221,4 +229,11 @@ func (l *Log) waitApplied(ctx context.Context, end int64) error {
 			return errStopped
 		}
 	}
+}
+
+func outcomeLabel(accepted bool) string {
+	if accepted {
+		return "accepted"
+	}
+	return "refused"
 }

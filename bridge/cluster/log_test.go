@@ -84,6 +84,14 @@ func TestConcurrentPutsOneWins(t *testing.T) {
 	want := render(ms[0].Snapshot())
 	for _, m := range ms {
 		eventually(t, 2*time.Second, m.name+" has the same state as m1", func() bool { return render(m.Snapshot()) == want })
+		if a, r := m.count(t, "kbridge_cluster_records_total", "accepted"), m.count(t, "kbridge_cluster_records_total", "refused"); a != 5 || r != 0 {
+			t.Errorf("%s applied %d records, refused %d: a losing write was committed", m.name, a, r)
+		}
+	}
+	ok := ms[0].count(t, "kbridge_cluster_writes_total", "ok") + ms[1].count(t, "kbridge_cluster_writes_total", "ok")
+	conflicts := ms[0].count(t, "kbridge_cluster_writes_total", "conflict") + ms[1].count(t, "kbridge_cluster_writes_total", "conflict")
+	if ok != 5 || conflicts != 5 {
+		t.Fatalf("metrics count %d ok and %d conflicts, want 5 and 5", ok, conflicts)
 	}
 }
 

@@ -85,7 +85,7 @@ func TestExistingTopicRefused(t *testing.T) {
 			if _, err := admin(t, c).CreateTopic(context.Background(), tc.partitions, 1, tc.configs, cluster.DefaultTopic); err != nil {
 				t.Fatal(err)
 			}
-			l, err := cluster.New(config("m1"), []kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)}, nil)
+			l, err := cluster.New(config("m1"), []kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)}, nil, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -136,7 +136,7 @@ func TestConfigValidate(t *testing.T) {
 		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.HasPrefix(err.Error(), tc.want)) {
 			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
 		}
-		if _, nerr := cluster.New(cfg, nil, nil); (nerr == nil) != (err == nil) {
+		if _, nerr := cluster.New(cfg, nil, nil, nil); (nerr == nil) != (err == nil) {
 			t.Errorf("%s: New and Validate disagree: %v, %v", tc.name, nerr, err)
 		}
 	}

@@ -50,8 +50,10 @@ func (l *Log) write(ctx context.Context, w write) (int64, error) {
 	for {
 		version, err := l.writeOnce(ctx, w)
 		if !errors.Is(err, errFenced) {
+			l.metrics.Writes.WithLabelValues(resultLabel(err)).Inc()
 			return version, err
 		}
+		l.metrics.Fenced.Inc()
 		l.logger.Debug("shared definition write fenced, retrying", "key", w.key, "error", err)
 		wait := backoff/2 + rand.N(backoff) // jitter, so two fenced writers do not meet again
 		select {
@@ -151,4 +153,14 @@ func fenced(err error) error {
 		return fmt.Errorf("%w: %w", errFenced, err)
 	}
 	return err
+}
+
+func resultLabel(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, ErrConflict):
+		return "conflict"
+	}
+	return "error"
 }
