@@ -107,3 +107,45 @@ func keysOf(recs []*kgo.Record) []string {
 	}
 	return out
 }
+
+// A writer that died inside its transaction holds back nothing for long: a member starting
+// meanwhile is ready with what was committed, the next write fences the dead writer's
+// transaction, and its record is never applied, compaction or not.
+func TestAbandonedTransaction(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t)
+	m1 := startMember(t, c, config("m1"))
+	mustPut(t, m1, "k", 0, "committed")
+	dead, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.TransactionalID(cluster.DefaultTopic+".writer"),
+		kgo.DefaultProduceTopic(cluster.DefaultTopic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dead.Close()
+	if err := dead.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := dead.ProduceSync(ctxT(t), rec("k", "1", "never committed")).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	m2 := startMember(t, c, config("m2"))
+	if got := render(m2.Snapshot()); got != "k@1=committed " {
+		t.Fatalf("member started beside an open transaction has %q", got)
+	}
+	if v := mustPut(t, m2, "k", 1, "next"); v != 2 {
+		t.Fatalf("version %d", v)
+	}
+	eventually(t, 2*time.Second, "m1 takes the write after the fenced one", func() bool { return render(m1.Snapshot()) == "k@2=next " })
+	for _, m := range []*member{m1, m2} {
+		if n := m.count(t, "kbridge_cluster_records_total", "accepted"); n != 2 {
+			t.Fatalf("%s applied %d records, want 2", m.name, n)
+		}
+	}
+	if err := dead.EndTransaction(ctxT(t), kgo.TryCommit); err == nil {
+		t.Fatal("the fenced writer committed")
+	}
+	c.Compact()
+	if got := render(startMember(t, c, config("m3")).Snapshot()); got != "k@2=next " {
+		t.Fatalf("after compaction a new member has %q", got)
+	}
+}
