@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -241,5 +242,36 @@ func TestReadyOnlyWhenCaughtUp(t *testing.T) {
 	}
 	if got := render(late.Snapshot()); got != "a@1=a b@1=b c@1=c " {
 		t.Fatalf("ready with %q", got)
+	}
+}
+
+// Three members increment one counter by compare-and-set, retrying on conflicts: no increment
+// is lost or doubled, so the final version and value are the number of successful writes.
+func TestCompareAndSetCounter(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t)
+	ms := []*member{startMember(t, c, config("m1")), startMember(t, c, config("m2")), startMember(t, c, config("m3"))}
+	const perMember = 8
+	var wg sync.WaitGroup
+	for _, m := range ms {
+		wg.Go(func() {
+			for done := 0; done < perMember; {
+				e, _ := m.Get("counter")
+				n, _ := strconv.Atoi(string(e.Value)) // 0 before the first write
+				_, err := m.Put(ctxT(t), "counter", e.Version, fmt.Append(nil, n+1))
+				switch {
+				case err == nil:
+					done++
+				case !isConflict(err):
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	const want = "counter@24=24 "
+	for _, m := range ms {
+		eventually(t, 2*time.Second, m.name+" has the final count", func() bool { return render(m.Snapshot()) == want })
 	}
 }
