@@ -34,9 +34,9 @@ func newCluster(t *testing.T, opts ...kfake.Opt) *kfake.Cluster {
 // member is one running Log and the changes it delivered.
 type member struct {
 	*cluster.Log
-	name    string
-	reg     *prometheus.Registry
-	cancel  context.CancelFunc
+	name   string
+	reg    *prometheus.Registry
+	cancel context.CancelFunc
 	errc   chan error
 
 	mu      sync.Mutex
