@@ -130,3 +130,31 @@ func TestStatusTopic(t *testing.T) {
 		t.Fatalf("run on a deleting status topic: %v", err)
 	}
 }
+
+// An existing compacted status topic with several partitions is read whole: every member
+// reads every status, whichever partition holds it, and a late member is ready with all.
+func TestStatusTopicWithPartitions(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t)
+	compact := "compact"
+	if _, err := admin(t, c).CreateTopic(context.Background(), 4, 1, map[string]*string{"cleanup.policy": &compact}, cluster.DefaultStatusTopic); err != nil {
+		t.Fatal(err)
+	}
+	s1, _ := statusMember(t, c, "m1")
+	s2, _ := statusMember(t, c, "m2")
+	for i := range 12 {
+		for _, s := range []*cluster.Statuses{s1, s2} {
+			if err := s.Publish(ctxT(t), fmt.Sprintf("task/%d", i), []byte("RUNNING")); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	late, _ := statusMember(t, c, "late")
+	for i := range 12 {
+		key := fmt.Sprintf("task/%d", i)
+		if got := renderStatuses(late.Of(key)); got != "m1=RUNNING m2=RUNNING" {
+			t.Fatalf("%s: late member reads %q", key, got)
+		}
+		eventually(t, 2*time.Second, "m1 reads m2's "+key, func() bool { return len(s1.Of(key)) == 2 })
+	}
+}

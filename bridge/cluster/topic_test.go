@@ -144,3 +144,20 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatalf("defaults %+v", d)
 	}
 }
+
+// Members starting together on a fresh cluster race to create the topic; all of them start.
+func TestMembersStartTogether(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t)
+	var ms []*member
+	for _, n := range []string{"m1", "m2", "m3"} {
+		ms = append(ms, runMember(t, c, config(n)))
+	}
+	for _, m := range ms {
+		if err := m.CaughtUp(ctxT(t)); err != nil {
+			t.Fatalf("%s: %v", m.name, err)
+		}
+	}
+	mustPut(t, ms[2], "k", 0, "v")
+	eventually(t, 2*time.Second, "m1 has k", func() bool { _, ok := ms[0].Get("k"); return ok })
+}
