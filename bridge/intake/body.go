@@ -1,7 +1,6 @@
 package intake
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"net/http"
@@ -22,7 +21,8 @@ import (
 type request struct {
 	buf    []byte
 	events []mapping.Event
-	lines  []int // NDJSON: the line number of each event
+	refs   []lineRef // NDJSON: where each record is in buf, and its line number
+	size   int64     // decoded bytes of the body
 	keys   []sink.SourceKey
 	gz     *gzip.Reader
 	ndjson http.Header
@@ -36,45 +36,68 @@ var requestPool = sync.Pool{New: func() any {
 
 func getRequest() *request { return requestPool.Get().(*request) }
 
-// maxPooledBuf keeps the pool from pinning the memory of a rare huge body.
-const maxPooledBuf = 1 << 20
+// What a pooled request may keep: a rare large body or batch is released with its request
+// instead of being pinned by the pool, so the memory of a burst returns.
+const (
+	maxPooledBuf    = 1 << 20
+	maxPooledEvents = 1 << 10
+)
 
 func putRequest(q *request) {
 	if cap(q.buf) > maxPooledBuf {
 		q.buf = make([]byte, 0, 4<<10)
 	}
-	clear(q.events[:cap(q.events)])
-	q.events, q.lines, q.keys, q.buf, q.ndjson = q.events[:0], q.lines[:0], q.keys[:0], q.buf[:0], nil
+	if cap(q.events) > maxPooledEvents {
+		q.events = make([]mapping.Event, 0, 1)
+	} else {
+		clear(q.events[:cap(q.events)])
+	}
+	if cap(q.refs) > maxPooledEvents {
+		q.refs = nil
+	}
+	q.events, q.refs, q.keys, q.buf, q.ndjson, q.size = q.events[:0], q.refs[:0], q.keys[:0], q.buf[:0], nil, 0
 	q.host[0], q.length[0] = "", ""
 	requestPool.Put(q)
 }
 
 var errTooLarge = errors.New("body too large")
 
-// readBody reads the body, gzip-decoded when Content-Encoding says so, into q.buf; more than
-// limit bytes (before or after decoding) is a 413.
-func (s *Server) readBody(r *http.Request, q *request, limit int64) *httperr.Error {
+// openBody returns the request body, gzip-decoded when Content-Encoding says so. A body
+// announced larger than limit is a 413 at once; the caller bounds the decoded bytes.
+func openBody(r *http.Request, q *request, limit int64) (io.Reader, *httperr.Error) {
 	if r.ContentLength > limit {
-		return tooLarge(limit)
+		return nil, tooLarge(limit)
 	}
-	var body io.Reader = r.Body
 	switch enc := r.Header.Get("Content-Encoding"); {
 	case enc == "" || strings.EqualFold(enc, "identity"):
+		return r.Body, nil
 	case strings.EqualFold(enc, "gzip") || strings.EqualFold(enc, "x-gzip"):
-		if r.ContentLength > 0 || r.ContentLength == -1 {
-			if err := q.resetGzip(r.Body); err != nil {
-				return httperr.New(http.StatusBadRequest, "stream.in.badRequest", "Invalid gzip body: %v.", err)
-			}
-			body = q.gz
+		if r.ContentLength == 0 {
+			return r.Body, nil
 		}
+		if err := q.resetGzip(r.Body); err != nil {
+			return nil, httperr.New(http.StatusBadRequest, "stream.in.badRequest", "Invalid gzip body: %v.", err)
+		}
+		return q.gz, nil
 	default:
-		return httperr.New(http.StatusUnsupportedMediaType, "stream.in.unsupportedContentEncoding",
+		return nil, httperr.New(http.StatusUnsupportedMediaType, "stream.in.unsupportedContentEncoding",
 			"Unsupported Content-Encoding %q, supported: gzip.", enc)
+	}
+}
+
+// readBody reads one record's body, decoded, into q.buf; more than MaxBodySize bytes (before or
+// after decoding) is a 413.
+func (s *Server) readBody(r *http.Request, q *request) *httperr.Error {
+	limit := s.cfg.MaxBodySize
+	body, e := openBody(r, q, limit)
+	if e != nil {
+		return e
 	}
 	if body == r.Body && r.ContentLength > 0 && int64(cap(q.buf)) <= r.ContentLength {
 		q.buf = make([]byte, 0, r.ContentLength+512)
 	}
 	n, err := readAll(body, &q.buf, limit)
+	q.size = n
 	s.met.bytes.Add(float64(n))
 	switch {
 	case errors.Is(err, errTooLarge):
@@ -83,6 +106,18 @@ func (s *Server) readBody(r *http.Request, q *request, limit int64) *httperr.Err
 		return httperr.New(http.StatusBadRequest, "stream.in.badRequest", "Cannot read the body: %v.", err)
 	}
 	return nil
+}
+
+// readNDJSON reads an NDJSON body as a stream of records (see readLines).
+func (s *Server) readNDJSON(r *http.Request, q *request) *httperr.Error {
+	body, e := openBody(r, q, s.cfg.MaxNDJSONBodySize)
+	if e != nil {
+		return e
+	}
+	n, e := q.readLines(body, lineLimits{total: s.cfg.MaxNDJSONBodySize, line: s.cfg.MaxBodySize, lines: s.cfg.MaxNDJSONLines})
+	q.size = n
+	s.met.bytes.Add(float64(n))
+	return e
 }
 
 // eventHeader returns the request's headers as Keboola's HTTP source gives them to a mapping
@@ -99,7 +134,7 @@ func eventHeader(r *http.Request, q *request) http.Header {
 		h["Host"] = q.host[:]
 	}
 	if _, ok := h["Content-Length"]; !ok && r.ContentLength == -1 && h.Get("Content-Encoding") == "" {
-		q.length[0] = strconv.Itoa(len(q.buf))
+		q.length[0] = strconv.FormatInt(q.size, 10)
 		h["Content-Length"] = q.length[:]
 	}
 	return h
@@ -142,32 +177,4 @@ func readAll(r io.Reader, buf *[]byte, limit int64) (int64, error) {
 			return int64(len(b)), err
 		}
 	}
-}
-
-// splitLines turns an NDJSON body into one event per non-empty line; lines records each
-// event's line number (from 1). A line longer than maxLine is a 413.
-func (q *request) splitLines(tmpl mapping.Event, maxLine int64) *httperr.Error {
-	body := q.buf
-	for line := 1; len(body) > 0; line++ {
-		var cur []byte
-		if i := bytes.IndexByte(body, '\n'); i >= 0 {
-			cur, body = body[:i], body[i+1:]
-		} else {
-			cur, body = body, nil
-		}
-		cur = bytes.TrimRight(cur, "\r")
-		if len(bytes.TrimSpace(cur)) == 0 {
-			continue
-		}
-		if int64(len(cur)) > maxLine {
-			e := tooLarge(maxLine)
-			e.Message = "Line " + itoa(line) + ": " + e.Message
-			return e
-		}
-		ev := tmpl
-		ev.Body = cur
-		q.events = append(q.events, ev)
-		q.lines = append(q.lines, line)
-	}
-	return nil
 }

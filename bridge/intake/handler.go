@@ -99,11 +99,11 @@ func (s *Server) ingest(r *http.Request, q *request, project, source, secret str
 		return 0, false, lookupError(res)
 	}
 	ndjson := isNDJSON(r.Header.Get("Content-Type"))
-	limit := s.cfg.MaxBodySize
-	if ndjson {
-		limit = s.cfg.MaxNDJSONBodySize
+	read := s.readNDJSON
+	if !ndjson {
+		read = s.readBody
 	}
-	if e := s.readBody(r, q, limit); e != nil {
+	if e := read(r, q); e != nil {
 		return 0, false, e
 	}
 	ev := mapping.Event{Header: eventHeader(r, q), ClientIP: s.clientIP(r), ReceivedAt: start}
