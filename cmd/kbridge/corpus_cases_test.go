@@ -219,10 +219,10 @@ func intakeBodies() []hostile {
 			body: gzipString(`{"a":1}`)[:12], status: 400, errName: "stream.in.badRequest"},
 		hostile{name: "intake gzip, gzip", target: "intake", method: "POST", path: demo,
 			headers: map[string]string{"Content-Type": "application/json", "Content-Encoding": "gzip, gzip"},
-			body: gzipString(gzipString(`{"a":1}`)), status: 415, errName: "stream.in.unsupportedContentEncoding"},
+			body:    gzipString(gzipString(`{"a":1}`)), status: 415, errName: "stream.in.unsupportedContentEncoding"},
 		hostile{name: "intake deflate", target: "intake", method: "POST", path: demo,
 			headers: map[string]string{"Content-Type": "application/json", "Content-Encoding": "deflate"},
-			body: "x", status: 415, errName: "stream.in.unsupportedContentEncoding"},
+			body:    "x", status: 415, errName: "stream.in.unsupportedContentEncoding"},
 		hostile{name: "intake NDJSON of blank lines only", target: "intake", method: "POST", path: demo, headers: ndjson(""),
 			body: strings.Repeat("\r\n \n", 1000), status: 400, errName: "stream.in.badRequest", reason: "no record"},
 	)
