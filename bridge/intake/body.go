@@ -1,14 +1,15 @@
 package intake
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/klauspost/compress/gzip"
+	"github.com/valyala/fasthttp"
 
 	"github.com/kbridge/kbridge/bridge/httperr"
 	"github.com/kbridge/kbridge/mapping"
@@ -19,28 +20,31 @@ import (
 // of the matched sources. It returns to the pool when the request ends; nothing it holds is
 // kept by the sink after Write returns.
 type request struct {
+	body   []byte // the record's body: the request's own bytes, or buf once decoded
 	buf    []byte
 	events []mapping.Event
 	refs   []lineRef // NDJSON: where each record is in buf, and its line number
 	size   int64     // decoded bytes of the body
 	keys   []sink.SourceKey
 	gz     *gzip.Reader
-	ndjson http.Header
-	host   [1]string // the Host and Content-Length values eventHeader adds
-	length [1]string
+	raw    bytes.Reader
+	header http.Header // the request's headers as a mapping sees them
+	values []string    // their values
 }
 
 var requestPool = sync.Pool{New: func() any {
-	return &request{buf: make([]byte, 0, 4<<10), events: make([]mapping.Event, 0, 1), keys: make([]sink.SourceKey, 0, 1)}
+	return &request{buf: make([]byte, 0, 4<<10), events: make([]mapping.Event, 0, 1), keys: make([]sink.SourceKey, 0, 1),
+		header: make(http.Header, 8)}
 }}
 
 func getRequest() *request { return requestPool.Get().(*request) }
 
-// What a pooled request may keep: a rare large body or batch is released with its request
-// instead of being pinned by the pool, so the memory of a burst returns.
+// What a pooled request may keep: a rare large body, batch or header set is released with its
+// request instead of being pinned by the pool, so the memory of a burst returns.
 const (
-	maxPooledBuf    = 1 << 20
-	maxPooledEvents = 1 << 10
+	maxPooledBuf     = 1 << 20
+	maxPooledEvents  = 1 << 10
+	maxPooledHeaders = 64
 )
 
 func putRequest(q *request) {
@@ -55,49 +59,72 @@ func putRequest(q *request) {
 	if cap(q.refs) > maxPooledEvents {
 		q.refs = nil
 	}
-	q.events, q.refs, q.keys, q.buf, q.ndjson, q.size = q.events[:0], q.refs[:0], q.keys[:0], q.buf[:0], nil, 0
-	q.host[0], q.length[0] = "", ""
+	if len(q.header) > maxPooledHeaders {
+		q.header = make(http.Header, 8)
+	} else {
+		clear(q.header)
+	}
+	if cap(q.values) > maxPooledHeaders {
+		q.values = nil
+	} else {
+		clear(q.values[:cap(q.values)])
+	}
+	q.raw.Reset(nil)
+	q.events, q.refs, q.keys, q.buf, q.body, q.values, q.size = q.events[:0], q.refs[:0], q.keys[:0], q.buf[:0], nil, q.values[:0], 0
 	requestPool.Put(q)
 }
 
 var errTooLarge = errors.New("body too large")
 
-// openBody returns the request body, gzip-decoded when Content-Encoding says so. A body
-// announced larger than limit is a 413 at once; the caller bounds the decoded bytes.
-func openBody(r *http.Request, q *request, limit int64) (io.Reader, *httperr.Error) {
-	if r.ContentLength > limit {
-		return nil, tooLarge(limit)
+// openBody returns the request body, gzip-decoded when Content-Encoding says so, and whether
+// it is the request's own bytes (not encoded). A body larger than limit as sent is a 413 at
+// once; the caller bounds the decoded bytes.
+func openBody(ctx *fasthttp.RequestCtx, q *request, limit int64) (io.Reader, bool, *httperr.Error) {
+	raw := ctx.Request.Body()
+	if int64(len(raw)) > limit {
+		return nil, false, tooLarge(limit)
 	}
-	switch enc := r.Header.Get("Content-Encoding"); {
-	case enc == "" || strings.EqualFold(enc, "identity"):
-		return r.Body, nil
-	case strings.EqualFold(enc, "gzip") || strings.EqualFold(enc, "x-gzip"):
-		if r.ContentLength == 0 {
-			return r.Body, nil
+	q.raw.Reset(raw)
+	switch enc := ctx.Request.Header.ContentEncoding(); {
+	case len(enc) == 0 || bytes.EqualFold(enc, identity):
+		return &q.raw, true, nil
+	case bytes.EqualFold(enc, gzipName) || bytes.EqualFold(enc, xGzipName):
+		if len(raw) == 0 {
+			return &q.raw, true, nil
 		}
-		if err := q.resetGzip(r.Body); err != nil {
-			return nil, httperr.New(http.StatusBadRequest, "stream.in.badRequest", "Invalid gzip body: %v.", err)
+		if err := q.resetGzip(&q.raw); err != nil {
+			return nil, false, httperr.New(http.StatusBadRequest, "stream.in.badRequest", "Invalid gzip body: %v.", err)
 		}
-		return q.gz, nil
+		return q.gz, false, nil
 	default:
-		return nil, httperr.New(http.StatusUnsupportedMediaType, "stream.in.unsupportedContentEncoding",
+		return nil, false, httperr.New(http.StatusUnsupportedMediaType, "stream.in.unsupportedContentEncoding",
 			"Unsupported Content-Encoding %q, supported: gzip.", enc)
 	}
 }
 
-// readBody reads one record's body, decoded, into q.buf; more than MaxBodySize bytes (before or
-// after decoding) is a 413.
-func (s *Server) readBody(r *http.Request, q *request) *httperr.Error {
+var (
+	identity  = []byte("identity")
+	gzipName  = []byte("gzip")
+	xGzipName = []byte("x-gzip")
+)
+
+// readBody reads one record's body, decoded; more than MaxBodySize bytes (before or after
+// decoding) is a 413. A body sent as is is not copied: q.body is the request's own bytes,
+// valid until the handler returns.
+func (s *Server) readBody(ctx *fasthttp.RequestCtx, q *request) *httperr.Error {
 	limit := s.cfg.MaxBodySize
-	body, e := openBody(r, q, limit)
+	body, plain, e := openBody(ctx, q, limit)
 	if e != nil {
 		return e
 	}
-	if body == r.Body && r.ContentLength > 0 && int64(cap(q.buf)) <= r.ContentLength {
-		q.buf = make([]byte, 0, r.ContentLength+512)
+	if plain {
+		q.body = ctx.Request.Body()
+		q.size = int64(len(q.body))
+		s.met.bytes.Add(float64(q.size))
+		return nil
 	}
 	n, err := readAll(body, &q.buf, limit)
-	q.size = n
+	q.body, q.size = q.buf, n
 	s.met.bytes.Add(float64(n))
 	switch {
 	case errors.Is(err, errTooLarge):
@@ -109,8 +136,8 @@ func (s *Server) readBody(r *http.Request, q *request) *httperr.Error {
 }
 
 // readNDJSON reads an NDJSON body as a stream of records (see readLines).
-func (s *Server) readNDJSON(r *http.Request, q *request) *httperr.Error {
-	body, e := openBody(r, q, s.cfg.MaxNDJSONBodySize)
+func (s *Server) readNDJSON(ctx *fasthttp.RequestCtx, q *request) *httperr.Error {
+	body, _, e := openBody(ctx, q, s.cfg.MaxNDJSONBodySize)
 	if e != nil {
 		return e
 	}
@@ -120,25 +147,46 @@ func (s *Server) readNDJSON(r *http.Request, q *request) *httperr.Error {
 	return e
 }
 
-// eventHeader returns the request's headers as Keboola's HTTP source gives them to a mapping
-// (fasthttp's request header): with Host, which net/http moves to Request.Host, and with
-// Content-Length, which fasthttp sets to the body's length once a chunked body is read. The
-// request's own map is completed in place; the values live in q.
-func eventHeader(r *http.Request, q *request) http.Header {
-	h := r.Header
-	if h == nil {
-		h = http.Header{}
+// eventHeader returns the request's headers as a mapping sees them: fasthttp's request
+// header, as in Keboola's HTTP source, with Host; a chunked body (not encoded) shows as its
+// Content-Length, bodyLen, without Transfer-Encoding, as Keboola's fasthttp version gives it.
+// The map and its values live in q.
+func (q *request) eventHeader(h *fasthttp.RequestHeader, bodyLen int) http.Header {
+	chunked := h.ContentLength() == -1
+	if chunked && len(h.ContentEncoding()) == 0 {
+		q.values = append(q.values, strconv.Itoa(bodyLen))
+		q.header["Content-Length"] = q.values[len(q.values)-1:]
 	}
-	if r.Host != "" {
-		q.host[0] = r.Host
-		h["Host"] = q.host[:]
+	for k, v := range h.All() {
+		if chunked && string(k) == "Transfer-Encoding" {
+			continue
+		}
+		key, ok := commonHeaders[string(k)]
+		if !ok {
+			key = string(k)
+		}
+		if old, ok := q.header[key]; ok {
+			q.header[key] = append(old, string(v))
+			continue
+		}
+		i := len(q.values)
+		q.values = append(q.values, string(v))
+		q.header[key] = q.values[i : i+1 : i+1]
 	}
-	if _, ok := h["Content-Length"]; !ok && r.ContentLength == -1 && h.Get("Content-Encoding") == "" {
-		q.length[0] = strconv.FormatInt(q.size, 10)
-		h["Content-Length"] = q.length[:]
-	}
-	return h
+	return q.header
 }
+
+// commonHeaders are header names whose strings are shared instead of made per request.
+var commonHeaders = func() map[string]string {
+	m := map[string]string{}
+	for _, k := range []string{"Host", "Content-Length", "Content-Type", "Content-Encoding", "User-Agent", "Accept",
+		"Accept-Encoding", "Accept-Language", "Authorization", "Connection", "Cookie", "Origin", "Referer",
+		"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Real-Ip", "X-Request-Id", "Traceparent",
+		"Cache-Control", "Pragma", "Transfer-Encoding", "Expect"} {
+		m[k] = k
+	}
+	return m
+}()
 
 func (q *request) resetGzip(r io.Reader) error {
 	if q.gz == nil {

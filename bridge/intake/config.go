@@ -27,11 +27,14 @@ type Config struct {
 	// (a gzip of millions of "{}") is refused as soon as it passes the cap, so the work and
 	// memory of a request do not grow with its line count.
 	MaxNDJSONLines int `json:"maxNdjsonLines" yaml:"maxNdjsonLines"`
-	// MaxHeaderBytes bounds the request line and headers.
+	// MaxHeaderBytes bounds the request line and headers: it is the size of the server's read
+	// buffer per connection; more is a JSON 431.
 	MaxHeaderBytes int `json:"maxHeaderBytes" yaml:"maxHeaderBytes"`
 	// TrustedProxies are the networks (CIDR) whose X-Forwarded-For header is believed.
 	TrustedProxies []string `json:"trustedProxies" yaml:"trustedProxies"`
-	// ReadTimeout, WriteTimeout and IdleTimeout are the HTTP server's.
+	// ReadTimeout bounds reading a whole request from its first byte (a slow client gets a
+	// JSON 408), IdleTimeout the wait for the next request on a keep-alive connection and
+	// WriteTimeout writing an answer.
 	ReadTimeout  time.Duration `json:"readTimeout" yaml:"readTimeout"`
 	WriteTimeout time.Duration `json:"writeTimeout" yaml:"writeTimeout"`
 	IdleTimeout  time.Duration `json:"idleTimeout" yaml:"idleTimeout"`

@@ -159,9 +159,8 @@ func hostileCorpus() []hostile {
 
 	out = append(out, intakeBodies()...)
 
-	// Requests net/http cannot read, on every listener but the intake's: JSON 400 (431 for
-	// headers too large).
-	for _, target := range []string{"api", "connect", "metrics"} {
+	// Requests the server cannot read, on every listener: JSON 400 (431 for headers too large).
+	for _, target := range []string{"api", "connect", "metrics", "intake"} {
 		for _, c := range []struct {
 			name, raw string
 			status    int
