@@ -23,7 +23,8 @@ type request struct {
 	body   []byte // the record's body: the request's own bytes, or buf once decoded
 	buf    []byte
 	events []mapping.Event
-	refs   []lineRef // NDJSON: where each record is in buf, and its line number
+	refs   []lineRef // NDJSON: where each record is in buf (or lines), and its line number
+	lines  []byte    // NDJSON sent as is: the request's own bytes, which refs point into
 	size   int64     // decoded bytes of the body
 	keys   []sink.SourceKey
 	gz     *gzip.Reader
@@ -70,7 +71,7 @@ func putRequest(q *request) {
 		clear(q.values[:cap(q.values)])
 	}
 	q.raw.Reset(nil)
-	q.events, q.refs, q.keys, q.buf, q.body, q.values, q.size = q.events[:0], q.refs[:0], q.keys[:0], q.buf[:0], nil, q.values[:0], 0
+	q.events, q.refs, q.keys, q.buf, q.body, q.lines, q.values, q.size = q.events[:0], q.refs[:0], q.keys[:0], q.buf[:0], nil, nil, q.values[:0], 0
 	requestPool.Put(q)
 }
 
@@ -135,13 +136,20 @@ func (s *Server) readBody(ctx *fasthttp.RequestCtx, q *request) *httperr.Error {
 	return nil
 }
 
-// readNDJSON reads an NDJSON body as a stream of records (see readLines).
+// readNDJSON reads an NDJSON body as a stream of records: a gzip body is decoded and split
+// chunk by chunk (readLines), a body sent as is is split where it is (splitLines).
 func (s *Server) readNDJSON(ctx *fasthttp.RequestCtx, q *request) *httperr.Error {
-	body, _, e := openBody(ctx, q, s.cfg.MaxNDJSONBodySize)
+	body, plain, e := openBody(ctx, q, s.cfg.MaxNDJSONBodySize)
 	if e != nil {
 		return e
 	}
-	n, e := q.readLines(body, lineLimits{total: s.cfg.MaxNDJSONBodySize, line: s.cfg.MaxBodySize, lines: s.cfg.MaxNDJSONLines})
+	lim := lineLimits{total: s.cfg.MaxNDJSONBodySize, line: s.cfg.MaxBodySize, lines: s.cfg.MaxNDJSONLines}
+	var n int64
+	if plain {
+		n, e = q.splitLines(ctx.Request.Body(), lim)
+	} else {
+		n, e = q.readLines(body, lim)
+	}
 	q.size = n
 	s.met.bytes.Add(float64(n))
 	return e

@@ -125,16 +125,49 @@ func (q *request) readLines(r io.Reader, lim lineLimits) (int64, *httperr.Error)
 	return total, nil
 }
 
+// splitLines is readLines for a body that is already in memory as sent (not encoded): the
+// records stay where they are, q.refs locates them in body, which becomes q.buf's stand-in
+// (q.lines), and nothing is copied. The limits and line rules are readLines'.
+func (q *request) splitLines(body []byte, lim lineLimits) (int64, *httperr.Error) {
+	if int64(len(body)) > lim.total {
+		return int64(len(body)), tooLarge(lim.total)
+	}
+	q.lines = body
+	for line, start := 1, 0; start < len(body); line++ {
+		end := len(body)
+		next := end
+		if i := bytes.IndexByte(body[start:], '\n'); i >= 0 {
+			end, next = start+i, start+i+1
+		}
+		cur := bytes.TrimRight(body[start:end], "\r")
+		switch {
+		case len(bytes.TrimSpace(cur)) == 0:
+		case int64(len(cur)) > lim.line:
+			return int64(len(body)), lineTooLarge(line, lim.line)
+		case len(q.refs) >= lim.lines:
+			return int64(len(body)), tooManyLines(lim.lines)
+		default:
+			q.refs = append(q.refs, lineRef{start: int32(start), end: int32(start + len(cur)), line: int32(line)})
+		}
+		start = next
+	}
+	return int64(len(body)), nil
+}
+
 // batchEvents makes one event per record of q.refs, each a copy of tmpl with the record as
 // its body.
 func (q *request) batchEvents(tmpl mapping.Event) {
+	base := q.buf
+	if q.lines != nil {
+		base = q.lines
+	}
 	if cap(q.events) < len(q.refs) {
 		q.events = make([]mapping.Event, 0, len(q.refs))
 	}
 	q.events = q.events[:0]
 	for _, ref := range q.refs {
 		ev := tmpl
-		ev.Body = q.buf[ref.start:ref.end:ref.end]
+		ev.Body = base[ref.start:ref.end:ref.end]
 		q.events = append(q.events, ev)
 	}
 }
