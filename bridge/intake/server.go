@@ -207,5 +207,7 @@ func (s *Server) accept(srv *fasthttp.Server, ln *jsonListener, conns *sync.Wait
 type fasthttpLogger struct{ log *slog.Logger }
 
 func (l fasthttpLogger) Printf(format string, args ...any) {
-	l.log.Debug(fmt.Sprintf(format, args...))
+	if l.log.Enabled(context.Background(), slog.LevelDebug) {
+		l.log.Debug(fmt.Sprintf(format, args...))
+	}
 }
