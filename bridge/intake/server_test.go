@@ -15,6 +15,7 @@ import (
 
 	"github.com/kbridge/kbridge/bridge/httperr"
 	"github.com/kbridge/kbridge/bridge/intake"
+	"github.com/kbridge/kbridge/mapping"
 	"github.com/kbridge/kbridge/sink"
 )
 
@@ -196,6 +197,50 @@ func TestGracefulShutdown(t *testing.T) {
 			var ne net.Error
 			if _, err := net.DialTimeout("tcp", addr, time.Second); err == nil || errors.As(err, &ne) && ne.Timeout() {
 				t.Errorf("dial after Serve returned: %v, want refused", err)
+			}
+		})
+	}
+}
+
+// TestClientIPReachesTheMapping: Ip() is the TCP peer, or with the peer among trustedProxies
+// the first address of X-Forwarded-For from the right that is not a trusted proxy.
+func TestClientIPReachesTheMapping(t *testing.T) {
+	t.Parallel()
+	m := newManager(t, true)
+	if err := m.PutSource(sink.Source{Key: key("ip"), Type: "http", Name: "ip", Secret: secret}); err != nil {
+		t.Fatal(err)
+	}
+	cols := []mapping.Column{{Type: mapping.KindTemplate, Name: "ip", Template: &mapping.Template{Language: "jsonnet", Content: `error 'ip=' + Ip()`}}}
+	if err := m.PutSink(sink.Sink{Key: sink.SinkKey{SourceKey: key("ip"), SinkID: "sink-a"}, Name: "sink",
+		TableID: "in.c-test.ip", Columns: cols, Settings: fastSync}); err != nil {
+		t.Fatal(err)
+	}
+	direct, _ := serve(t, m)
+	proxied, _ := serve(t, m, func(c *intake.Config) { c.TrustedProxies = []string{"127.0.0.0/8", "10.0.0.0/8"} })
+	for _, c := range []struct {
+		name, base, xff, want string
+	}{
+		{"peer", direct, "", "ip=127.0.0.1"},
+		{"header of an untrusted peer", direct, "198.51.100.7", "ip=127.0.0.1"},
+		{"trusted proxy", proxied, "6.6.6.6, 198.51.100.7, 10.1.1.1", "ip=198.51.100.7"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			req, err := http.NewRequestWithContext(context.Background(), "POST", c.base+"/stream/1/ip/"+secret, strings.NewReader(`{}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/json")
+			if c.xff != "" {
+				req.Header.Set("X-Forwarded-For", c.xff)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != 422 || !strings.Contains(string(b), c.want+".") {
+				t.Fatalf("%d %s, want 422 naming %s", resp.StatusCode, b, c.want)
 			}
 		})
 	}
