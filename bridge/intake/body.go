@@ -29,13 +29,14 @@ type request struct {
 	keys   []sink.SourceKey
 	gz     *gzip.Reader
 	raw    bytes.Reader
-	header http.Header // the request's headers as a mapping sees them
-	values []string    // their values
+	header http.Header       // the request's headers as a mapping sees them
+	values []string          // their values
+	last   map[string]string // the last value seen per header name, reused when it repeats
 }
 
 var requestPool = sync.Pool{New: func() any {
 	return &request{buf: make([]byte, 0, 4<<10), events: make([]mapping.Event, 0, 1), keys: make([]sink.SourceKey, 0, 1),
-		header: make(http.Header, 8)}
+		header: make(http.Header, 8), last: make(map[string]string, 8)}
 }}
 
 func getRequest() *request { return requestPool.Get().(*request) }
@@ -46,6 +47,7 @@ const (
 	maxPooledBuf     = 1 << 20
 	maxPooledEvents  = 1 << 10
 	maxPooledHeaders = 64
+	maxRemembered    = 256 // bytes of a header value kept for the next request
 )
 
 func putRequest(q *request) {
@@ -64,6 +66,9 @@ func putRequest(q *request) {
 		q.header = make(http.Header, 8)
 	} else {
 		clear(q.header)
+	}
+	if len(q.last) > maxPooledHeaders {
+		clear(q.last)
 	}
 	if cap(q.values) > maxPooledHeaders {
 		q.values = nil
@@ -173,12 +178,19 @@ func (q *request) eventHeader(h *fasthttp.RequestHeader, bodyLen int) http.Heade
 		if !ok {
 			key = string(k)
 		}
+		val, ok := q.last[key]
+		if !ok || val != string(v) { // most senders repeat their headers: no new string then
+			val = string(v)
+			if len(val) <= maxRemembered {
+				q.last[key] = val
+			}
+		}
 		if old, ok := q.header[key]; ok {
-			q.header[key] = append(old, string(v))
+			q.header[key] = append(old, val)
 			continue
 		}
 		i := len(q.values)
-		q.values = append(q.values, string(v))
+		q.values = append(q.values, val)
 		q.header[key] = q.values[i : i+1 : i+1]
 	}
 	return q.header
