@@ -10,7 +10,7 @@ BENCH         ?= .
 BENCH_COUNT   ?= 5
 BENCH_TIME    ?= 1s
 
-.PHONY: all build run test test-deps compose-check bench soak lint fmt fuzz clean
+.PHONY: all build run test test-deps compose-check bench bench-intake soak lint fmt fuzz clean
 
 all: build
 
@@ -39,6 +39,17 @@ test: test-deps lint compose-check
 ## bench: Go benchmarks, medians over BENCH_COUNT runs (benchstat-friendly output).
 bench:
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(BENCH_COUNT) -benchtime $(BENCH_TIME) ./...
+
+## bench-intake: the HTTP intake against a bare net/http server with wrk (apt-get install -y wrk),
+## alternated in one run, medians of BENCH_INTAKE_ROUNDS runs of BENCH_INTAKE_DURATION each:
+## sync.wait=false and the bare server at 256 connections, sync.wait=true at 2,048, NDJSON.
+## Not part of make test (docs/http.md, "Performance").
+BENCH_INTAKE_ROUNDS   ?= 5
+BENCH_INTAKE_DURATION ?= 5s
+bench-intake:
+	@command -v wrk >/dev/null || { echo "bench-intake needs wrk: apt-get install -y wrk"; exit 1; }
+	ulimit -n $$(ulimit -Hn) && KBRIDGE_INTAKE_BENCH=1 KBRIDGE_INTAKE_ROUNDS=$(BENCH_INTAKE_ROUNDS) \
+		KBRIDGE_INTAKE_DURATION=$(BENCH_INTAKE_DURATION) $(GO) test -run '^TestIntakeVersusBare$$' -count=1 -v -timeout 60m ./bridge/intake
 
 ## soak: SOAK (20m) of steady Kafka and HTTP load against the built binary: RSS, heap, goroutines,
 ## descriptors, lag and rows every 10 s, every row checked at the end (docs/operations.md).

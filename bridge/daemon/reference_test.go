@@ -50,6 +50,7 @@ var allowed = map[string]string{
 	"intake.listen":                    "empty turns the intake off",
 	"intake.maxBodySize":               "100 B–4 MB",
 	"intake.maxNdjsonBodySize":         "intake.maxBodySize–256 MB",
+	"intake.maxNdjsonLines":            "1–10,000,000 records of one NDJSON body; more is 413 stream.in.tooManyLines",
 	"intake.maxHeaderBytes":            "1 KB–1 MB",
 	"intake.trustedProxies":            "CIDRs or addresses",
 	"api.listen":                       "empty turns the API off",

@@ -100,12 +100,18 @@ func Write(w http.ResponseWriter, e *Error) {
 	if e.RetryAfter > 0 {
 		h.Set("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
 	}
+	w.WriteHeader(e.Status)
+	_, _ = w.Write(Encode(e))
+}
+
+// Encode returns the JSON body of e's answer (with a final newline), for servers that are not
+// net/http; Write sends the same bytes.
+func Encode(e *Error) []byte {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(Body{StatusCode: e.Status, Error: e.Name, Message: e.Message, ExceptionID: e.ExceptionID, Lines: e.Lines})
-	w.WriteHeader(e.Status)
-	_, _ = w.Write(b.Bytes())
+	return b.Bytes()
 }
 
 var jsonContentType = []string{"application/json"}

@@ -2,6 +2,7 @@ package intake
 
 import (
 	"net/http"
+	"sort"
 	"sync"
 	"time"
 
@@ -12,45 +13,71 @@ import (
 
 var ndjsonContentType = []string{"application/json"}
 
-// prepareBatch splits an NDJSON body into events. A batch is written whole or not at all:
-// Sink.WriteBatch ensures it within one source; when the URL matches sources in several
-// branches, every sink of every branch is checked here first, so no branch gets a batch that
-// another refuses. Each line is a JSON record: its events carry the request headers with
-// Content-Type application/json.
+// prepareBatch makes the events of an NDJSON body read by readNDJSON. A batch is written
+// whole or not at all: Sink.WriteBatch ensures it within one source; when the URL matches
+// sources in several branches, every sink of every branch is checked here first, so no branch
+// gets a batch that another refuses. Each line is a JSON record: its events carry the request
+// headers with Content-Type application/json.
 func (s *Server) prepareBatch(q *request, ev mapping.Event) *httperr.Error {
+	if len(q.refs) == 0 {
+		return httperr.New(http.StatusBadRequest, "stream.in.badRequest", "The NDJSON body holds no record.")
+	}
 	h := make(http.Header, len(ev.Header))
 	for k, v := range ev.Header {
 		h[k] = v
 	}
 	h["Content-Type"] = ndjsonContentType
 	ev.Header = h
-	if e := q.splitLines(ev, s.cfg.MaxBodySize); e != nil {
-		return e
-	}
-	if len(q.events) == 0 {
-		return httperr.New(http.StatusBadRequest, "stream.in.badRequest", "The NDJSON body holds no record.")
-	}
+	q.batchEvents(ev)
 	if len(q.keys) < 2 {
 		return nil
 	}
 	mapping.Prepare(q.events) // each body is validated here once, not again by Write
-	errs := make([]error, len(q.events))
-	failed := 0
+	var errs lineErrors
 	for _, key := range q.keys {
-		failed += s.checker.check(s.sink, key, q.events, errs)
+		s.checker.check(s.sink, key, q.events, &errs)
 	}
-	if failed == 0 {
+	if errs.failed == 0 {
 		return nil
 	}
-	var lines []httperr.LineError
-	var first error
-	for i, err := range errs {
-		if err != nil && len(lines) < maxLineErrors {
-			first = err
-			lines = append(lines, httperr.LineError{Line: q.lines[i], Error: httperr.Sentence(err.Error())})
-		}
+	lines := make([]httperr.LineError, len(errs.first))
+	for i, f := range errs.first {
+		lines[i] = httperr.LineError{Line: int(q.refs[f.index].line), Error: httperr.Sentence(f.err.Error())}
 	}
-	return columnError(first, lines, failed, len(q.events))
+	return columnError(errs.first[len(errs.first)-1].err, lines, errs.failed, len(q.events))
+}
+
+// lineErrors collects the first error of each failed event of a batch, keeping only the
+// maxLineErrors lowest-numbered ones (what the answer lists), whatever the batch's size.
+type lineErrors struct {
+	seen   []uint64 // a bit per event that failed
+	failed int
+	first  []indexedError // sorted by index, at most maxLineErrors
+}
+
+type indexedError struct {
+	index int
+	err   error
+}
+
+func (l *lineErrors) add(i int, n int, err error) {
+	if l.seen == nil {
+		l.seen = make([]uint64, (n+63)/64)
+	}
+	if l.seen[i/64]&(1<<(i%64)) != 0 {
+		return
+	}
+	l.seen[i/64] |= 1 << (i % 64)
+	l.failed++
+	if len(l.first) == maxLineErrors && i > l.first[len(l.first)-1].index {
+		return
+	}
+	at := sort.Search(len(l.first), func(j int) bool { return l.first[j].index > i })
+	if len(l.first) < maxLineErrors {
+		l.first = append(l.first, indexedError{})
+	}
+	copy(l.first[at+1:], l.first[at:])
+	l.first[at] = indexedError{i, err}
 }
 
 // batchChecker renders batches with the sinks' mappings, compiled once per sink version.
@@ -72,14 +99,12 @@ type renderState struct {
 }
 
 // check renders events with every enabled sink of the source and records the first error
-// per event in errs; it returns how many events newly failed. Listing errors are left to
-// Write, which reports them.
-func (c *batchChecker) check(sk Sink, key sink.SourceKey, events []mapping.Event, errs []error) int {
+// per event in errs. Listing errors are left to Write, which reports them.
+func (c *batchChecker) check(sk Sink, key sink.SourceKey, events []mapping.Event, errs *lineErrors) {
 	defs, err := sk.Sinks(key)
 	if err != nil {
-		return 0
+		return
 	}
-	failed := 0
 	for i := range defs {
 		if defs[i].Disabled {
 			continue
@@ -91,14 +116,12 @@ func (c *batchChecker) check(sk Sink, key sink.SourceKey, events []mapping.Event
 		rs := cs.pool.Get().(*renderState)
 		rs.r.RenderBatch(events, &rs.rows)
 		for j := range rs.rows.Len() {
-			if err := rs.rows.Err(j); err != nil && errs[j] == nil {
-				errs[j] = err
-				failed++
+			if err := rs.rows.Err(j); err != nil {
+				errs.add(j, len(events), err)
 			}
 		}
 		cs.pool.Put(rs)
 	}
-	return failed
 }
 
 func (c *batchChecker) get(def *sink.Sink) *compiledSink {

@@ -1,7 +1,7 @@
 package intake
 
 import (
-	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 )
@@ -32,11 +32,12 @@ func TestClientIP(t *testing.T) {
 		{"mapped ipv4", "[::ffff:10.0.0.1]:80", []string{"198.51.100.8"}, "198.51.100.8"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := &http.Request{RemoteAddr: tc.peer, Header: http.Header{}}
+			var xff [][]byte
 			for _, v := range tc.xff {
-				r.Header.Add("X-Forwarded-For", v)
+				xff = append(xff, []byte(v))
 			}
-			if got := s.clientIP(r).String(); got != tc.want {
+			peer := netip.MustParseAddrPort(tc.peer).Addr().Unmap()
+			if got := s.forwardedFor(peer, xff).String(); got != tc.want {
 				t.Fatalf("clientIP = %s, want %s", got, tc.want)
 			}
 		})

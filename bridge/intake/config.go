@@ -23,11 +23,18 @@ type Config struct {
 	// MaxNDJSONBodySize bounds an NDJSON body (after gzip decoding); each line is still bound
 	// by MaxBodySize.
 	MaxNDJSONBodySize int64 `json:"maxNdjsonBodySize" yaml:"maxNdjsonBodySize"`
-	// MaxHeaderBytes bounds the request line and headers.
+	// MaxNDJSONLines bounds the records of one NDJSON body: a small body of many short lines
+	// (a gzip of millions of "{}") is refused as soon as it passes the cap, so the work and
+	// memory of a request do not grow with its line count.
+	MaxNDJSONLines int `json:"maxNdjsonLines" yaml:"maxNdjsonLines"`
+	// MaxHeaderBytes bounds the request line and headers: it is the size of the server's read
+	// buffer per connection; more is a JSON 431.
 	MaxHeaderBytes int `json:"maxHeaderBytes" yaml:"maxHeaderBytes"`
 	// TrustedProxies are the networks (CIDR) whose X-Forwarded-For header is believed.
 	TrustedProxies []string `json:"trustedProxies" yaml:"trustedProxies"`
-	// ReadTimeout, WriteTimeout and IdleTimeout are the HTTP server's.
+	// ReadTimeout bounds reading a whole request from its first byte (a slow client gets a
+	// JSON 408), IdleTimeout the wait for the next request on a keep-alive connection and
+	// WriteTimeout writing an answer.
 	ReadTimeout  time.Duration `json:"readTimeout" yaml:"readTimeout"`
 	WriteTimeout time.Duration `json:"writeTimeout" yaml:"writeTimeout"`
 	IdleTimeout  time.Duration `json:"idleTimeout" yaml:"idleTimeout"`
@@ -42,6 +49,7 @@ const (
 	MinBodySize       = 100
 	MaxBodySizeLimit  = 4 << 20
 	MaxNDJSONLimit    = 256 << 20
+	MaxNDJSONLinesCap = 10_000_000
 	defaultNDJSONSize = 16 << 20
 )
 
@@ -52,6 +60,7 @@ func DefaultConfig() Config {
 		PublicURL:         "http://localhost:7000",
 		MaxBodySize:       1 << 20,
 		MaxNDJSONBodySize: defaultNDJSONSize,
+		MaxNDJSONLines:    100_000,
 		MaxHeaderBytes:    16 << 10,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -78,6 +87,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxNDJSONBodySize < c.MaxBodySize || c.MaxNDJSONBodySize > MaxNDJSONLimit {
 		bad("maxNdjsonBodySize", "must be between maxBodySize and 256MB, got %d", c.MaxNDJSONBodySize)
+	}
+	if c.MaxNDJSONLines < 1 || c.MaxNDJSONLines > MaxNDJSONLinesCap {
+		bad("maxNdjsonLines", "must be between 1 and 10000000, got %d", c.MaxNDJSONLines)
 	}
 	if c.MaxHeaderBytes < 1<<10 || c.MaxHeaderBytes > 1<<20 {
 		bad("maxHeaderBytes", "must be between 1KB and 1MB, got %d", c.MaxHeaderBytes)

@@ -2,6 +2,9 @@
 // POST /stream/{projectId}/{sourceId}/{secret}, so existing senders switch their URL and keep
 // working.
 //
+// The server is fasthttp, as in Keboola's HTTP source; every answer but "OK" is the JSON
+// envelope of bridge/httperr, also for requests fasthttp cannot read.
+//
 // The intake only builds events (body bytes, headers, client IP, receive time) and maps
 // outcomes to HTTP; the sink manager renders and writes them. A body is one record, or, with
 // Content-Type application/x-ndjson, one record per non-empty line, written all or nothing.
@@ -18,6 +21,9 @@
 //     configured proxy networks.
 //   - The happy path logs nothing and reuses its buffers (sync.Pool); the sink keeps no
 //     reference to a request's bytes after Write returns.
-//   - New starts nothing; Run/Serve own the HTTP server goroutine and return only after it
-//     stopped and in-flight requests finished (or ShutdownTimeout passed).
+//   - The memory of a request is bounded by the limits, not by its line count: NDJSON is read
+//     as a stream and refused as soon as a limit is passed.
+//   - New starts nothing; Run/Serve own the accept loop and one goroutine per connection and
+//     return only after every one ended and in-flight requests finished (or ShutdownTimeout
+//     passed and their connections were closed).
 package intake

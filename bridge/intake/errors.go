@@ -79,7 +79,7 @@ func renderError(wr *sink.Write, q *request, ndjson bool) *httperr.Error {
 			first = err
 		}
 		if ndjson && len(lines) < maxLineErrors {
-			lines = append(lines, httperr.LineError{Line: q.lines[i], Error: httperr.Sentence(err.Error())})
+			lines = append(lines, httperr.LineError{Line: int(q.refs[i].line), Error: httperr.Sentence(err.Error())})
 		}
 	}
 	if first == nil {

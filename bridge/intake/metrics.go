@@ -17,7 +17,7 @@ type metrics struct {
 	byStatus map[int]prometheus.Counter // pre-created, read-only after newMetrics
 }
 
-var knownStatuses = []int{200, 202, 400, 404, 405, 409, 413, 415, 422, 500, 503}
+var knownStatuses = []int{200, 202, 400, 404, 405, 408, 409, 413, 415, 422, 431, 500, 503}
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{

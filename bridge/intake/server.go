@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/netip"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valyala/fasthttp"
 
 	"github.com/kbridge/kbridge/mapping"
 	"github.com/kbridge/kbridge/sink"
@@ -57,7 +59,6 @@ type Server struct {
 	checker  batchChecker
 	draining atomic.Bool
 	timeouts *deadlines
-	handler  http.Handler
 }
 
 // New validates cfg and builds the server.
@@ -83,20 +84,19 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.timeouts = newDeadlines(cfg.RequestTimeout)
 	s.index.sink = deps.Sink
 	s.checker.cfg = deps.Mapping
-	s.handler = http.HandlerFunc(s.serveHTTP)
 	return s, nil
 }
 
-// Handler serves the intake's routes.
-func (s *Server) Handler() http.Handler { return s.handler }
+// Handler serves the intake's routes on fasthttp (Serve uses it; a benchmark may call it
+// with a RequestCtx of its own).
+func (s *Server) Handler() fasthttp.RequestHandler { return s.serve }
 
 // Refresh rebuilds the index of sources at once; call it after sources were created,
 // deleted or got a new secret, so the intake knows them without waiting for a miss.
 func (s *Server) Refresh() { s.index.rebuild() }
 
 // Drain makes the intake answer new requests with 503 stream.in.shutdown; Serve calls it
-// when its context ends. A daemon serving Handler on its own http.Server calls it before
-// shutting that server down.
+// when its context ends.
 func (s *Server) Drain() { s.draining.Store(true) }
 
 // Run listens on Config.Listen and serves until ctx ends; see Serve.
@@ -108,38 +108,106 @@ func (s *Server) Run(ctx context.Context) error {
 	return s.Serve(ctx, ln)
 }
 
-// Serve serves on ln until ctx ends, then stops accepting, answers new requests on open
-// connections with 503 stream.in.shutdown, waits up to ShutdownTimeout for in-flight
-// requests and returns. It returns nil after a clean shutdown.
-func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
-		Handler:        s.handler,
-		ReadTimeout:    s.cfg.ReadTimeout,
-		WriteTimeout:   s.cfg.WriteTimeout,
-		IdleTimeout:    s.cfg.IdleTimeout,
-		MaxHeaderBytes: s.cfg.MaxHeaderBytes,
-		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+// httpServer is the fasthttp server of the configuration. Every answer is the intake's JSON
+// envelope: requests fasthttp cannot read get theirs from ErrorHandler (400, 408 for a
+// client too slow to send its request within ReadTimeout, 413, 431 for headers over
+// MaxHeaderBytes), and the listener (see jsonListener) turns any answer fasthttp would still
+// write in plain text into JSON.
+func (s *Server) httpServer() *fasthttp.Server {
+	return &fasthttp.Server{
+		Handler:      s.serve,
+		ErrorHandler: s.readError,
+		// The read buffer holds the request line and headers, so its size is their limit.
+		ReadBufferSize:        s.cfg.MaxHeaderBytes,
+		MaxRequestBodySize:    int(max(s.cfg.MaxBodySize, s.cfg.MaxNDJSONBodySize)),
+		ReadTimeout:           s.cfg.ReadTimeout,
+		WriteTimeout:          s.cfg.WriteTimeout,
+		IdleTimeout:           s.cfg.IdleTimeout,
+		NoDefaultServerHeader: true,
+		NoDefaultContentType:  true,
+		ConnState:             connState,
+		// The intake reads bodies itself: no multipart parsing, no logging per request.
+		DisablePreParseMultipartForm: true,
+		Logger:                       fasthttpLogger{s.log},
 	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }() // waited for below in every path
+}
+
+// Serve serves on ln until ctx ends, then stops accepting (new connections are refused),
+// closes the connections that wait between requests, answers requests that still arrive on
+// open connections with 503 stream.in.shutdown, lets in-flight requests finish (their
+// connections close after the answer) for up to ShutdownTimeout, closes the connections still
+// open after it and returns. Serve owns its goroutines, the accept loop and one per
+// connection (fasthttp's ServeConn), and returns after every one ended. It returns nil after
+// a clean shutdown.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := s.httpServer()
+	jl := newJSONListener(ln)
+	var conns sync.WaitGroup
+	accepted := make(chan error, 1)
+	go func() { accepted <- s.accept(srv, jl, &conns) }() // waited for below in every path
 	s.log.Info("serving", "addr", ln.Addr().String())
+	var err error
 	select {
-	case err := <-served:
-		return fmt.Errorf("intake: serve: %w", err)
+	case err = <-accepted:
+		err = fmt.Errorf("intake: serve: %w", err)
+		jl.closeConns(true)
+		conns.Wait()
+		return err
 	case <-ctx.Done():
 	}
 	s.Drain()
 	s.log.Info("stopping", "cause", context.Cause(ctx))
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
-	defer cancel()
-	err := srv.Shutdown(sctx)
-	if err != nil {
-		_ = srv.Close()
-		err = fmt.Errorf("intake: shutdown: %w", err)
+	_ = ln.Close()
+	<-accepted
+	finished := make(chan struct{})
+	go func() { conns.Wait(); close(finished) }() // ends when the connections do, below
+	jl.closeConns(false)
+	tick := time.NewTicker(100 * time.Millisecond) // connections that turn idle close too
+	defer tick.Stop()
+	timeout := time.NewTimer(s.cfg.ShutdownTimeout)
+	defer timeout.Stop()
+	for err == nil {
+		select {
+		case <-finished:
+			s.timeouts.stop()
+			return nil
+		case <-tick.C:
+			jl.closeConns(false)
+		case <-timeout.C:
+			err = fmt.Errorf("intake: shutdown: %d connections still busy after %s", jl.open(), s.cfg.ShutdownTimeout)
+		}
 	}
-	if serr := <-served; !errors.Is(serr, http.ErrServerClosed) {
-		err = errors.Join(err, serr)
-	}
-	s.timeouts.stop()
+	jl.closeConns(true)
+	s.timeouts.stop() // the requests cut off see their deadline and return
+	<-finished
 	return err
+}
+
+// accept serves each connection of ln on a goroutine of its own until ln is closed.
+func (s *Server) accept(srv *fasthttp.Server, ln *jsonListener, conns *sync.WaitGroup) error {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				time.Sleep(10 * time.Millisecond) // out of descriptors: retry, as net/http does
+				continue
+			}
+			return err
+		}
+		conns.Go(func() { _ = srv.ServeConn(c) })
+	}
+}
+
+// fasthttpLogger sends fasthttp's own messages (errors serving a connection) to the debug
+// level: they concern one client, and a client can cause them at will.
+type fasthttpLogger struct{ log *slog.Logger }
+
+func (l fasthttpLogger) Printf(format string, args ...any) {
+	if l.log.Enabled(context.Background(), slog.LevelDebug) {
+		l.log.Debug(fmt.Sprintf(format, args...))
+	}
 }

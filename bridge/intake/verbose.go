@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/valyala/fasthttp"
+
 	"github.com/kbridge/kbridge/sink"
 )
 
@@ -33,7 +35,7 @@ type verboseSink struct {
 
 // writeVerbose describes where the records went: per source (branch) and sink, "processed"
 // (fsynced, 200) or "accepted" (buffered, 202).
-func (s *Server) writeVerbose(w http.ResponseWriter, q *request, status int) {
+func (s *Server) writeVerbose(ctx *fasthttp.RequestCtx, q *request, status int) {
 	body := verboseBody{StatusCode: status, Records: len(q.events)}
 	total := 0
 	for _, key := range q.keys {
@@ -56,7 +58,7 @@ func (s *Server) writeVerbose(w http.ResponseWriter, q *request, status int) {
 	}
 	body.Message = fmt.Sprintf("Successfully written to %d/%d sinks.", total, total)
 	data, _ := json.Marshal(body)
-	w.Header()["Content-Type"] = jsonType
-	w.WriteHeader(status)
-	_, _ = w.Write(append(data, '\n'))
+	ctx.Response.Header.SetContentTypeBytes(jsonType)
+	ctx.SetStatusCode(status)
+	ctx.Response.SetBodyRaw(append(data, '\n'))
 }

@@ -1,8 +1,11 @@
 package main_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 )
 
@@ -154,9 +157,10 @@ func hostileCorpus() []hostile {
 		add(hostile{name: "intake " + p, target: "intake", method: "POST", path: p, headers: connJSON, body: `{}`, status: 400, reason: "project"})
 	}
 
-	// Requests net/http cannot read, on every listener but the intake's: JSON 400 (431 for
-	// headers too large).
-	for _, target := range []string{"api", "connect", "metrics"} {
+	out = append(out, intakeBodies()...)
+
+	// Requests the server cannot read, on every listener: JSON 400 (431 for headers too large).
+	for _, target := range []string{"api", "connect", "metrics", "intake"} {
 		for _, c := range []struct {
 			name, raw string
 			status    int
@@ -174,6 +178,63 @@ func hostileCorpus() []hostile {
 		}
 	}
 	return out
+}
+
+// demoSecret is kbridge dev's demo source secret.
+const demoSecret = "demo0000000000000000000000000000000000000000demo"
+
+// intakeBodies are the intake's hostile bodies: gzip bombs, millions of lines, encodings it
+// does not decode. Each must be answered without the process growing past corpusRSSLimit.
+func intakeBodies() []hostile {
+	demo := "/stream/1/demo/" + demoSecret
+	ndjson := func(enc string) map[string]string {
+		h := map[string]string{"Content-Type": "application/x-ndjson"}
+		if enc != "" {
+			h["Content-Encoding"] = enc
+		}
+		return h
+	}
+	jsonGzip := map[string]string{"Content-Type": "application/json", "Content-Encoding": "gzip"}
+	tooMany, tooLarge := "stream.in.tooManyLines", "stream.in.bodyTooLarge"
+	var out []hostile
+	for _, n := range []int{5_000_000, 1_000_000, 100_001} {
+		out = append(out, hostile{name: fmt.Sprintf("intake gzip NDJSON of %d lines of {}", n), target: "intake", method: "POST", path: demo,
+			headers: ndjson("gzip"), body: gzipString(strings.Repeat("{}\n", n)), status: 413, errName: tooMany, reason: "100000 records"})
+	}
+	out = append(out,
+		hostile{name: "intake NDJSON of 100,001 lines", target: "intake", method: "POST", path: demo, headers: ndjson(""),
+			body: strings.Repeat("{}\n", 100_001), status: 413, errName: tooMany},
+		hostile{name: "intake gzip NDJSON of 100,000 lines (the cap)", target: "intake", method: "POST", path: demo + "?verbose=true",
+			headers: ndjson("gzip"), body: gzipString(strings.Repeat(`{"a":1}`+"\n", 100_000)), status: 200, reason: "Successfully written"},
+		hostile{name: "intake gzip of a 64 MB record", target: "intake", method: "POST", path: demo, headers: jsonGzip,
+			body: gzipString(`{"a":"` + strings.Repeat("a", 64<<20) + `"}`), status: 413, errName: tooLarge, reason: "1MB"},
+		hostile{name: "intake gzip NDJSON line of 64 MB", target: "intake", method: "POST", path: demo, headers: ndjson("gzip"),
+			body: gzipString(`{"a":"` + strings.Repeat("a", 64<<20) + `"}`), status: 413, errName: tooLarge, reason: "Line 1: "},
+		hostile{name: "intake gzip NDJSON of 64 MB of blank lines", target: "intake", method: "POST", path: demo, headers: ndjson("gzip"),
+			body: gzipString(strings.Repeat("\n", 64<<20)), status: 413, errName: tooLarge, reason: "16MB"},
+		hostile{name: "intake gzip NDJSON of 64 MB of spaces", target: "intake", method: "POST", path: demo, headers: ndjson("gzip"),
+			body: gzipString(strings.Repeat(" ", 64<<20)), status: 413, errName: tooLarge, reason: "16MB"},
+		hostile{name: "intake truncated gzip", target: "intake", method: "POST", path: demo, headers: jsonGzip,
+			body: gzipString(`{"a":1}`)[:12], status: 400, errName: "stream.in.badRequest"},
+		hostile{name: "intake gzip, gzip", target: "intake", method: "POST", path: demo,
+			headers: map[string]string{"Content-Type": "application/json", "Content-Encoding": "gzip, gzip"},
+			body:    gzipString(gzipString(`{"a":1}`)), status: 415, errName: "stream.in.unsupportedContentEncoding"},
+		hostile{name: "intake deflate", target: "intake", method: "POST", path: demo,
+			headers: map[string]string{"Content-Type": "application/json", "Content-Encoding": "deflate"},
+			body:    "x", status: 415, errName: "stream.in.unsupportedContentEncoding"},
+		hostile{name: "intake NDJSON of blank lines only", target: "intake", method: "POST", path: demo, headers: ndjson(""),
+			body: strings.Repeat("\r\n \n", 1000), status: 400, errName: "stream.in.badRequest", reason: "no record"},
+	)
+	return out
+}
+
+// gzipString compresses s.
+func gzipString(s string) string {
+	var b bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
+	_, _ = io.WriteString(zw, s)
+	_ = zw.Close()
+	return b.String()
 }
 
 // trim shortens a case's value for its name.

@@ -31,6 +31,7 @@ type hostile struct {
 	body    string
 	status  int
 	reason  string // a substring of the answer's JSON "message", when set
+	errName string // the answer's JSON "error", when set
 }
 
 // TestHostileCorpus fires a corpus of malformed and hostile requests at a running kbridge dev:
@@ -84,11 +85,12 @@ func TestHostileCorpus(t *testing.T) {
 			t.Errorf("%s: %v", c.name, err)
 		} else {
 			var answer struct {
+				Error   string `json:"error"`
 				Message string `json:"message"`
 			}
 			if jerr := json.Unmarshal([]byte(body), &answer); status != c.status || jerr != nil || answer.Message == "" ||
-				!strings.Contains(answer.Message, c.reason) {
-				t.Errorf("%s: %d %.300s; want %d with a JSON message containing %q", c.name, status, body, c.status, c.reason)
+				!strings.Contains(answer.Message, c.reason) || (c.errName != "" && answer.Error != c.errName) {
+				t.Errorf("%s: %d %.300s; want %d with a JSON message containing %q (error %q)", c.name, status, body, c.status, c.reason, c.errName)
 			}
 		}
 		select {
