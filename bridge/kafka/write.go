@@ -48,15 +48,21 @@ func (t *task) write(ctx context.Context, recs []*kgo.Record) error {
 			continue
 		}
 		s := b.cover(tr, part, r.Offset)
-		rec, err := r, error(nil)
+		rec, stage, err := r, StageTransformation, error(nil)
 		if !held {
-			rec, err = t.transformed(r)
+			rec, stage, err = t.converted(ctx, r)
+			if err == nil {
+				stage = StageTransformation
+				rec, err = t.transformed(rec)
+			}
 		}
 		switch {
 		case held:
 			s.held.Add(r.Offset)
+		case err != nil && ctx.Err() != nil: // stopped while waiting for a schema registry
+			return context.Cause(ctx)
 		case err != nil:
-			rejected = append(rejected, rejection{r, StageTransformation, err})
+			rejected = append(rejected, rejection{r, stage, err})
 		case rec == nil: // dropped by a transform: done with its batch
 			dropped++
 		case rec.Value == nil && t.c.p.NullValues == "ignore":

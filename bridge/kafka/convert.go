@@ -1,0 +1,93 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/tidwall/gjson"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kbridge/kbridge/bridge/convert"
+)
+
+// converted runs the pipeline's converters (key.converter, value.converter) on r before its
+// transforms. It returns r itself without converters, else a new record, r staying as polled
+// for the dead-letter topic. Bytes that do not decode are the record's error, with the stage
+// Connect names it by. A Schema Registry that does not answer is waited out: every partition
+// is paused and the conversion retried with backoff until the registry answers or ctx ends,
+// so no record is dead-lettered for the registry's sake.
+func (t *task) converted(ctx context.Context, r *kgo.Record) (*kgo.Record, string, error) {
+	p := &t.c.p
+	if p.KeyConverter == nil && p.ValueConverter == nil {
+		return r, "", nil
+	}
+	var policy backoff.BackOff
+	paused := false
+	defer func() {
+		if paused {
+			t.resumeAll()
+		}
+	}()
+	for {
+		out, stage, err := convertRecord(ctx, p, r)
+		var unavailable *convert.UnavailableError
+		if !errors.As(err, &unavailable) {
+			return out, stage, err
+		}
+		if policy == nil {
+			policy = backoff.NewExponentialBackOff(backoff.WithInitialInterval(max(p.RetryBackoff, 100*time.Millisecond)),
+				backoff.WithMaxInterval(5*time.Second), backoff.WithMaxElapsedTime(0))
+		}
+		if !paused {
+			paused = true
+			t.pauseAll()
+		}
+		wait := policy.NextBackOff()
+		t.c.deps.Metrics.WriteRetries.Inc()
+		t.c.log.Warn("schema registry not answering; partitions paused", "topic", r.Topic, "partition", r.Partition,
+			"offset", r.Offset, "error", err, "retryIn", wait)
+		select {
+		case <-ctx.Done():
+			return nil, "", context.Cause(ctx)
+		case <-time.After(wait):
+		}
+	}
+}
+
+// Stages of the converters, in Connect's names.
+const (
+	StageKeyConverter   = "KEY_CONVERTER"
+	StageValueConverter = "VALUE_CONVERTER"
+)
+
+func convertRecord(ctx context.Context, p *Pipeline, r *kgo.Record) (*kgo.Record, string, error) {
+	out := *r
+	if p.KeyConverter != nil && r.Key != nil {
+		key, err := p.KeyConverter.Convert(ctx, r.Key)
+		if err != nil {
+			return nil, StageKeyConverter, err
+		}
+		out.Key = keyText(key)
+	}
+	if p.ValueConverter != nil && r.Value != nil {
+		value, err := p.ValueConverter.Convert(ctx, r.Value)
+		if err != nil {
+			return nil, StageValueConverter, err
+		}
+		out.Value = value
+	}
+	return &out, "", nil
+}
+
+// keyText is what kafka.key shows of a decoded key: a string key as its text, not as a
+// quoted JSON string; any other key (a record, a number) as its JSON.
+func keyText(key []byte) []byte {
+	if len(key) > 0 && key[0] == '"' {
+		if v := gjson.ParseBytes(key); v.Type == gjson.String && len(v.Raw) == len(key) {
+			return []byte(v.String())
+		}
+	}
+	return key
+}
