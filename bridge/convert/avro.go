@@ -40,6 +40,8 @@ type avroCompiler struct {
 
 func (c *avroCompiler) compile(s avro.Schema) avroDecoder {
 	switch s := s.(type) {
+	case *avro.NullSchema:
+		return avroPrimitive(avro.Null, nil)
 	case *avro.PrimitiveSchema:
 		return avroPrimitive(s.Type(), s.Logical())
 	case *avro.RecordSchema:

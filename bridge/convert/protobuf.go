@@ -1,7 +1,9 @@
 package convert
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -170,5 +172,10 @@ func (s *protoSchema) decode(indexes []int, b []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("protobuf message %s as JSON: %w", md.FullName(), err)
 	}
-	return out, nil
+	// protojson varies its spaces on purpose; rows must not vary with them
+	compact := bytes.NewBuffer(make([]byte, 0, len(out)))
+	if err := json.Compact(compact, out); err != nil {
+		return nil, fmt.Errorf("protobuf message %s as JSON: %w", md.FullName(), err)
+	}
+	return compact.Bytes(), nil
 }
