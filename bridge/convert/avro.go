@@ -219,7 +219,9 @@ func avroInteger(lt avro.LogicalType) avroDecoder {
 	case avro.TimeMicros:
 		format = func(dst []byte, v int64) []byte { return appendTime(dst, time.UnixMicro(v), "15:04:05.000000") }
 	case avro.TimestampMillis:
-		format = func(dst []byte, v int64) []byte { return appendTime(dst, time.UnixMilli(v), "2006-01-02T15:04:05.000Z") }
+		format = func(dst []byte, v int64) []byte {
+			return appendTime(dst, time.UnixMilli(v), "2006-01-02T15:04:05.000Z")
+		}
 	case avro.TimestampMicros:
 		format = func(dst []byte, v int64) []byte {
 			return appendTime(dst, time.UnixMicro(v), "2006-01-02T15:04:05.000000Z")
@@ -227,7 +229,9 @@ func avroInteger(lt avro.LogicalType) avroDecoder {
 	case avro.LocalTimestampMillis:
 		format = func(dst []byte, v int64) []byte { return appendTime(dst, time.UnixMilli(v), "2006-01-02T15:04:05.000") }
 	case avro.LocalTimestampMicros:
-		format = func(dst []byte, v int64) []byte { return appendTime(dst, time.UnixMicro(v), "2006-01-02T15:04:05.000000") }
+		format = func(dst []byte, v int64) []byte {
+			return appendTime(dst, time.UnixMicro(v), "2006-01-02T15:04:05.000000")
+		}
 	default:
 		return func(r *avroReader, dst []byte) ([]byte, error) {
 			v, err := r.long()

@@ -45,7 +45,7 @@ func (t *task) converted(ctx context.Context, r *kgo.Record) (*kgo.Record, strin
 			t.pauseAll()
 		}
 		wait := policy.NextBackOff()
-		t.c.deps.Metrics.WriteRetries.Inc()
+		t.c.deps.Metrics.RegistryRetries.Inc()
 		t.c.log.Warn("schema registry not answering; partitions paused", "topic", r.Topic, "partition", r.Partition,
 			"offset", r.Offset, "error", err, "retryIn", wait)
 		select {

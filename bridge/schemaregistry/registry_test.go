@@ -64,7 +64,7 @@ func TestAPI(t *testing.T) {
 		{"GET", "/subjects", "", 200, `[]`},
 		{"POST", "/subjects/orders-value/versions", schemaBody(v1, ""), 200, `{"id":1}`},
 		{"POST", "/subjects/orders-value/versions", schemaBody(v1, "AVRO"), 200, `{"id":1}`}, // again: same id, no new version
-		{"POST", "/subjects/copy-value/versions", schemaBody(v1, ""), 200, `{"id":1}`},        // same schema, another subject
+		{"POST", "/subjects/copy-value/versions", schemaBody(v1, ""), 200, `{"id":1}`},       // same schema, another subject
 		{"GET", "/schemas/ids/1", "", 200, `{"schema":` + quote(v1) + `}`},
 		{"GET", "/schemas/ids/1/schema", "", 200, v1},
 		{"GET", "/schemas/ids/1/versions", "", 200, `[{"subject":"copy-value","version":1},{"subject":"orders-value","version":1}]`},
