@@ -72,7 +72,7 @@ func Parse(keys map[string]string, prefix string) (Converter, []string, []error)
 		c = p.registryConverter(class)
 	default:
 		p.errs = append(p.errs, fmt.Errorf("%s: unknown converter class %q; kbridge runs %s", prefix, class,
-			strings.Join(Classes()[:6], ", ")))
+			strings.Join(slices.DeleteFunc(Classes(), func(c string) bool { return c == SimpleHeaderConverter }), ", ")))
 		return nil, []string{prefix}, p.errs
 	}
 	p.unknown(class)
