@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/kbridge/kbridge/bridge/strict"
 )
 
 // Converter turns the bytes of a record's key or value into what the mapping reads. It is safe
@@ -210,6 +212,10 @@ func (p *parser) unknown(class string) {
 		}
 		short := class[strings.LastIndexByte(class, '.')+1:]
 		p.used[key] = true
-		p.fail(sub, "unknown key for %s", short)
+		if near := strict.Nearest(sub, known); near != "" {
+			p.fail(sub, "unknown key for %s; did you mean %q?", short, p.prefix+near)
+		} else {
+			p.fail(sub, "unknown key for %s", short)
+		}
 	}
 }
