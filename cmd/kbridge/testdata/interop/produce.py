@@ -6,6 +6,7 @@ usage: produce.py BOOTSTRAP REGISTRY_URL COUNT        produce COUNT records of e
        produce.py --dump REGISTRY_URL                 print one value of each format as hex
 Topics: interop-avro, interop-proto, interop-json. Each record i has key "order-<i>"."""
 import sys
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from confluent_kafka import Producer, avro
@@ -24,6 +25,8 @@ AVRO_VALUE = avro.loads("""{"type": "record", "name": "Order", "namespace": "int
   {"name": "note", "type": ["null", "string"], "default": null},
   {"name": "express", "type": "boolean"}]}""")
 AVRO_KEY = avro.loads('"string"')
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 JSON_SCHEMA = """{"$schema": "http://json-schema.org/draft-07/schema#", "title": "Order", "type": "object",
   "properties": {"id": {"type": "string"}, "quantity": {"type": "integer"}, "price": {"type": "number"}},
@@ -60,8 +63,7 @@ def main():
     for i in range(count):
         key = "order-%d" % i
         order = {"id": key, "quantity": i, "price": Decimal("12.34") + i,
-                 "placed": 1700000000000 + i, "note": None if i % 2 else "gift %d" % i, "express": i % 3 == 0}
-        pb = js_value = None
+                 "placed": EPOCH + timedelta(milliseconds=1700000000000 + i), "note": None if i % 2 else "gift %d" % i, "express": i % 3 == 0}
         pb = proto(Order(id=key, quantity=i, price=0.5 + i, express=i % 3 == 0),
                    SerializationContext("interop-proto", MessageField.VALUE))
         js_value = js({"id": key, "quantity": i, "price": 2.5 + i},
