@@ -93,7 +93,7 @@ func (c *avroCompiler) compile(s avro.Schema) avroDecoder {
 					dst = append(dst, ',')
 				}
 				first = false
-				dst = append(appendJSONString(dst, string(key)), ':')
+				dst = append(appendJSONString(dst, key), ':')
 				dst, err = value(r, dst)
 				return err
 			})
@@ -188,7 +188,7 @@ func avroPrimitive(t avro.Type, logical avro.LogicalSchema) avroDecoder {
 	case avro.String:
 		return func(r *avroReader, dst []byte) ([]byte, error) {
 			b, err := r.bytes()
-			return appendJSONString(dst, string(b)), err
+			return appendJSONString(dst, b), err
 		}
 	case avro.Bytes:
 		if d, ok := logical.(*avro.DecimalLogicalSchema); ok {
