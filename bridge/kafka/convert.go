@@ -3,6 +3,9 @@ package kafka
 import (
 	"context"
 	"errors"
+	"runtime"
+	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -10,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kbridge/kbridge/bridge/convert"
+	"github.com/kbridge/kbridge/sink"
 )
 
 // converted runs the pipeline's converters (key.converter, value.converter) on r before its
@@ -54,6 +58,60 @@ func (t *task) converted(ctx context.Context, r *kgo.Record) (*kgo.Record, strin
 		case <-time.After(wait):
 		}
 	}
+}
+
+// conversion is the outcome of converting one record.
+type conversion struct {
+	rec   *kgo.Record
+	stage string
+	err   error
+}
+
+// convertAll converts a batch's records ahead of write's loop, spread over the cores: decoding
+// is the heaviest per-record work of a Schema Registry format. It returns nil without
+// converters or for a small batch; a record whose conversion met an unavailable registry is
+// converted again, waiting, by convertedAt.
+func (t *task) convertAll(ctx context.Context, recs []*kgo.Record) []conversion {
+	p := &t.c.p
+	workers := min(runtime.GOMAXPROCS(0), len(recs)/64)
+	if p.KeyConverter == nil && p.ValueConverter == nil || workers < 2 {
+		return nil
+	}
+	out := make([]conversion, len(recs))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(recs); i += workers {
+				out[i] = convertSafely(ctx, p, recs[i])
+			}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// convertSafely is convertRecord with a panic in a converter turned into the record's error
+// (a worker's panic would otherwise end the process).
+func convertSafely(ctx context.Context, p *Pipeline, r *kgo.Record) (c conversion) {
+	defer func() {
+		if v := recover(); v != nil {
+			c = conversion{stage: StageValueConverter, err: &sink.PanicError{Op: "convert", Value: v, Stack: debug.Stack()}}
+		}
+	}()
+	c.rec, c.stage, c.err = convertRecord(ctx, p, r)
+	return c
+}
+
+// convertedAt is record i's conversion: the one convertAll made, unless there is none or it
+// met an unavailable registry.
+func (t *task) convertedAt(ctx context.Context, done []conversion, i int, r *kgo.Record) (*kgo.Record, string, error) {
+	if done != nil {
+		var unavailable *convert.UnavailableError
+		if c := done[i]; !errors.As(c.err, &unavailable) {
+			return c.rec, c.stage, c.err
+		}
+	}
+	return t.converted(ctx, r)
 }
 
 // Stages of the converters, in Connect's names.
