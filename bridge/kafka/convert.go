@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -62,6 +63,7 @@ func (t *task) converted(ctx context.Context, r *kgo.Record) (*kgo.Record, strin
 
 // conversion is the outcome of converting one record.
 type conversion struct {
+	done  bool
 	rec   *kgo.Record
 	stage string
 	err   error
@@ -69,8 +71,9 @@ type conversion struct {
 
 // convertAll converts a batch's records ahead of write's loop, spread over the cores: decoding
 // is the heaviest per-record work of a Schema Registry format. It returns nil without
-// converters or for a small batch; a record whose conversion met an unavailable registry is
-// converted again, waiting, by convertedAt.
+// converters or for a small batch. Once one conversion meets an unavailable registry the
+// workers stop (a registry that times out would otherwise be asked once per record); the
+// records left, and that one, are converted by convertedAt, which waits for the registry.
 func (t *task) convertAll(ctx context.Context, recs []*kgo.Record) []conversion {
 	p := &t.c.p
 	workers := min(runtime.GOMAXPROCS(0), len(recs)/64)
@@ -78,11 +81,15 @@ func (t *task) convertAll(ctx context.Context, recs []*kgo.Record) []conversion 
 		return nil
 	}
 	out := make([]conversion, len(recs))
+	var unavailable atomic.Bool // once the registry does not answer, the rest wait in convertedAt
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
-			for i := w; i < len(recs); i += workers {
+			for i := w; i < len(recs) && !unavailable.Load(); i += workers {
 				out[i] = convertSafely(ctx, p, recs[i])
+				if errors.As(out[i].err, new(*convert.UnavailableError)) {
+					unavailable.Store(true)
+				}
 			}
 		})
 	}
@@ -99,15 +106,15 @@ func convertSafely(ctx context.Context, p *Pipeline, r *kgo.Record) (c conversio
 		}
 	}()
 	c.rec, c.stage, c.err = convertRecord(ctx, p, r)
+	c.done = true
 	return c
 }
 
 // convertedAt is record i's conversion: the one convertAll made, unless there is none or it
 // met an unavailable registry.
 func (t *task) convertedAt(ctx context.Context, done []conversion, i int, r *kgo.Record) (*kgo.Record, string, error) {
-	if done != nil {
-		var unavailable *convert.UnavailableError
-		if c := done[i]; !errors.As(c.err, &unavailable) {
+	if done != nil && done[i].done {
+		if c := done[i]; !errors.As(c.err, new(*convert.UnavailableError)) {
 			return c.rec, c.stage, c.err
 		}
 	}

@@ -71,9 +71,20 @@ func (r *testRegistry) avroRecord(subject, schema string, v any) []byte {
 	return avroFramed(r.t, ss.ID, schema, v)
 }
 
+// parsedSchemas caches the schemas avroFramed encodes with: parsing is slower than encoding.
+var parsedSchemas sync.Map // schema text → avro.Schema
+
 func avroFramed(t testing.TB, id int, schema string, v any) []byte {
 	t.Helper()
-	b, err := avro.Marshal(avro.MustParse(schema), v)
+	parsed, ok := parsedSchemas.Load(schema)
+	if !ok {
+		s, err := avro.ParseWithCache(schema, "", &avro.SchemaCache{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		parsed, _ = parsedSchemas.LoadOrStore(schema, s)
+	}
+	b, err := avro.Marshal(parsed.(avro.Schema), v)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +173,8 @@ func avroDecimal(t testing.TB, s string) any {
 
 // The Schema Registry stops answering for 30 s mid-stream, while records of a schema the
 // converter has not seen yet arrive: the partition waits (nothing committed past them, nothing
-// dead-lettered), and once the registry is back every record is imported, none lost.
+// dead-lettered), and once the registry is back every record is imported, none lost. The
+// batches are large enough to be converted on both cores.
 func TestRegistryDownMidStream(t *testing.T) {
 	t.Parallel()
 	reg := startRegistry(t)
@@ -177,6 +189,7 @@ func TestRegistryDownMidStream(t *testing.T) {
 	e.produce(first...)
 	metrics := prometheus.NewRegistry()
 	p := pipeline(t, "topics", "orders", "errors.tolerance", "all", "errors.deadletterqueue.topic.name", "orders-dlq",
+		"batch.max.size", "500", // batches big enough to be converted on every core
 		"value.converter", "io.confluent.connect.avro.AvroConverter", "value.converter.schema.registry.url", reg.url())
 	c, err := kafka.NewConsumer(p, kafka.Deps{Client: kafka.ClientConfig{Brokers: e.cluster.ListenAddrs()},
 		Source: source, Writer: e.manager, Logger: slog.New(slog.DiscardHandler), Metrics: kafka.NewMetrics(metrics)})
@@ -192,7 +205,7 @@ func TestRegistryDownMidStream(t *testing.T) {
 {"name":"price","type":{"type":"bytes","logicalType":"decimal","precision":9,"scale":2}},{"name":"note","type":["null","string"]},
 {"name":"channel","type":"string","default":"web"}]}`
 	var second []*kgo.Record
-	for i := 50; i < 100; i++ {
+	for i := 50; i < 300; i++ {
 		v := order(int64(i))
 		v["channel"] = "app"
 		second = append(second, &kgo.Record{Topic: "orders", Value: reg.avroRecord("orders-value", v2, v)})
@@ -212,14 +225,14 @@ func TestRegistryDownMidStream(t *testing.T) {
 		t.Errorf("%v retries in 30 s without a registry", retries)
 	}
 	reg.start(addr)
-	waitFor(t, 60*time.Second, "every record committed", func() bool { return e.committed("connect-events")["orders"][0] == 100 })
-	waitFor(t, 60*time.Second, "100 rows", func() bool { return len(e.rows("in.c-kafka.events")) == 100 })
+	waitFor(t, 60*time.Second, "every record committed", func() bool { return e.committed("connect-events")["orders"][0] == 300 })
+	waitFor(t, 60*time.Second, "300 rows", func() bool { return len(e.rows("in.c-kafka.events")) == 300 })
 	ids := map[string]bool{}
 	for _, row := range e.rows("in.c-kafka.events") {
 		ids[row[2]] = true
 	}
-	if len(ids) != 100 {
-		t.Errorf("%d distinct ids in 100 rows", len(ids))
+	if len(ids) != 300 {
+		t.Errorf("%d distinct ids in 300 rows", len(ids))
 	}
 	if n := series(t, metrics, "kbridge_kafka_dead_letter_records_total", func(map[string]string) string { return "" })[""]; n != 0 {
 		t.Errorf("%v records dead-lettered", n)
