@@ -80,7 +80,7 @@ func (st *state) save(dir string) error {
 		return fmt.Errorf("save schema registry state: %w", err)
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err == nil {
+	if _, err = tmp.Write(b); err == nil {
 		err = tmp.Sync()
 	}
 	if cerr := tmp.Close(); err == nil {
