@@ -21,6 +21,12 @@ type Converter interface {
 	Convert(ctx context.Context, data []byte) ([]byte, error)
 }
 
+// Appender is a Converter that can append what it converts to dst, returning the extended
+// slice, so that a caller converting many records reuses one buffer. It must not keep dst.
+type Appender interface {
+	AppendConvert(ctx context.Context, dst, data []byte) ([]byte, error)
+}
+
 // Connect's converter classes.
 const (
 	StringConverter       = "org.apache.kafka.connect.storage.StringConverter"

@@ -187,3 +187,39 @@ func TestGolden(t *testing.T) {
 		})
 	}
 }
+
+// Strings in every part of the escaping: plain runs longer than a word, quotes, backslashes and
+// control characters at each position of a word, multi-byte UTF-8 and invalid bytes.
+func TestAvroStrings(t *testing.T) {
+	t.Parallel()
+	url := registryURL(t)
+	c := converter(t, map[string]string{"value.converter": convert.AvroConverter, "value.converter.schema.registry.url": url})
+	for _, tc := range []struct{ in, want string }{
+		{"", `""`},
+		{"abcdefghijklmnopq", `"abcdefghijklmnopq"`},
+		{`abcdefg"hij`, `"abcdefg\"hij"`},
+		{"abcdefgh\\ijklmnop\x01", `"abcdefgh\\ijklmnop\u0001"`},
+		{"\x1fabcdefghijklmno\n", `"\u001fabcdefghijklmno\n"`},
+		{"žluťoučký kůň úpěl", `"žluťoučký kůň úpěl"`},
+		{"abcdefg\xffabc", `"abcdefg\ufffdabc"`},
+		{"ab\tcd\rxxxxxxxxx€", `"ab\tcd\rxxxxxxxxx€"`},
+		{"~~~~~~~~!!!!!!!!########", `"~~~~~~~~!!!!!!!!########"`},
+	} {
+		// schema 3 is {a: long, b: string}: a=0, then b
+		rec := append([]byte{0, 0, 0, 0, 3, 0}, zigzag(len(tc.in))...)
+		got, err := c.Convert(context.Background(), append(rec, tc.in...))
+		if want := `{"a":0,"b":` + tc.want + `}`; err != nil || string(got) != want {
+			t.Errorf("%q: %s %v, want %s", tc.in, got, err, want)
+		}
+	}
+}
+
+func zigzag(n int) []byte {
+	var out []byte
+	u := uint64(n) << 1
+	for u >= 0x80 {
+		out = append(out, byte(u)|0x80)
+		u >>= 7
+	}
+	return append(out, byte(u))
+}

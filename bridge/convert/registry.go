@@ -133,6 +133,10 @@ func newAvroConverter(cl *sr.Client) *avroConverter {
 }
 
 func (c *avroConverter) Convert(ctx context.Context, b []byte) ([]byte, error) {
+	return c.AppendConvert(ctx, make([]byte, 0, len(b)+len(b)/2+64), b)
+}
+
+func (c *avroConverter) AppendConvert(ctx context.Context, dst, b []byte) ([]byte, error) {
 	id, rest, err := framed(b)
 	if err != nil {
 		return nil, err
@@ -142,7 +146,7 @@ func (c *avroConverter) Convert(ctx context.Context, b []byte) ([]byte, error) {
 		return nil, err
 	}
 	r := avroReader{b: rest}
-	out, err := s.(avroDecoder)(&r, make([]byte, 0, len(rest)+len(rest)/2+64))
+	out, err := s.(avroDecoder)(&r, dst)
 	if err != nil {
 		return nil, fmt.Errorf("avro record of schema id %d: %w", id, err)
 	}

@@ -36,7 +36,7 @@ func (t *task) converted(ctx context.Context, r *kgo.Record) (*kgo.Record, strin
 		}
 	}()
 	for {
-		out, stage, err := convertRecord(ctx, p, r)
+		out, stage, err := convertRecord(ctx, p, r, &t.arenas[0])
 		var unavailable *convert.UnavailableError
 		if !errors.As(err, &unavailable) {
 			return out, stage, err
@@ -76,8 +76,12 @@ type conversion struct {
 // records left, and that one, are converted by convertedAt, which waits for the registry.
 func (t *task) convertAll(ctx context.Context, recs []*kgo.Record) []conversion {
 	p := &t.c.p
+	if p.KeyConverter == nil && p.ValueConverter == nil {
+		return nil
+	}
 	workers := min(runtime.GOMAXPROCS(0), len(recs)/64)
-	if p.KeyConverter == nil && p.ValueConverter == nil || workers < 2 {
+	t.resetArenas(max(workers, 1))
+	if workers < 2 {
 		return nil
 	}
 	out := make([]conversion, len(recs))
@@ -86,7 +90,7 @@ func (t *task) convertAll(ctx context.Context, recs []*kgo.Record) []conversion 
 	for w := range workers {
 		wg.Go(func() {
 			for i := w; i < len(recs) && !unavailable.Load(); i += workers {
-				out[i] = convertSafely(ctx, p, recs[i])
+				out[i] = convertSafely(ctx, p, recs[i], &t.arenas[w])
 				if errors.As(out[i].err, new(*convert.UnavailableError)) {
 					unavailable.Store(true)
 				}
@@ -99,13 +103,13 @@ func (t *task) convertAll(ctx context.Context, recs []*kgo.Record) []conversion 
 
 // convertSafely is convertRecord with a panic in a converter turned into the record's error
 // (a worker's panic would otherwise end the process).
-func convertSafely(ctx context.Context, p *Pipeline, r *kgo.Record) (c conversion) {
+func convertSafely(ctx context.Context, p *Pipeline, r *kgo.Record, arena *[]byte) (c conversion) {
 	defer func() {
 		if v := recover(); v != nil {
 			c = conversion{stage: StageValueConverter, err: &sink.PanicError{Op: "convert", Value: v, Stack: debug.Stack()}}
 		}
 	}()
-	c.rec, c.stage, c.err = convertRecord(ctx, p, r)
+	c.rec, c.stage, c.err = convertRecord(ctx, p, r, arena)
 	c.done = true
 	return c
 }
@@ -127,23 +131,57 @@ const (
 	StageValueConverter = "VALUE_CONVERTER"
 )
 
-func convertRecord(ctx context.Context, p *Pipeline, r *kgo.Record) (*kgo.Record, string, error) {
+// convertRecord converts r's key and value, appending what the converters produce to arena
+// when they can.
+func convertRecord(ctx context.Context, p *Pipeline, r *kgo.Record, arena *[]byte) (*kgo.Record, string, error) {
 	out := *r
 	if p.KeyConverter != nil && r.Key != nil {
-		key, err := p.KeyConverter.Convert(ctx, r.Key)
+		key, err := appendConverted(ctx, p.KeyConverter, arena, r.Key)
 		if err != nil {
 			return nil, StageKeyConverter, err
 		}
 		out.Key = keyText(key)
 	}
 	if p.ValueConverter != nil && r.Value != nil {
-		value, err := p.ValueConverter.Convert(ctx, r.Value)
+		value, err := appendConverted(ctx, p.ValueConverter, arena, r.Value)
 		if err != nil {
 			return nil, StageValueConverter, err
 		}
 		out.Value = value
 	}
 	return &out, "", nil
+}
+
+// appendConverted converts data into arena's free end when c can append; the result stays
+// valid while the arena is not reset, even when appending moved the arena.
+func appendConverted(ctx context.Context, c convert.Converter, arena *[]byte, data []byte) ([]byte, error) {
+	a, ok := c.(convert.Appender)
+	if !ok {
+		return c.Convert(ctx, data)
+	}
+	start := len(*arena)
+	out, err := a.AppendConvert(ctx, *arena, data)
+	if err != nil {
+		return nil, err
+	}
+	*arena = out
+	return out[start:len(out):len(out)], nil
+}
+
+// maxArena is the most bytes an arena keeps between batches.
+const maxArena = 32 << 20
+
+// resetArenas makes n arenas ready for a batch, keeping their memory.
+func (t *task) resetArenas(n int) {
+	for len(t.arenas) < n {
+		t.arenas = append(t.arenas, nil)
+	}
+	for i := range t.arenas {
+		if cap(t.arenas[i]) > maxArena {
+			t.arenas[i] = nil
+		}
+		t.arenas[i] = t.arenas[i][:0]
+	}
 }
 
 // keyText is what kafka.key shows of a decoded key: a string key as its text, not as a
