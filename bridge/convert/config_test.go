@@ -3,12 +3,16 @@ package convert_test
 import (
 	"context"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/kbridge/kbridge/bridge/convert"
@@ -157,4 +161,47 @@ func closedAddr(t *testing.T) string {
 	addr := ln.Addr().String()
 	ln.Close()
 	return addr
+}
+
+// A registry over TLS, trusted through a PEM truststore; the schema of an id is fetched once
+// however many records carry it.
+func TestRegistryTLSAndCache(t *testing.T) {
+	t.Parallel()
+	reg, err := schemaregistry.New(schemaregistry.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fetches atomic.Int32
+	h := reg.Handler()
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/schemas/ids/") {
+			fetches.Add(1)
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	body := `{"schema":"{\"type\":\"record\",\"name\":\"test\",\"fields\":[{\"name\":\"a\",\"type\":\"long\"},{\"name\":\"b\",\"type\":\"string\"}]}"}`
+	if resp, err := srv.Client().Post(srv.URL+"/subjects/t-value/versions", "application/json", strings.NewReader(body)); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("register: %v %v", resp, err)
+	}
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	record, _ := hex.DecodeString("00000000013606666f6f")
+	untrusted := converter(t, map[string]string{"value.converter": convert.AvroConverter, "value.converter.schema.registry.url": srv.URL})
+	if _, err := untrusted.Convert(context.Background(), record); !errors.As(err, new(*convert.UnavailableError)) {
+		t.Fatalf("a registry whose certificate is not trusted: %v, want it unavailable", err)
+	}
+	c := converter(t, map[string]string{"value.converter": convert.AvroConverter, "value.converter.schema.registry.url": srv.URL,
+		"value.converter.schema.registry.ssl.truststore.type": "PEM", "value.converter.schema.registry.ssl.truststore.location": ca})
+	fetches.Store(0)
+	for range 50 {
+		if got, err := c.Convert(context.Background(), record); err != nil || string(got) != `{"a":27,"b":"foo"}` {
+			t.Fatalf("got %s, %v", got, err)
+		}
+	}
+	if n := fetches.Load(); n != 1 {
+		t.Errorf("schema fetched %d times for 50 records", n)
+	}
 }

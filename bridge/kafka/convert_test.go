@@ -242,3 +242,28 @@ func TestRegistryDownMidStream(t *testing.T) {
 		t.Errorf("the dead-letter topic holds %d records", end[0])
 	}
 }
+
+// Transforms run on the decoded record: ReplaceField renames a field of the Avro value, and
+// ValueToKey sets the key from a decoded field, which kafka.key then shows.
+func TestTransformsSeeDecodedRecords(t *testing.T) {
+	t.Parallel()
+	reg := startRegistry(t)
+	columns := []mapping.Column{
+		{Type: mapping.KindKafkaOffset, Name: "offset", PrimaryKey: true},
+		{Type: mapping.KindKafkaKey, Name: "key"},
+		{Type: mapping.KindPath, Name: "order_id", Path: "order_id"},
+	}
+	e := newEnv(t, map[string]int32{"orders": 1}, columns)
+	e.produce(&kgo.Record{Topic: "orders", Value: reg.avroRecord("orders-value", orderSchema,
+		map[string]any{"id": int64(7), "price": avroDecimal(t, "1.00"), "note": "x"})})
+	p := pipeline(t, "topics", "orders",
+		"value.converter", "io.confluent.connect.avro.AvroConverter", "value.converter.schema.registry.url", reg.url(),
+		"transforms", "key,rename",
+		"transforms.key.type", "org.apache.kafka.connect.transforms.ValueToKey", "transforms.key.fields", "note",
+		"transforms.rename.type", "org.apache.kafka.connect.transforms.ReplaceField$Value", "transforms.rename.renames", "id:order_id")
+	runConsumer(t, e.consumer(p))
+	waitFor(t, 60*time.Second, "the record committed", func() bool { return e.committed("connect-events")["orders"][0] == 1 })
+	if got := fmt.Sprint(e.rows("in.c-kafka.events")); got != `[[0 {"note":"x"} 7]]` {
+		t.Fatalf("rows %s", got)
+	}
+}
