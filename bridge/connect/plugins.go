@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"slices"
 
+	"github.com/kbridge/kbridge/bridge/convert"
 	"github.com/kbridge/kbridge/bridge/transform"
 )
 
@@ -43,9 +44,9 @@ var keyDefs = []keyDef{
 	def("Common", "topics", "LIST", "", "Topics to consume; set topics or topics.regex."),
 	def("Common", "topics.regex", "STRING", "", "Regular expression of topics to consume."),
 	def("Common", "tasks.max.enforce", "BOOLEAN", "true", "Connect's key, checked; kbridge never runs more tasks than tasks.max."),
-	nullDefault(def("Common", "key.converter", "CLASS", "", "Accepted and ignored: record keys are read as bytes.")),
-	nullDefault(def("Common", "value.converter", "CLASS", "", "Accepted and ignored: record values are read as JSON.")),
-	nullDefault(def("Common", "header.converter", "CLASS", "", "Accepted and ignored: record headers are read as bytes.")),
+	nullDefault(def("Common", "key.converter", "CLASS", "", "Converter of record keys, with its keys under key.converter.*: StringConverter, ByteArrayConverter, JsonConverter, or Confluent's AvroConverter, ProtobufConverter, JsonSchemaConverter (schema.registry.url). Not set: keys are read as text.")),
+	nullDefault(def("Common", "value.converter", "CLASS", "", "Converter of record values, with its keys under value.converter.*: as key.converter; decoded records become JSON for the mapping. Not set: values are read as JSON.")),
+	nullDefault(def("Common", "header.converter", "CLASS", "", "SimpleHeaderConverter, StringConverter or ByteArrayConverter: record headers are read as bytes.")),
 	def("Common", "config.action.reload", "STRING", "restart", "Connect's key, checked (none or restart); kbridge restarts a connector whose config changes."),
 	def("Transforms", "transforms", "LIST", "", "Aliases of the single message transforms, run in order on each record before its mapping: Apache Kafka's transforms, each configured by transforms.<alias>.type and its keys."),
 	def("Predicates", "predicates", "LIST", "", "Aliases of the predicates that transforms.<alias>.predicate names: TopicNameMatches, HasHeaderKey, RecordIsTombstone."),
@@ -92,14 +93,24 @@ func keyOrder(key string) int {
 	return len(keyDefs)
 }
 
-// plugins lists the connector classes; with connectorsOnly=false also the transformations and
-// predicates kbridge runs, as Connect lists every plugin it has.
+// plugins lists the connector classes; with connectorsOnly=false also the converters, header
+// converters, transformations and predicates kbridge runs, as Connect lists every plugin it has.
 func (s *Server) plugins(w http.ResponseWriter, r *http.Request) error {
 	out := make([]pluginInfo, len(classes))
 	for i, c := range classes {
 		out[i] = pluginInfo{Class: c, Type: "sink", Version: s.deps.Version}
 	}
 	if r.URL.Query().Get("connectorsOnly") == "false" {
+		converters := convert.Classes()
+		slices.Sort(converters)
+		for _, c := range converters {
+			if c != convert.SimpleHeaderConverter {
+				out = append(out, pluginInfo{Class: c, Type: "converter", Version: s.deps.Version})
+			}
+		}
+		for _, c := range []string{convert.ByteArrayConverter, convert.SimpleHeaderConverter, convert.StringConverter} {
+			out = append(out, pluginInfo{Class: c, Type: "header_converter", Version: s.deps.Version})
+		}
 		transforms, predicates := transform.Classes()
 		slices.Sort(transforms) // each type sorted by class, as Connect's plugin sets are
 		slices.Sort(predicates)

@@ -14,9 +14,10 @@ const hidden = "[hidden]"
 
 // secretWords mark a config key whose value is a secret: Connect's PASSWORD-typed keys of the
 // HTTP sinks (connection.password, the OAuth client secret, ...), credentials of any client
-// override (sasl.jaas.config, ssl.key.password), tokens and authorization headers.
+// override (sasl.jaas.config, ssl.key.password), tokens and authorization headers, and a
+// Schema Registry converter's basic.auth.user.info (user:password).
 var secretWords = []string{"password", "secret", "token", "credential", "authorization", "jaas.config",
-	"api.key", "apikey", "private.key"}
+	"api.key", "apikey", "private.key", "user.info"}
 
 // secretKey tells whether key's value is secret. A Data Streams intake URL (http.api.url,
 // http.url) carries its source's secret, so the URL keys are secret too.

@@ -179,6 +179,15 @@ func TestUnknownKeys(t *testing.T) {
 			`pipelines[0].errors.tolerence: unknown key; did you mean "errors.tolerance"?`},
 		{"sources:\n  - id: s\n    sinks:\n      - {id: k, tableId: in.c-a.b, columns: [{type: body, name: b}, {type: path, name: a, pth: x}]}\n",
 			`sources[0].sinks[0].columns[1].pth: unknown key; did you mean "path"?`},
+		{"pipelines:\n  - {name: o, kbridge.source: o, topics: o, value.converter: com.example.X}\n",
+			`pipelines[0]: value.converter: unknown converter class "com.example.X"`},
+		{"pipelines:\n  - {name: o, kbridge.source: o, topics: o, value.converter: io.confluent.connect.avro.AvroConverter}\n",
+			`pipelines[0]: value.converter.schema.registry.url: missing`},
+		{"pipelines:\n  - {name: o, kbridge.source: o, topics: o, value.converter: io.confluent.connect.avro.AvroConverter,\n" +
+			"     value.converter.schema.registry.url: 'http://sr:8081', value.converter.schema.registy.url: 'http://sr:8081'}\n",
+			`pipelines[0]: value.converter.schema.registy.url: unknown key for AvroConverter; did you mean "value.converter.schema.registry.url"?`},
+		{"pipelines:\n  - {name: o, kbridge.source: o, topics: o, value.convertor: io.confluent.connect.avro.AvroConverter}\n",
+			`pipelines[0].value.convertor: unknown key; did you mean "value.converter"?`},
 		{"sink: {dataDir: /data, retryAftr: 1s}\n", `sink.retryAftr: unknown key; did you mean "retryAfter"?`},
 		{"metrics: {listen: ':9000', prof: true}\n", `metrics.prof: unknown key; did you mean "pprof"?`},
 	} {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kbridge/kbridge/bridge/convert"
 	"github.com/kbridge/kbridge/bridge/transform"
 	"github.com/kbridge/kbridge/sink"
 )
@@ -55,6 +56,12 @@ type Pipeline struct {
 	// Transforms are the single message transforms (transforms.*, predicates.*); nil for none.
 	Transforms *transform.Chain
 
+	// KeyConverter and ValueConverter turn a record's key and value into what transforms and
+	// the mapping read (key.converter, value.converter and their keys); nil reads the bytes as
+	// they are: keys as text, values as JSON.
+	KeyConverter, ValueConverter           convert.Converter
+	KeyConverterClass, ValueConverterClass string
+
 	// Unknown lists the keys given that kbridge neither reads nor knows to ignore, sorted: a
 	// warning over the Connect REST API (Connect passes such keys to its plugins), an error in
 	// a config file (see KnownKeys).
@@ -82,6 +89,11 @@ func ParsePipeline(keys map[string]string) (Pipeline, []string, error) {
 // KnownKeys lists every key a pipeline may have, for suggesting the key a misspelled one means.
 func KnownKeys() []string {
 	_, r := parse(map[string]string{})
+	for _, prefix := range []string{"key.converter", "value.converter"} {
+		for _, key := range convert.Keys(prefix) {
+			r.used[key] = true
+		}
+	}
 	return append(slices.Sorted(maps.Keys(r.used)), slices.Sorted(maps.Keys(ignoredKeys))...)
 }
 
@@ -110,6 +122,12 @@ func parse(keys map[string]string) (Pipeline, *keyReader) {
 	p.SessionTimeout = r.consumerMillis("session.timeout.ms", time.Second, time.Hour)
 	p.HeartbeatInterval = r.consumerMillis("heartbeat.interval.ms", 100*time.Millisecond, time.Hour)
 	p.RebalanceTimeout = r.consumerMillis("max.poll.interval.ms", time.Second, 24*time.Hour)
+	p.KeyConverter, p.KeyConverterClass = r.converter("key.converter")
+	p.ValueConverter, p.ValueConverterClass = r.converter("value.converter")
+	r.used["header.converter"] = true
+	for _, e := range convert.CheckHeaderConverter(r.keys) {
+		r.fail("header.converter", "%s", strings.TrimPrefix(e.Error(), "header.converter: "))
+	}
 	p.Transforms = r.transforms()
 	r.used["topic2table.map"] = true
 	if v, ok := r.keys["topic2table.map"]; ok {
@@ -190,6 +208,20 @@ func (r *keyReader) transforms() *transform.Chain {
 	return chain
 }
 
+// converter reads a converter and its keys (prefix, prefix.*); its errors each name their key.
+func (r *keyReader) converter(prefix string) (convert.Converter, string) {
+	c, used, errs := convert.Parse(r.keys, prefix)
+	for _, key := range used {
+		r.used[key] = true
+	}
+	for _, e := range errs {
+		key, _, _ := strings.Cut(e.Error(), ": ")
+		r.failed[key] = true
+		r.errs = append(r.errs, e)
+	}
+	return c, strings.TrimSpace(r.keys[prefix])
+}
+
 func (r *keyReader) fail(key, format string, args ...any) {
 	if !r.failed[key] {
 		r.failed[key] = true
@@ -266,9 +298,6 @@ func (r *keyReader) consumerOneOf(key, def string, allowed ...string) string {
 // ignoredKeys lose their meaning in kbridge: rows go to Storage imports, not HTTP requests.
 var ignoredKeys = map[string]string{
 	"connector.class":      "",
-	"key.converter":        "record keys are read as bytes",
-	"value.converter":      "record values are read as JSON",
-	"header.converter":     "record headers are read as bytes",
 	"batch.prefix":         "rows are written as CSV, not joined into a request body",
 	"batch.suffix":         "rows are written as CSV, not joined into a request body",
 	"batch.separator":      "rows are written as CSV, not joined into a request body",

@@ -36,7 +36,14 @@ func deadLetter(p *Pipeline, rec *kgo.Record, task int, stage string, err error)
 	header("connector.name", p.Name)
 	header("task.id", strconv.Itoa(task))
 	header("stage", stage)
-	header("class.name", "kbridge/mapping")
+	switch stage {
+	case StageKeyConverter:
+		header("class.name", p.KeyConverterClass)
+	case StageValueConverter:
+		header("class.name", p.ValueConverterClass)
+	default:
+		header("class.name", "kbridge/mapping")
+	}
 	header("exception.class.name", errorClass(err))
 	header("exception.message", err.Error())
 	header("exception.stacktrace", fmt.Sprintf("%s: %v", errorClass(err), err))

@@ -9,7 +9,9 @@ type Metrics struct {
 	DeadLettered prometheus.Counter // records rejected (sent to the dead-letter topic, if any)
 	Filtered     prometheus.Counter // records dropped by a transform (Filter); their offsets complete
 	WriteRetries prometheus.Counter // writes retried because the sinks applied back pressure
-	Marks        prometheus.Counter // offsets marked for commit
+	// RegistryRetries counts conversions retried because the Schema Registry did not answer.
+	RegistryRetries prometheus.Counter
+	Marks           prometheus.Counter // offsets marked for commit
 
 	// Lag is, per pipeline, topic and partition, the records between the group's committed
 	// offset and the partition's end, measured every DefaultLagInterval while the pipeline runs.
@@ -33,6 +35,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Records dropped by a Filter transform; their offsets are committed as any other's."}),
 		WriteRetries: prometheus.NewCounter(prometheus.CounterOpts{Name: "kbridge_kafka_write_retries_total",
 			Help: "Writes retried because the sinks applied back pressure."}),
+		RegistryRetries: prometheus.NewCounter(prometheus.CounterOpts{Name: "kbridge_kafka_schema_registry_retries_total",
+			Help: "Record conversions retried because the Schema Registry did not answer (the partitions are paused meanwhile)."}),
 		Marks: prometheus.NewCounter(prometheus.CounterOpts{Name: "kbridge_kafka_offset_marks_total",
 			Help: "Offsets marked for commit after their records reached the commit level."}),
 		Lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "kbridge_kafka_consumer_lag",
@@ -46,7 +50,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			[]string{"pipeline"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Records, m.DeadLettered, m.Filtered, m.WriteRetries, m.Marks, m.Lag, m.Failures, m.TaskRestarts)
+		reg.MustRegister(m.Records, m.DeadLettered, m.Filtered, m.WriteRetries, m.RegistryRetries, m.Marks, m.Lag, m.Failures, m.TaskRestarts)
 	}
 	return m
 }

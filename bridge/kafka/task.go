@@ -41,6 +41,11 @@ type task struct {
 	paused   map[partition]bool
 	wake     chan struct{}
 	warned   map[string]time.Time // fetch errors logged recently; the poll loop's own
+
+	// arenas hold the converted keys and values of the batch being written, one per
+	// converting worker; the poll loop's own, reused from batch to batch (a batch's events
+	// borrow their bytes only until its write returns).
+	arenas [][]byte
 }
 
 // batch is what the completion loop waits for: a write, the offsets the sinks already held

@@ -41,22 +41,31 @@ func (t *task) write(ctx context.Context, recs []*kgo.Record) error {
 	var rejected []rejection
 	dropped := 0
 	t.c.topics.saw(recs)
-	for _, r := range recs {
+	conversions := t.convertAll(ctx, recs)
+	for i, r := range recs {
 		part := partition{r.Topic, r.Partition}
 		tr, held, again := t.admit(part, r.Offset)
 		if tr == nil { // not ours any more
 			continue
 		}
 		s := b.cover(tr, part, r.Offset)
-		rec, err := r, error(nil)
+		rec, stage, err := r, StageTransformation, error(nil)
 		if !held {
-			rec, err = t.transformed(r)
+			rec, stage, err = t.convertedAt(ctx, conversions, i, r)
+			if err == nil {
+				stage = StageTransformation
+				rec, err = t.transformed(rec)
+			}
 		}
 		switch {
 		case held:
 			s.held.Add(r.Offset)
+		case err != nil && ctx.Err() != nil: // stopped while waiting for a schema registry
+			return context.Cause(ctx)
+		case errors.As(err, new(*sink.PanicError)): // a converter's panic fails the task, as writeSafely does
+			return fmt.Errorf("record %s/%d@%d: %w", r.Topic, r.Partition, r.Offset, err)
 		case err != nil:
-			rejected = append(rejected, rejection{r, StageTransformation, err})
+			rejected = append(rejected, rejection{r, stage, err})
 		case rec == nil: // dropped by a transform: done with its batch
 			dropped++
 		case rec.Value == nil && t.c.p.NullValues == "ignore":

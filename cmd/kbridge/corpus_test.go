@@ -47,7 +47,7 @@ func TestHostileCorpus(t *testing.T) {
 	targets := map[string]string{"storage": addrs[1], "metrics": addrs[2], "intake": addrs[3], "api": addrs[4], "connect": addrs[5]}
 	_, kafkaPort, _ := strings.Cut(addrs[0], ":")
 	cmd := exec.Command(bin, "dev", "--data-dir", t.TempDir(), "--kafka-port", kafkaPort, "--storage-listen", targets["storage"],
-		"--metrics-listen", targets["metrics"], "--intake-listen", targets["intake"], "--api-listen", targets["api"], "--connect-listen", targets["connect"])
+		"--metrics-listen", targets["metrics"], "--intake-listen", targets["intake"], "--api-listen", targets["api"], "--connect-listen", targets["connect"], "--schema-registry-listen", "")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -20,6 +20,7 @@ import (
 	"github.com/kbridge/kbridge/bridge/connect"
 	"github.com/kbridge/kbridge/bridge/daemon"
 	"github.com/kbridge/kbridge/bridge/loglevel"
+	"github.com/kbridge/kbridge/bridge/schemaregistry"
 	"github.com/kbridge/kbridge/mapping"
 	"github.com/kbridge/kbridge/sink"
 	"github.com/kbridge/kbridge/storageapi/durable"
@@ -43,6 +44,8 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	intakeListen := fs.String("intake-listen", envOr("KBRIDGE_DEV_INTAKE_LISTEN", "127.0.0.1:7000"), "HTTP intake (env KBRIDGE_DEV_INTAKE_LISTEN)")
 	apiListen := fs.String("api-listen", envOr("KBRIDGE_DEV_API_LISTEN", "127.0.0.1:8000"), "Stream API (env KBRIDGE_DEV_API_LISTEN)")
 	connectListen := fs.String("connect-listen", envOr("KBRIDGE_DEV_CONNECT_LISTEN", "127.0.0.1:8083"), "Kafka Connect REST API (env KBRIDGE_DEV_CONNECT_LISTEN)")
+	registryListen := fs.String("schema-registry-listen", envOr("KBRIDGE_DEV_SCHEMA_REGISTRY_LISTEN", "127.0.0.1:8081"),
+		"Schema Registry API, empty for none (env KBRIDGE_DEV_SCHEMA_REGISTRY_LISTEN)")
 	if err := fs.Parse(args); err != nil {
 		return parseError(err)
 	}
@@ -61,6 +64,16 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer stopStorage()
+
+	registryURL := ""
+	if *registryListen != "" {
+		url, stopRegistry, err := startDevRegistry(filepath.Join(*dataDir, "schema-registry"), *registryListen, logger)
+		if err != nil {
+			return err
+		}
+		defer stopRegistry()
+		registryURL = url
+	}
 
 	cfg := devConfig(*dataDir, storageURL, cluster.ListenAddrs(), *metricsListen)
 	cfg.Intake.Listen, cfg.Intake.PublicURL = *intakeListen, "http://"+*intakeListen
@@ -87,7 +100,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	printDevGuide(stdout, devGuide{broker: cluster.ListenAddrs()[0], storage: storageURL, metrics: *metricsListen,
 		intake: fmt.Sprintf("%s/stream/%d/demo/%s", cfg.Intake.PublicURL, d.SourceKey("demo").ProjectID, devSecret),
-		api:    cfg.API.PublicURL, connect: "http://" + cfg.Connect.Listen})
+		api:    cfg.API.PublicURL, connect: "http://" + cfg.Connect.Listen, registry: registryURL})
 	wg.Go(func() { reportProgress(runCtx, stdout, d) })
 	return <-done
 }
@@ -109,6 +122,22 @@ func startDevEmulator(dir, listen, streamURL string, logger *slog.Logger) (strin
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = em.Serve(ctx, ln) })
+	return "http://" + ln.Addr().String(), func() { cancel(); wg.Wait() }, nil
+}
+
+// startDevRegistry serves the Schema Registry until stop is called.
+func startDevRegistry(dir, listen string, logger *slog.Logger) (string, func(), error) {
+	reg, err := schemaregistry.New(schemaregistry.Config{DataDir: dir, Logger: logger.With("component", "schema-registry")})
+	if err != nil {
+		return "", nil, err
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return "", nil, fmt.Errorf("the Schema Registry on %s: %w; %s (empty for none)", listen, err, devWayOut("schema-registry-listen"))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = reg.Serve(ctx, ln) })
 	return "http://" + ln.Addr().String(), func() { cancel(); wg.Wait() }, nil
 }
 
@@ -161,7 +190,7 @@ func devConfig(dataDir, storageURL string, brokers []string, metricsListen strin
 // devSecret is the demo source's intake secret: a local demo needs no secrecy.
 const devSecret = "demo0000000000000000000000000000000000000000demo"
 
-type devGuide struct{ broker, storage, metrics, intake, api, connect string }
+type devGuide struct{ broker, storage, metrics, intake, api, connect, registry string }
 
 func printDevGuide(w io.Writer, g devGuide) {
 	fmt.Fprintf(w, `kbridge dev is running (Ctrl-C stops it).
@@ -172,7 +201,7 @@ func printDevGuide(w io.Writer, g devGuide) {
   Kafka Connect API   %[9]s/connectors   (no credentials: connect.auth.type none; secrets shown as [hidden])
   Storage API         %[2]s/v2/storage   (token %[6]s, the emulator)
   Metrics             http://%[3]s/metrics
-
+%[10]s
 Send an event over HTTP:
   curl -X POST -H 'Content-Type: application/json' -d '{"user":"ann","action":"login"}' %[4]s
 Produce an event to Kafka:
@@ -182,7 +211,15 @@ List the connectors:
 See the table (rows arrive within about a minute):
   %[8]s emulator preview --url %[2]s %[7]s
 
-`, g.broker, g.storage, g.metrics, g.intake, g.api, emulator.DefaultToken, devTable, os.Args[0], g.connect)
+`, g.broker, g.storage, g.metrics, g.intake, g.api, emulator.DefaultToken, devTable, os.Args[0], g.connect, registryLine(g.registry))
+}
+
+// registryLine is the guide's line of the Schema Registry, if kbridge dev serves one.
+func registryLine(url string) string {
+	if url == "" {
+		return ""
+	}
+	return fmt.Sprintf("  Schema Registry     %s   (converters' schema.registry.url; Avro, Protobuf, JSON Schema)\n", url)
 }
 
 // reportProgress prints the demo sink's records per level whenever they change.

@@ -22,9 +22,11 @@ func TestDev(t *testing.T) {
 	t.Parallel()
 	bin := buildKbridge(t)
 	kafkaAddr, storageAddr, metricsAddr, intakeAddr, apiAddr, connectAddr := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
+	registryAddr := freeAddr(t)
 	_, kafkaPort, _ := strings.Cut(kafkaAddr, ":")
 	cmd := exec.Command(bin, "dev", "--data-dir", t.TempDir(), "--kafka-port", kafkaPort, "--storage-listen", storageAddr,
-		"--metrics-listen", metricsAddr, "--intake-listen", intakeAddr, "--api-listen", apiAddr, "--connect-listen", connectAddr)
+		"--metrics-listen", metricsAddr, "--intake-listen", intakeAddr, "--api-listen", apiAddr, "--connect-listen", connectAddr,
+		"--schema-registry-listen", registryAddr)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -63,9 +65,9 @@ func TestDev(t *testing.T) {
 
 	// Every address the guide prints is one of the given listeners, and answers: the intake URL
 	// as its curl line sends to it, every other one with a GET carrying the printed token.
-	ours := map[string]bool{storageAddr: true, metricsAddr: true, intakeAddr: true, apiAddr: true, connectAddr: true}
+	ours := map[string]bool{storageAddr: true, metricsAddr: true, intakeAddr: true, apiAddr: true, connectAddr: true, registryAddr: true}
 	urls := regexp.MustCompile(`https?://\S*`).FindAllString(g, -1)
-	if len(urls) < 7 {
+	if len(urls) < 8 {
 		t.Fatalf("only %d addresses in the guide:\n%s", len(urls), g)
 	}
 	for _, raw := range urls {

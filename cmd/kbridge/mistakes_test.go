@@ -87,10 +87,11 @@ func TestBusyPortNamesTheWayOut(t *testing.T) {
 		{"intake-listen", "KBRIDGE_DEV_INTAKE_LISTEN"},
 		{"storage-listen", "KBRIDGE_DEV_STORAGE_LISTEN"},
 		{"connect-listen", "KBRIDGE_DEV_CONNECT_LISTEN"},
+		{"schema-registry-listen", "KBRIDGE_DEV_SCHEMA_REGISTRY_LISTEN"},
 	} {
 		args := []string{"dev", "--data-dir", t.TempDir(), "--kafka-port", kafkaPort, "--storage-listen", freeAddr(t),
 			"--metrics-listen", freeAddr(t), "--intake-listen", freeAddr(t), "--api-listen", freeAddr(t), "--connect-listen", freeAddr(t),
-			"--" + tc.flag, busy}
+			"--schema-registry-listen", freeAddr(t), "--" + tc.flag, busy}
 		code, stderr := exitOf(t, 60*time.Second, bin, args...)
 		if code != 1 || !strings.Contains(stderr, busy) || !strings.Contains(stderr, "--"+tc.flag+" or "+tc.env) {
 			t.Errorf("kbridge dev --%s on a busy port: exit %d\n%s", tc.flag, code, stderr)

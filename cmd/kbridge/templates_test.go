@@ -25,7 +25,7 @@ func TestHostileTemplatesThroughTheDaemon(t *testing.T) {
 	kafkaAddr, storageAddr, intakeAddr, apiAddr := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
 	_, kafkaPort, _ := strings.Cut(kafkaAddr, ":")
 	cmd := exec.Command(bin, "dev", "--data-dir", t.TempDir(), "--kafka-port", kafkaPort, "--storage-listen", storageAddr,
-		"--metrics-listen", freeAddr(t), "--intake-listen", intakeAddr, "--api-listen", apiAddr, "--connect-listen", freeAddr(t))
+		"--metrics-listen", freeAddr(t), "--intake-listen", intakeAddr, "--api-listen", apiAddr, "--connect-listen", freeAddr(t), "--schema-registry-listen", "")
 	var logs lockedBuffer
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {
