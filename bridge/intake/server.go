@@ -162,6 +162,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	case err = <-accepted:
 		err = fmt.Errorf("intake: serve: %w", err)
 		jl.closeConns(true)
+		s.timeouts.stop()
 		conns.Wait()
 		return err
 	case <-ctx.Done():
