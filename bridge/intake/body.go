@@ -123,15 +123,14 @@ func (s *Server) readBody(ctx *fasthttp.RequestCtx, q *request) *httperr.Error {
 	if e != nil {
 		return e
 	}
+	s.met.bytes.Add(float64(len(ctx.Request.Body()))) // as sent
 	if plain {
 		q.body = ctx.Request.Body()
 		q.size = int64(len(q.body))
-		s.met.bytes.Add(float64(q.size))
 		return nil
 	}
 	n, err := readAll(body, &q.buf, limit)
 	q.body, q.size = q.buf, n
-	s.met.bytes.Add(float64(n))
 	switch {
 	case errors.Is(err, errTooLarge):
 		return tooLarge(limit)
@@ -156,7 +155,7 @@ func (s *Server) readNDJSON(ctx *fasthttp.RequestCtx, q *request) *httperr.Error
 		n, e = q.readLines(body, lim)
 	}
 	q.size = n
-	s.met.bytes.Add(float64(n))
+	s.met.bytes.Add(float64(len(ctx.Request.Body()))) // as sent
 	return e
 }
 

@@ -120,6 +120,7 @@ func (s *Server) httpServer() *fasthttp.Server {
 		// The read buffer holds the request line and headers, so its size is their limit.
 		ReadBufferSize:        s.cfg.MaxHeaderBytes,
 		MaxRequestBodySize:    int(max(s.cfg.MaxBodySize, s.cfg.MaxNDJSONBodySize)),
+		HeaderReceived:        s.bodyLimit,
 		ReadTimeout:           s.cfg.ReadTimeout,
 		WriteTimeout:          s.cfg.WriteTimeout,
 		IdleTimeout:           s.cfg.IdleTimeout,
@@ -130,6 +131,16 @@ func (s *Server) httpServer() *fasthttp.Server {
 		DisablePreParseMultipartForm: true,
 		Logger:                       fasthttpLogger{s.log},
 	}
+}
+
+// bodyLimit bounds the body fasthttp reads, as sent, before the handler runs: maxBodySize for
+// one record, maxNdjsonBodySize for NDJSON, so a request announcing a larger body is refused
+// at its headers and a record's request never holds more than maxBodySize.
+func (s *Server) bodyLimit(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+	if isNDJSON(h.ContentType()) {
+		return fasthttp.RequestConfig{MaxRequestBodySize: int(s.cfg.MaxNDJSONBodySize)}
+	}
+	return fasthttp.RequestConfig{MaxRequestBodySize: int(s.cfg.MaxBodySize)}
 }
 
 // Serve serves on ln until ctx ends, then stops accepting (new connections are refused),
@@ -151,6 +162,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	case err = <-accepted:
 		err = fmt.Errorf("intake: serve: %w", err)
 		jl.closeConns(true)
+		s.timeouts.stop()
 		conns.Wait()
 		return err
 	case <-ctx.Done():

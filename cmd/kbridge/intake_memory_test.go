@@ -193,7 +193,8 @@ func wantError(t *testing.T, what string, a answer, status int, name string) {
 // row and concurrently, plus bodies at the line cap and gzip bombs of one record, while
 // sampling the daemon's VmRSS; its RSS and its peak (VmHWM) stay under intakeMemoryLimit and
 // each request gets its documented answer: 413 stream.in.tooManyLines, 413
-// stream.in.bodyTooLarge, or 202 for the batch at the cap.
+// stream.in.bodyTooLarge, or 202 for the batch at the cap. Plain bodies over the limits (15 MB
+// for one record, 18 MB of NDJSON) sent concurrently are refused too.
 func TestNDJSONMemoryBounded(t *testing.T) {
 	t.Parallel()
 	cmd, url := runIntake(t)
@@ -211,6 +212,22 @@ func TestNDJSONMemoryBounded(t *testing.T) {
 		a := post(client, url, "application/x-ndjson", "gzip", huge)
 		wantError(t, fmt.Sprintf("5M lines #%d", i), a, http.StatusRequestEntityTooLarge, "stream.in.tooManyLines")
 		t.Logf("5M lines #%d answered in %s", i, time.Since(start).Round(time.Millisecond))
+	}
+	// Bodies over the limits as sent, concurrently: refused at their Content-Length.
+	var big sync.WaitGroup
+	bigAnswers := make([]answer, 8)
+	for i := range bigAnswers {
+		big.Go(func() {
+			if i%2 == 0 {
+				bigAnswers[i] = post(client, url, "application/json", "", strings.Repeat("x", 15<<20))
+			} else {
+				bigAnswers[i] = post(client, url, "application/x-ndjson", "", strings.Repeat("{}\n", 6<<20))
+			}
+		})
+	}
+	big.Wait()
+	for i, a := range bigAnswers {
+		wantError(t, fmt.Sprintf("body over the limit #%d", i), a, http.StatusRequestEntityTooLarge, "stream.in.bodyTooLarge")
 	}
 	var wg sync.WaitGroup
 	answers := make([]answer, 8)
