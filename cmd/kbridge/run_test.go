@@ -6,12 +6,15 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -137,13 +140,34 @@ func TestRunDaemon(t *testing.T) {
 	}
 }
 
-func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+func freeAddr(t *testing.T) string { return freeAddrs(t, 1)[0] }
+
+// nextPort walks the ports below Linux's ephemeral range (32768–60999), from a random start:
+// a port found free there stays free until the daemon under test takes it, where one of the
+// ephemeral range may meanwhile become the local end of any outgoing connection.
+var nextPort = sync.OnceValue(func() *atomic.Int32 {
+	var p atomic.Int32
+	p.Store(20000 + rand.Int32N(10000))
+	return &p
+})
+
+// freeAddrs returns n distinct addresses on 127.0.0.1 nothing listens on.
+func freeAddrs(t *testing.T, n int) []string {
+	t.Helper()
+	var out []string
+	for tries := 0; len(out) < n; tries++ {
+		if tries > 1000 {
+			t.Fatal("no free port below 32768")
+		}
+		port := 20000 + (nextPort().Add(1)-20000)%12768
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		_ = ln.Close()
+		out = append(out, ln.Addr().String())
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return out
 }
 
 func get(t *testing.T, u string) (int, string) {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -232,18 +231,6 @@ func TestNoSecretsInLogsOrMetrics(t *testing.T) {
 }
 
 // freeAddrs returns n distinct free local addresses (held open together while chosen).
-func freeAddrs(t *testing.T, n int) []string {
-	var out []string
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		out = append(out, ln.Addr().String())
-	}
-	return out
-}
 
 // checkPrivate fails for every entry under dir that other users may read: a file not 0600, a
 // directory not 0700 (or narrower, under a stricter umask).
