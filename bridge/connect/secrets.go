@@ -20,10 +20,14 @@ var secretWords = []string{"password", "secret", "token", "credential", "authori
 	"api.key", "apikey", "private.key", "user.info"}
 
 // secretKey tells whether key's value is secret. A Data Streams intake URL (http.api.url,
-// http.url) carries its source's secret, so the URL keys are secret too.
+// http.url) carries its source's secret, so the URL keys are secret too, and so are a
+// converter's Schema Registry URLs, which may carry the registry's credentials.
 func secretKey(key string) bool {
 	k := strings.ToLower(key)
 	if k == "http.api.url" || k == "http.url" {
+		return true
+	}
+	if strings.HasSuffix(k, "converter.schema.registry.url") { // may carry user:password@ (credentials source URL)
 		return true
 	}
 	return slices.ContainsFunc(secretWords, func(w string) bool { return strings.Contains(k, w) })

@@ -22,3 +22,18 @@ func TestRedactTrace(t *testing.T) {
 		t.Errorf("admin reads %q", got)
 	}
 }
+
+// The credentials of a converter's Schema Registry are secrets: basic.auth.user.info, a bearer
+// token, and the URLs, which may carry user:password@.
+func TestRegistryCredentialsAreSecret(t *testing.T) {
+	for key, want := range map[string]bool{
+		"value.converter.basic.auth.user.info": true, "key.converter.schema.registry.basic.auth.user.info": true,
+		"value.converter.bearer.auth.token": true, "value.converter.schema.registry.url": true,
+		"key.converter.schema.registry.url": true, "value.converter.schema.registry.ssl.truststore.password": true,
+		"value.converter": false, "value.converter.schemas.enable": false, "value.converter.auto.register.schemas": false,
+	} {
+		if got := secretKey(key); got != want {
+			t.Errorf("secretKey(%q) = %v, want %v", key, got, want)
+		}
+	}
+}

@@ -158,19 +158,22 @@ func (c jsonConverter) Convert(_ context.Context, b []byte) ([]byte, error) {
 	if !v.IsObject() {
 		return nil, errNotEnvelope
 	}
-	n, payload, schema := 0, gjson.Result{}, false
+	n, payload, schema := 0, gjson.Result{}, gjson.Result{}
 	v.ForEach(func(k, val gjson.Result) bool {
 		n++
 		switch k.String() {
 		case "payload":
 			payload = val
 		case "schema":
-			schema = true
+			schema = val
 		}
 		return true
 	})
-	if n != 2 || !schema || !payload.Exists() {
+	if n != 2 || !schema.Exists() || !payload.Exists() {
 		return nil, errNotEnvelope
+	}
+	if hasLogical(schema) {
+		return appendPayload(make([]byte, 0, len(payload.Raw)+16), schema, payload)
 	}
 	if payload.Index > 0 { // the payload's own bytes, no copy
 		return b[payload.Index : payload.Index+len(payload.Raw)], nil

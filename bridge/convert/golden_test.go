@@ -97,7 +97,10 @@ func converter(t testing.TB, keys map[string]string) convert.Converter {
 //     header 00 00 00 00 01 06 02 04 06 is schema id 1 with message indexes [1, 2, 3]
 //     (zig-zag varints, count first); the id is 5 here.
 //   - kafka-json: apache/kafka JsonConverterTest (booleanToConnect, structToConnect,
-//     nullSchemaPrimitiveToConnect).
+//     nullSchemaPrimitiveToConnect, decimalToConnect, numericDecimalToConnect,
+//     decimalToConnectWithDefaultValue, decimalToConnectOptional, dateToConnect (10000 days),
+//     timeToConnect (14400000 ms), timestampToConnect (4000000000 ms)); the JSON of Connect's
+//     Decimal, Date, Time and Timestamp is kbridge's, as for Avro's logical types.
 func TestGolden(t *testing.T) {
 	t.Parallel()
 	url := registryURL(t)
@@ -132,6 +135,32 @@ func TestGolden(t *testing.T) {
 			want: `{ "field1": true, "field2": "string" }`},
 		{name: "kafka-json null schema", class: convert.JSONConverter,
 			text: `{ "schema": null, "payload": { "field1": 1, "field2": 2} }`, want: `{ "field1": 1, "field2": 2}`},
+		{name: "kafka-json decimal (base64)", class: convert.JSONConverter,
+			text: `{ "schema": { "type": "bytes", "name": "org.apache.kafka.connect.data.Decimal", "version": 1, "parameters": { "scale": "2" } }, "payload": "AJw=" }`,
+			want: `1.56`},
+		{name: "kafka-json decimal (numeric)", class: convert.JSONConverter,
+			text: `{ "schema": { "type": "bytes", "name": "org.apache.kafka.connect.data.Decimal", "version": 1, "parameters": { "scale": "2" } }, "payload": 1.56 }`,
+			want: `1.56`},
+		{name: "kafka-json decimal default", class: convert.JSONConverter,
+			text: `{ "schema": { "type": "bytes", "name": "org.apache.kafka.connect.data.Decimal", "version": 1, "default": "AJw=", "parameters": { "scale": "2" } }, "payload": null }`,
+			want: `1.56`},
+		{name: "kafka-json optional decimal null", class: convert.JSONConverter,
+			text: `{ "schema": { "type": "bytes", "name": "org.apache.kafka.connect.data.Decimal", "version": 1, "optional": true, "parameters": { "scale": "2" } }, "payload": null }`,
+			want: `null`},
+		{name: "kafka-json date", class: convert.JSONConverter,
+			text: `{ "schema": { "type": "int32", "name": "org.apache.kafka.connect.data.Date", "version": 1 }, "payload": 10000 }`,
+			want: `"1997-05-19"`},
+		{name: "kafka-json time", class: convert.JSONConverter,
+			text: `{ "schema": { "type": "int32", "name": "org.apache.kafka.connect.data.Time", "version": 1 }, "payload": 14400000 }`,
+			want: `"04:00:00.000"`},
+		{name: "kafka-json timestamp", class: convert.JSONConverter,
+			text: `{ "schema": { "type": "int64", "name": "org.apache.kafka.connect.data.Timestamp", "version": 1 }, "payload": 4000000000 }`,
+			want: `"1970-02-16T07:06:40.000Z"`},
+		{name: "kafka-json struct with a decimal and a timestamp", class: convert.JSONConverter,
+			text: `{"schema":{"type":"struct","fields":[{"field":"id","type":"int32"},{"field":"price","type":"bytes","name":"org.apache.kafka.connect.data.Decimal","parameters":{"scale":"2"}},` +
+				`{"field":"at","type":"int64","name":"org.apache.kafka.connect.data.Timestamp"},{"field":"tags","type":"array","items":{"type":"string"}}]},` +
+				`"payload":{"id":1,"price":"AJw=","at":0,"tags":["a"]}}`,
+			want: `{"id":1,"price":1.56,"at":"1970-01-01T00:00:00.000Z","tags":["a"]}`},
 		{name: "json without envelope, schemas.enable=false", class: convert.JSONConverter,
 			keys: map[string]string{"schemas.enable": "false"}, text: `{"a":1}`, want: `{"a":1}`},
 		{name: "json without envelope, schemas.enable default true", class: convert.JSONConverter,

@@ -116,6 +116,10 @@ func framed(b []byte) (int, []byte, error) {
 	return id, rest, nil
 }
 
+// avroReaders keeps readers between records: a reader handed to the compiled decoders would
+// otherwise be allocated per record.
+var avroReaders = sync.Pool{New: func() any { return new(avroReader) }}
+
 // avroConverter is io.confluent.connect.avro.AvroConverter.
 type avroConverter struct{ reg *registry }
 
@@ -145,13 +149,17 @@ func (c *avroConverter) AppendConvert(ctx context.Context, dst, b []byte) ([]byt
 	if err != nil {
 		return nil, err
 	}
-	r := avroReader{b: rest}
-	out, err := s.(avroDecoder)(&r, dst)
+	r := avroReaders.Get().(*avroReader)
+	defer avroReaders.Put(r)
+	*r = avroReader{b: rest}
+	out, err := s.(avroDecoder)(r, dst)
+	left := len(rest) - r.i
+	r.b = nil // the pool keeps no record
 	if err != nil {
 		return nil, fmt.Errorf("avro record of schema id %d: %w", id, err)
 	}
-	if r.i != len(rest) {
-		return nil, fmt.Errorf("avro record of schema id %d: %d bytes left over", id, len(rest)-r.i)
+	if left != 0 {
+		return nil, fmt.Errorf("avro record of schema id %d: %d bytes left over", id, left)
 	}
 	return out, nil
 }

@@ -170,7 +170,8 @@ pipelines:
 }
 
 // A misspelled key in the config file stops kbridge run at start, naming the key's path and
-// the key it most likely means; nothing runs on a config that says something else than meant.
+// the key it most likely means; nothing runs on a config that says something else than meant,
+// nor on a converter class it does not run or a misspelled converter key.
 func TestMisspelledKeyFailsAtStart(t *testing.T) {
 	t.Parallel()
 	bin := buildKbridge(t)
@@ -187,6 +188,21 @@ pipelines:
 	code, stderr := exitOf(t, 30*time.Second, bin, "run", "--config", path)
 	if want := `pipelines[0].topicz: unknown key; did you mean "topics"?`; code == 0 || !strings.Contains(stderr, want) {
 		t.Fatalf("exit %d, stderr:\n%s\nwant %q", code, stderr, want)
+	}
+
+	// a converter that would change the data: an unknown class and a misspelled key of a known one
+	cfg = strings.Replace(cfg, "topicz: orders}", "topics: orders, key.converter: com.example.KeyConverter,\n"+
+		"      value.converter: io.confluent.connect.avro.AvroConverter, value.converter.schema.registry.url: 'http://127.0.0.1:1',\n"+
+		"      value.converter.basic.auth.user.inf: 'a:b'}", 1)
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stderr = exitOf(t, 30*time.Second, bin, "run", "--config", path)
+	for _, want := range []string{`pipelines[0]: key.converter: unknown converter class "com.example.KeyConverter"`,
+		`pipelines[0]: value.converter.basic.auth.user.inf: unknown key for AvroConverter; did you mean "value.converter.basic.auth.user.info"?`} {
+		if code == 0 || !strings.Contains(stderr, want) {
+			t.Errorf("exit %d, stderr:\n%s\nwant %q", code, stderr, want)
+		}
 	}
 }
 
