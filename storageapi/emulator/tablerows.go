@@ -59,6 +59,19 @@ func (e *Emulator) readRowsLocked(t *table) ([][]string, error) {
 	return rows, err
 }
 
+// ReadTableRows returns the rows of table id (header excluded, in table order) from an
+// emulator's data directory, as data-preview would without its limit: for tests and tools
+// that check what a table holds. Read it while no import runs into the table.
+func ReadTableRows(dataDir, id string) ([][]string, error) {
+	e := &Emulator{cfg: Config{DataDir: dataDir}}
+	var rows [][]string
+	err := e.eachRowLocked(&table{ID: id}, func(_ int64, row []string) error {
+		rows = append(rows, row)
+		return nil
+	})
+	return rows, err
+}
+
 // eachRowLocked calls fn with each current row of the table in table order and the offset of
 // the row in the CSV; e.mu must be held. An error from fn stops the walk and is returned.
 func (e *Emulator) eachRowLocked(t *table, fn func(offset int64, row []string) error) error {
@@ -70,9 +83,9 @@ func (e *Emulator) eachRowLocked(t *table, fn func(offset int64, row []string) e
 		return fmt.Errorf("read table %s: %w", t.ID, err)
 	}
 	defer f.Close()
-	offsets, err := e.readSlots(t.ID)
+	offsets, err := readSlots(e.slotsPath(t.ID))
 	if err != nil {
-		return err
+		return fmt.Errorf("read table %s: %w", t.ID, err)
 	}
 	c := &rowCursor{f: f}
 	if offsets == nil { // every row of the file is current
@@ -130,13 +143,16 @@ func (c *rowCursor) at(off int64) ([]string, error) {
 }
 
 // readSlots returns the slot offsets of a table, nil when every row of its CSV is current.
-func (e *Emulator) readSlots(id string) ([]int64, error) {
-	data, err := os.ReadFile(e.slotsPath(id))
+func readSlots(path string) ([]int64, error) {
+	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
-	if err != nil || len(data)%8 != 0 {
-		return nil, fmt.Errorf("read table %s slots: %w (%d bytes)", id, err, len(data))
+	if err != nil {
+		return nil, fmt.Errorf("slots: %w", err)
+	}
+	if len(data)%8 != 0 {
+		return nil, fmt.Errorf("slots: %d bytes, not a multiple of 8", len(data))
 	}
 	out := make([]int64, len(data)/8)
 	for i := range out {
