@@ -33,6 +33,11 @@ const compressChunk = 256 << 10
 // compressor was slow) is dropped so that the memory returns once the burst is over.
 const keepBuffer = 4 << 20
 
+// helpAbove is how many uncompressed bytes make Append compress them itself before adding its
+// rows: the syncer is behind (busy syncing, or short of CPU), and the writer waits for it
+// rather than letting memory grow.
+const helpAbove = 1 << 20
+
 // Position is where an event came from: Stream is "topic/partition", Offset its offset.
 type Position struct {
 	Stream string
@@ -134,9 +139,16 @@ func (s *Slice) Path() string { return s.path }
 // Append adds rows (records CSV rows, each ending in "\n") to the slice and returns the
 // SyncPoint that makes them durable. positions, when not nil, are the records' positions in
 // order. rows is not retained: Append copies them, and the slice's syncer (Run) compresses
-// them, so the caller's goroutine renders its next rows meanwhile, on another core.
+// them, so the caller's goroutine renders its next rows meanwhile, on another core. When the
+// syncer is behind by helpAbove bytes, Append compresses them itself first (waiting for a
+// sync in progress).
 func (s *Slice) Append(rows []byte, records int, positions []Position) (*SyncPoint, error) {
 	s.mu.Lock()
+	if s.raw != nil && s.raw.Len() >= helpAbove {
+		s.mu.Unlock()
+		s.compressAhead() // waits for a running sync: back pressure on the writer
+		s.mu.Lock()
+	}
 	defer s.mu.Unlock()
 	if s.closed {
 		return nil, ErrClosed
