@@ -52,8 +52,8 @@ bench-kafka:
 	KBRIDGE_BENCH_KAFKA=1 BENCH_RECORDS=$(BENCH_RECORDS) BENCH_ROUNDS=$(BENCH_ROUNDS) BENCH_BASE_BIN=$(BENCH_BASE_BIN) \
 		$(GO) test -run '^TestBenchKafkaToLocal$$' -count=1 -v -timeout 3h ./cmd/kbridge
 
-## bench-e2e: BENCH_RECORDS records through `kbridge run` into the emulator's table with 1 s
-## upload and import triggers, BENCH_E2E_ROUNDS times: time until every row is imported and the
+## bench-e2e: BENCH_RECORDS records through `kbridge run` into the emulator's table (uploads
+## every 1 s, imports every 50,000 records or 30 s), BENCH_E2E_ROUNDS times: time until every row is imported and the
 ## lag is 0, records/s; every row is checked to be in the table exactly once.
 bench-e2e:
 	KBRIDGE_BENCH_E2E=1 BENCH_RECORDS=$(BENCH_RECORDS) BENCH_E2E_ROUNDS=$(BENCH_E2E_ROUNDS) \
