@@ -10,7 +10,7 @@ BENCH         ?= .
 BENCH_COUNT   ?= 5
 BENCH_TIME    ?= 1s
 
-.PHONY: all build run test test-deps compose-check bench bench-intake soak lint fmt fuzz clean
+.PHONY: all build run test test-deps compose-check bench bench-intake bench-kafka bench-e2e bench-compare soak lint fmt fuzz clean
 
 all: build
 
@@ -50,6 +50,39 @@ bench-intake:
 	@command -v wrk >/dev/null || { echo "bench-intake needs wrk: apt-get install -y wrk"; exit 1; }
 	ulimit -n $$(ulimit -Hn) && KBRIDGE_INTAKE_BENCH=1 KBRIDGE_INTAKE_ROUNDS=$(BENCH_INTAKE_ROUNDS) \
 		KBRIDGE_INTAKE_DURATION=$(BENCH_INTAKE_DURATION) $(GO) test -run '^TestIntakeVersusBare$$' -count=1 -v -timeout 60m ./bridge/intake
+
+## bench-kafka: Kafka → local: a plain one-goroutine franz-go + gjson + encoding/csv consumer and
+## `kbridge run` (gzip, 4 columns, 1 KB JSON, 6 partitions, kfake), BENCH_RECORDS records,
+## BENCH_ROUNDS rounds alternated, medians of records/s, CPU µs/record and peak RSS. With
+## BENCH_BASE_BIN=path/to/kbridge, that binary runs as a third variant (before/after in one run).
+BENCH_RECORDS    ?= 1000000
+BENCH_ROUNDS     ?= 5
+BENCH_E2E_ROUNDS ?= 1
+BENCH_BASE_BIN   ?=
+bench-kafka:
+	KBRIDGE_BENCH_KAFKA=1 BENCH_RECORDS=$(BENCH_RECORDS) BENCH_ROUNDS=$(BENCH_ROUNDS) BENCH_BASE_BIN=$(BENCH_BASE_BIN) \
+		$(GO) test -run '^TestBenchKafkaToLocal$$' -count=1 -v -timeout 3h ./cmd/kbridge
+
+## bench-e2e: BENCH_RECORDS records through `kbridge run` into the emulator's table (uploads
+## every 1 s, imports every 50,000 records or 30 s), BENCH_E2E_ROUNDS times: time until every row is imported and the
+## lag is 0, records/s; every row is checked to be in the table exactly once.
+bench-e2e:
+	KBRIDGE_BENCH_E2E=1 BENCH_RECORDS=$(BENCH_RECORDS) BENCH_E2E_ROUNDS=$(BENCH_E2E_ROUNDS) \
+		$(GO) test -run '^TestBenchEndToEnd$$' -count=1 -v -timeout 3h ./cmd/kbridge
+
+## bench-compare: BenchmarkRender* and BenchmarkWrite* of BASE (a commit, default main) and of the
+## work tree, BENCH_COUNT runs each alternated, compared by benchstat (docs/performance.md).
+BASE      ?= main
+BENCHSTAT := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
+bench-compare:
+	@rm -rf bin/bench && mkdir -p bin/bench/base && git archive $(BASE) | tar -x -C bin/bench/base
+	cd bin/bench/base && $(GO) test -c -o ../mapping-base.test ./mapping && $(GO) test -c -o ../sink-base.test ./sink
+	$(GO) test -c -o bin/bench/mapping-new.test ./mapping && $(GO) test -c -o bin/bench/sink-new.test ./sink
+	for i in $$(seq $(BENCH_COUNT)); do for v in base new; do \
+		bin/bench/mapping-$$v.test -test.run '^$$' -test.bench 'BenchmarkRender' -test.benchmem -test.count 1 -test.benchtime $(BENCH_TIME) >> bin/bench/$$v.txt; \
+		bin/bench/sink-$$v.test -test.run '^$$' -test.bench 'BenchmarkWrite' -test.benchmem -test.count 1 -test.benchtime $(BENCH_TIME) >> bin/bench/$$v.txt; \
+	done; done
+	$(GO) run $(BENCHSTAT) bin/bench/base.txt bin/bench/new.txt
 
 ## soak: SOAK (20m) of steady Kafka and HTTP load against the built binary: RSS, heap, goroutines,
 ## descriptors, lag and rows every 10 s, every row checked at the end (docs/operations.md).

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -202,5 +203,63 @@ func TestPanicFailsThePipeline(t *testing.T) {
 	}
 	if committed := e.committed("connect-events"); committed["orders"][0] != 0 {
 		t.Fatalf("committed %v past a batch that panicked", committed)
+	}
+}
+
+// gateWriter hands writes to the sinks while open; closed, a write waits until it opens again.
+type gateWriter struct {
+	kafka.Writer
+	mu   sync.Mutex
+	open chan struct{} // closed while the gate is open
+}
+
+func (w *gateWriter) Write(ctx context.Context, source sink.SourceKey, events []mapping.Event, positions []sink.Position) (*sink.Write, error) {
+	w.mu.Lock()
+	open := w.open
+	w.mu.Unlock()
+	select {
+	case <-open:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return w.Writer.Write(ctx, source, events, positions)
+}
+
+func (w *gateWriter) set(open bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if open {
+		close(w.open)
+	} else {
+		w.open = make(chan struct{})
+	}
+}
+
+// Between the periodic measurements (an hour apart here), the lag of the partitions a task
+// owns follows each fetch's high watermark and each commit: new records that are fetched but
+// not written show as lag at once, and the lag returns to 0 when their offsets are committed.
+func TestLagFollowsFetchesAndCommits(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, map[string]int32{"orders": 1}, keyedColumns)
+	counts := e.produceRecords(10, "orders")
+	reg := prometheus.NewRegistry()
+	w := &gateWriter{Writer: e.manager, open: make(chan struct{})}
+	w.set(true)
+	c, err := kafka.NewConsumer(pipeline(t, "topics", "orders"), kafka.Deps{Client: kafka.ClientConfig{Brokers: e.cluster.ListenAddrs()},
+		Source: source, Writer: w, Logger: slog.New(slog.DiscardHandler), Metrics: kafka.NewMetrics(reg), LagInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runConsumer(t, c)
+	e.waitCommitted(counts, 60*time.Second)
+	waitForLag(t, reg, map[string]float64{"events orders/0": 0})
+
+	w.set(false)
+	e.produceRecords(5, "orders")
+	waitForLag(t, reg, map[string]float64{"events orders/0": 5})
+	w.set(true)
+	waitForLag(t, reg, map[string]float64{"events orders/0": 0})
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
 	}
 }

@@ -14,7 +14,9 @@ type Metrics struct {
 	Marks           prometheus.Counter // offsets marked for commit
 
 	// Lag is, per pipeline, topic and partition, the records between the group's committed
-	// offset and the partition's end, measured every DefaultLagInterval while the pipeline runs.
+	// offset and the partition's end, measured every DefaultLagInterval while the pipeline runs
+	// and, for the partitions a task owns, updated from each fetch's high watermark and at
+	// each commit.
 	Lag *prometheus.GaugeVec
 	// Failures counts, per pipeline, the times a pipeline stopped with an error; the daemon
 	// restarts it after each with backoff.

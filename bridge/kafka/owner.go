@@ -76,6 +76,9 @@ func (t *task) drop(m map[string][]int32) int {
 			}
 			delete(t.owned, part)
 			delete(t.paused, part)
+			t.lagMu.Lock()
+			delete(t.hwm, part)
+			t.lagMu.Unlock()
 		}
 	}
 	return n

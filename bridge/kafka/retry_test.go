@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -81,5 +82,68 @@ func TestMaxRetries(t *testing.T) {
 	}
 	if got := w.calls.Load(); got != 3 {
 		t.Errorf("%d writes, want 1 and 2 retries", got)
+	}
+}
+
+// fullWriter refuses writes as a full slice buffer does, asking for a retry in an hour, until
+// free is called. While full, Progress is its own channel, which free closes as the sinks'
+// progress does when a sync frees the buffer.
+type fullWriter struct {
+	kafka.Writer
+	mu      sync.Mutex
+	full    bool
+	moved   chan struct{}
+	refused atomic.Int64
+}
+
+func (w *fullWriter) Write(ctx context.Context, source sink.SourceKey, events []mapping.Event, positions []sink.Position) (*sink.Write, error) {
+	w.mu.Lock()
+	full := w.full
+	w.mu.Unlock()
+	if full {
+		w.refused.Add(1)
+		return nil, &sink.BackpressureError{Err: sink.ErrNotReady, Reason: "test: buffer full", RetryAfter: time.Hour}
+	}
+	return w.Writer.Write(ctx, source, events, positions)
+}
+
+func (w *fullWriter) Progress() <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.full {
+		return w.moved
+	}
+	return w.Writer.Progress()
+}
+
+func (w *fullWriter) free() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.full = false
+	close(w.moved)
+}
+
+// A refused batch is written again as soon as the sinks signal progress, not when the
+// refusal's RetryAfter (an hour here) or the retry backoff (an hour) has passed: the records
+// reach the table and their offsets are committed within the test's limit.
+func TestBackpressureResumesWhenFreed(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, map[string]int32{"orders": 2}, keyedColumns)
+	counts := e.produceRecords(20, "orders")
+	w := &fullWriter{Writer: e.manager, full: true, moved: make(chan struct{})}
+	c, err := kafka.NewConsumer(pipeline(t, "topics", "orders", "retry.backoff.ms", "3600000"), kafka.Deps{
+		Client: kafka.ClientConfig{Brokers: e.cluster.ListenAddrs()}, Source: source, Writer: w, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runConsumer(t, c)
+	waitFor(t, 30*time.Second, "a refused write", func() bool { return w.refused.Load() > 0 })
+	w.free()
+	e.waitCommitted(counts, 60*time.Second)
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if got := w.refused.Load(); got != 1 {
+		t.Errorf("%d refused writes, want 1: one retry after the progress signal", got)
 	}
 }

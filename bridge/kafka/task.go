@@ -46,6 +46,8 @@ type task struct {
 	// converting worker; the poll loop's own, reused from batch to batch (a batch's events
 	// borrow their bytes only until its write returns).
 	arenas [][]byte
+	lagMu sync.Mutex
+	hwm   map[partition]int64 // the high watermark of each partition's last fetch
 }
 
 // batch is what the completion loop waits for: a write, the offsets the sinks already held
@@ -65,7 +67,7 @@ type batchSpan struct {
 
 func newTask(c *Consumer, id int) (*task, error) {
 	t := &task{c: c, id: id, owned: map[partition]*tracker{},
-		paused: map[partition]bool{}, wake: make(chan struct{}, 1)}
+		paused: map[partition]bool{}, wake: make(chan struct{}, 1), hwm: map[partition]int64{}}
 	opts, err := c.deps.Client.Options()
 	if err != nil {
 		return nil, err
@@ -78,6 +80,7 @@ func newTask(c *Consumer, id int) (*task, error) {
 		kgo.ConsumerGroup(c.p.GroupID),
 		kgo.ConsumeResetOffset(reset),
 		kgo.AutoCommitMarks(), // only offsets marked done are committed, never what was merely polled
+		kgo.AutoCommitCallback(t.committed),
 		// No rebalance runs between a poll and the end of its processing: a partition's
 		// records are never handed to the tracker of a later assignment.
 		kgo.BlockRebalanceOnPoll(),
@@ -137,6 +140,7 @@ func (t *task) poll(ctx context.Context) error {
 			return err
 		}
 		t.learnTopicIDs(fs)
+		t.observeFetches(fs)
 		recs := fs.Records()
 		for len(recs) > 0 {
 			n := t.cut(recs)

@@ -113,37 +113,51 @@ func (b *batch) cover(tr *tracker, part partition, offset int64) *batchSpan {
 	return &b.spans[len(b.spans)-1]
 }
 
-// writeEvents writes events, waiting out back pressure with every partition paused, for at
-// most max.retries retries.
+// writeEvents writes events, waiting out back pressure with every partition paused. A refused
+// write is tried again as soon as any level of the sinks moves (a sync, an upload or an import
+// frees what was full), and at the latest when the retry timer fires: the longer of the
+// refusal's RetryAfter and the retry backoff. Only retries the timer starts count against
+// max.retries, so a quick succession of progress signals cannot use them up.
 func (t *task) writeEvents(ctx context.Context, events []mapping.Event, positions []sink.Position) (*sink.Write, error) {
 	policy := backoff.NewExponentialBackOff(backoff.WithInitialInterval(t.c.p.RetryBackoff),
 		backoff.WithMaxInterval(max(30*time.Second, t.c.p.RetryBackoff)), backoff.WithMaxElapsedTime(0))
 	paused := false
+	var timer *time.Timer // the pending timed retry; nil when none
 	defer func() {
 		if paused {
 			t.resumeAll()
 		}
+		if timer != nil {
+			timer.Stop()
+		}
 	}()
-	for retries := 0; ; retries++ {
+	for retries := 0; ; {
+		moved := t.c.deps.Writer.Progress() // before the write: a change while it runs is seen
 		w, err := t.c.deps.Writer.Write(ctx, t.c.deps.Source, events, positions)
 		var bp *sink.BackpressureError
 		if !errors.As(err, &bp) {
 			return w, err
 		}
-		if limit := t.c.p.MaxRetries; limit >= 0 && retries >= limit {
-			return nil, fmt.Errorf("the sinks refused a batch %d times (max.retries=%d): %w", retries+1, limit, err)
-		}
-		if !paused {
-			paused = true
-			t.pauseAll()
-		}
-		wait := max(bp.RetryAfter, policy.NextBackOff())
 		t.c.deps.Metrics.WriteRetries.Inc()
-		t.c.log.Warn("sinks not accepting records; partitions paused", "reason", bp.Error(), "retryIn", wait)
+		if timer == nil {
+			if limit := t.c.p.MaxRetries; limit >= 0 && retries >= limit {
+				return nil, fmt.Errorf("the sinks refused a batch %d times (max.retries=%d): %w", retries+1, limit, err)
+			}
+			retries++
+			wait := max(bp.RetryAfter, policy.NextBackOff())
+			timer = time.NewTimer(wait)
+			if !paused {
+				paused = true
+				t.pauseAll()
+			}
+			t.c.log.Warn("sinks not accepting records; partitions paused", "reason", bp.Error(), "retryIn", wait)
+		}
 		select {
 		case <-ctx.Done():
 			return nil, context.Cause(ctx)
-		case <-time.After(wait):
+		case <-moved: // try again now; the timed retry stays pending
+		case <-timer.C:
+			timer = nil
 		}
 	}
 }

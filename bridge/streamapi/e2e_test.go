@@ -4,17 +4,16 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kbridge/kbridge/storageapi/emulator"
 )
 
 // TestEndToEnd creates a source and a sink through the Stream API, posts events to the
@@ -118,19 +117,15 @@ func exchange(t *testing.T, req *http.Request, want int) (http.Header, []byte) {
 	return resp.Header, data
 }
 
-// tableRows reads the emulator's table file: rows without the header, joined by commas and
+// tableRows reads the emulator's table: rows without the header, joined by commas and
 // sorted.
 func (e *env) tableRows(t *testing.T, tableID string) []string {
-	data, err := os.ReadFile(filepath.Join(e.emDir, "tables", tableID+".csv"))
+	records, err := emulator.ReadTableRows(e.emDir, tableID)
 	if err != nil {
 		return nil
 	}
-	records, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
-	if err != nil || len(records) == 0 {
-		return nil
-	}
 	var out []string
-	for _, r := range records[1:] {
+	for _, r := range records {
 		out = append(out, strings.Join(r, ","))
 	}
 	sort.Strings(out)

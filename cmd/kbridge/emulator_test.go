@@ -35,6 +35,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(brokerChildEnv) != "" {
 		os.Exit(brokerChild())
 	}
+	if os.Getenv(plainChildEnv) != "" {
+		os.Exit(plainConsumer())
+	}
 	code := m.Run()
 	if code == 0 {
 		if err := goleak.Find(); err != nil {

@@ -7,8 +7,11 @@
 // Invariants:
 //   - State lives in Config.DataDir and survives restarts: state.json holds buckets,
 //     tables, files, jobs, tokens and events; tables/<id>.csv holds table rows (header
-//     first); blobs/<container>/<blob> holds uploaded blobs. Every file is replaced
-//     atomically (temp file, fsync, rename, fsync of the directory).
+//     first) and tables/<id>.slots, once an upsert replaced a row, where each row's current
+//     version is (see tablerows.go); blobs/<container>/<blob> holds uploaded blobs. Files
+//     are replaced atomically (temp file, fsync, rename, fsync of the directory); imports
+//     append to the table data and fsync it instead of rewriting it, so an import costs
+//     what it brings, not what the table holds.
 //   - Jobs run one at a time on the worker owned by Run, in creation order, so imports
 //     into one table are serialized. A job stays "waiting" for Config.JobDelay before it
 //     is processed. Jobs still waiting or processing at start-up are run again.

@@ -107,11 +107,9 @@ func (e *Emulator) importLocked(raw json.RawMessage) (any, error) {
 			return nil, err
 		}
 	case task.Incremental:
-		existing, err := e.readRowsLocked(t)
-		if err != nil {
-			return nil, err
-		}
-		if err := e.writeRowsLocked(t, mergeRows(t, existing, rows)); err != nil {
+		// An upsert writes the new versions of the rows it brings and points their slots
+		// at them: the rows the table holds are neither read nor rewritten.
+		if err := e.upsertRowsLocked(t, rows); err != nil {
 			return nil, err
 		}
 	default:
@@ -227,33 +225,4 @@ func parseImport(data []byte, task importTask, tableColumns []string) ([]string,
 		rows = append(rows, row)
 	}
 	return slices.Clone(fileColumns), rows, nil
-}
-
-// mergeRows appends rows to existing, replacing rows with the same primary key.
-func mergeRows(t *table, existing, rows [][]string) [][]string {
-	if len(t.PrimaryKey) == 0 {
-		return append(existing, rows...)
-	}
-	pk := make([]int, len(t.PrimaryKey))
-	for i, c := range t.PrimaryKey {
-		pk[i] = slices.Index(t.Columns, c)
-	}
-	key := func(row []string) string {
-		parts := make([]string, len(pk))
-		for i, j := range pk {
-			parts[i] = row[j]
-		}
-		return strings.Join(parts, "\x00")
-	}
-	out := make([][]string, 0, len(existing)+len(rows))
-	pos := make(map[string]int, cap(out))
-	for _, row := range slices.Concat(existing, rows) {
-		if i, ok := pos[key(row)]; ok {
-			out[i] = row
-			continue
-		}
-		pos[key(row)] = len(out)
-		out = append(out, row)
-	}
-	return out
 }

@@ -25,6 +25,7 @@ type Emulator struct {
 	st           *state
 	configTokens map[string]*token            // tokens from Config, by secret
 	blocks       map[string]map[string][]byte // uncommitted Azure blocks by blob key, then block id
+	keys         map[string]*keyIndex         // primary key indexes by table id, built on first upsert
 
 	wake     chan struct{} // a job was queued
 	stopping chan struct{} // closed on shutdown; releases hanging requests

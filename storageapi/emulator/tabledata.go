@@ -2,12 +2,7 @@ package emulator
 
 import (
 	"bytes"
-	"encoding/csv"
-	"errors"
-	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,84 +10,6 @@ import (
 
 // maxPreviewRows is the largest data-preview limit Storage accepts.
 const maxPreviewRows = 1000
-
-func (e *Emulator) tablePath(id string) string {
-	return filepath.Join(e.cfg.DataDir, "tables", id+".csv")
-}
-
-// readRowsLocked reads a table's rows (without the header); e.mu must be held.
-func (e *Emulator) readRowsLocked(t *table) ([][]string, error) {
-	data, err := os.ReadFile(e.tablePath(t.key()))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read table %s: %w", t.ID, err)
-	}
-	records, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
-	if err != nil {
-		return nil, fmt.Errorf("parse table %s: %w", t.ID, err)
-	}
-	if len(records) == 0 {
-		return nil, nil
-	}
-	return records[1:], nil
-}
-
-// writeRowsLocked replaces a table's rows atomically and updates its counters; e.mu must be held.
-func (e *Emulator) writeRowsLocked(t *table, rows [][]string) error {
-	var buf bytes.Buffer
-	w := csv.NewWriter(&buf)
-	if err := w.Write(t.Columns); err != nil {
-		return fmt.Errorf("write table %s: %w", t.ID, err)
-	}
-	if err := w.WriteAll(rows); err != nil {
-		return fmt.Errorf("write table %s: %w", t.ID, err)
-	}
-	if err := writeFileAtomic(e.tablePath(t.key()), buf.Bytes()); err != nil {
-		return err
-	}
-	t.RowsCount = int64(len(rows))
-	t.DataSizeBytes = int64(buf.Len())
-	return nil
-}
-
-// appendRowsLocked appends rows to a table without a primary key and updates its counters;
-// e.mu must be held. The table file gets its header when it has none yet. A failed append is
-// cut back, so the file holds either the old rows or the old and the new ones.
-func (e *Emulator) appendRowsLocked(t *table, rows [][]string) error {
-	path := e.tablePath(t.key())
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("append to table %s: %w", t.ID, err)
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return fmt.Errorf("append to table %s: %w", t.ID, err)
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return fmt.Errorf("append to table %s: %w", t.ID, err)
-	}
-	var buf bytes.Buffer
-	w := csv.NewWriter(&buf)
-	if info.Size() == 0 {
-		_ = w.Write(t.Columns)
-	}
-	if err := w.WriteAll(rows); err != nil {
-		return fmt.Errorf("append to table %s: %w", t.ID, err)
-	}
-	if _, err = f.Write(buf.Bytes()); err == nil {
-		err = f.Sync()
-	}
-	if err != nil {
-		_ = f.Truncate(info.Size())
-		return fmt.Errorf("append to table %s: %w", t.ID, err)
-	}
-	t.RowsCount += int64(len(rows))
-	t.DataSizeBytes = info.Size() + int64(buf.Len())
-	return nil
-}
 
 func (e *Emulator) handleDataPreview(w http.ResponseWriter, r *http.Request, tok *token) error {
 	q := r.URL.Query()

@@ -3,15 +3,9 @@
 package emulatortest
 
 import (
-	"bytes"
 	"context"
-	"encoding/csv"
-	"errors"
-	"io/fs"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
@@ -96,18 +90,11 @@ func Client(t testing.TB, cfg storageapi.Config, opts ...storageapi.Option) *sto
 // (no limit, unlike data-preview); none when the table does not exist yet.
 func (s *Server) Rows(t testing.TB, tableID string) [][]string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(s.DataDir, "tables", tableID+".csv"))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
+	rows, err := emulator.ReadTableRows(s.DataDir, tableID)
 	if err != nil {
 		t.Fatalf("read table %s: %v", tableID, err)
 	}
-	records, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
-	if err != nil || len(records) == 0 {
-		t.Fatalf("table %s: %v", tableID, err)
-	}
-	return records[1:]
+	return rows
 }
 
 // BranchRows is Rows of a table in a development branch.
