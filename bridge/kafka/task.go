@@ -46,8 +46,8 @@ type task struct {
 	// converting worker; the poll loop's own, reused from batch to batch (a batch's events
 	// borrow their bytes only until its write returns).
 	arenas [][]byte
-	lagMu sync.Mutex
-	hwm   map[partition]int64 // the high watermark of each partition's last fetch
+	lagMu  sync.Mutex
+	hwm    map[partition]int64 // the high watermark of each partition's last fetch
 }
 
 // batch is what the completion loop waits for: a write, the offsets the sinks already held

@@ -17,26 +17,11 @@ import (
 var ErrClosed = errors.New("slice closed")
 
 // ErrBufferFull is returned by Append while more than MaxBuffered bytes wait for a sync (the
-// disk or the compressor is slower than the writers); nothing was appended, the caller
-// retries later (at the latest when the running sync completes).
+// disk is slower than the writers); nothing was appended, the caller retries later.
 var ErrBufferFull = errors.New("slice buffer full")
 
-// MaxBuffered bounds the rows (uncompressed) a slice holds in memory waiting for its syncer
-// to compress them.
-const MaxBuffered = 16 << 20
-
-// compressChunk is how many appended bytes wake the syncer to compress them ahead of the
-// sync, so that rows wait in memory uncompressed only briefly.
-const compressChunk = 256 << 10
-
-// keepBuffer is the largest buffer kept for reuse; a larger one (grown while the disk or the
-// compressor was slow) is dropped so that the memory returns once the burst is over.
-const keepBuffer = 4 << 20
-
-// helpAbove is how many uncompressed bytes make Append compress them itself before adding its
-// rows: the syncer is behind (busy syncing, or short of CPU), and the writer waits for it
-// rather than letting memory grow.
-const helpAbove = 1 << 20
+// MaxBuffered bounds the compressed bytes a slice holds in memory between syncs.
+const MaxBuffered = 64 << 20
 
 // Position is where an event came from: Stream is "topic/partition", Offset its offset.
 type Position struct {
@@ -71,12 +56,9 @@ type Slice struct {
 	mu     sync.Mutex
 	file   File
 	log    File
-	raw    *bytes.Buffer // rows appended and not yet compressed; under mu
-	spare  *bytes.Buffer // the previous raw buffer, reused; under mu
-	out    *bytes.Buffer // compressed rows not yet written (one gzip member); under syncMu
-	enc    compressor    // writes into out; under syncMu
-	outLen int64         // out's length, for Append's size estimate; under mu
-	ratio  float64       // compressed/uncompressed size of the last compressed rows; 0 before
+	buf    *bytes.Buffer // compressed bytes not yet written
+	spare  *bytes.Buffer
+	enc    compressor
 
 	pending        *SyncPoint
 	pendingRecords int
@@ -118,11 +100,11 @@ func Open(fsys FS, path string, cfg Config, clk clock.Clock, hook SyncHook) (*Sl
 	}
 	s := &Slice{
 		path: path, logPath: path + ".sync", cfg: cfg, clk: clk, hook: hook,
-		file: file, log: log, raw: new(bytes.Buffer), spare: new(bytes.Buffer), out: new(bytes.Buffer),
+		file: file, log: log, buf: new(bytes.Buffer), spare: new(bytes.Buffer),
 		pending: newSyncPoint(), streams: map[string]*span{}, syncStarted: clk.Now(),
 		kick: make(chan struct{}, 1), stop: make(chan struct{}),
 	}
-	if s.enc, err = newCompressor(cfg, s.out); err != nil {
+	if s.enc, err = newCompressor(cfg, s.buf); err != nil {
 		s.closeFiles()
 		return nil, fmt.Errorf("open slice %s: %w", path, err)
 	}
@@ -136,19 +118,11 @@ func Open(fsys FS, path string, cfg Config, clk clock.Clock, hook SyncHook) (*Sl
 // Path is the data file.
 func (s *Slice) Path() string { return s.path }
 
-// Append adds rows (records CSV rows, each ending in "\n") to the slice and returns the
-// SyncPoint that makes them durable. positions, when not nil, are the records' positions in
-// order. rows is not retained: Append copies them, and the slice's syncer (Run) compresses
-// them, so the caller's goroutine renders its next rows meanwhile, on another core. When the
-// syncer is behind by helpAbove bytes, Append compresses them itself first (waiting for a
-// sync in progress).
+// Append compresses rows (records CSV rows, each ending in "\n") into the slice and returns
+// the SyncPoint that makes them durable. positions, when not nil, are the records' positions
+// in order. rows is not retained.
 func (s *Slice) Append(rows []byte, records int, positions []Position) (*SyncPoint, error) {
 	s.mu.Lock()
-	if s.raw != nil && s.raw.Len() >= helpAbove {
-		s.mu.Unlock()
-		s.compressAhead() // waits for a running sync: back pressure on the writer
-		s.mu.Lock()
-	}
 	defer s.mu.Unlock()
 	if s.closed {
 		return nil, ErrClosed
@@ -156,11 +130,14 @@ func (s *Slice) Append(rows []byte, records int, positions []Position) (*SyncPoi
 	if s.err != nil {
 		return nil, s.err
 	}
-	if s.raw.Len() >= MaxBuffered {
+	if s.buf.Len() >= MaxBuffered {
 		s.signal()
 		return nil, ErrBufferFull
 	}
-	s.raw.Write(rows)
+	if _, err := s.enc.Write(rows); err != nil {
+		s.err = fmt.Errorf("compress slice %s: %w", s.path, err)
+		return nil, s.err
+	}
 	now := s.clk.Now()
 	if s.total.Records == 0 {
 		s.total.FirstRecordAt = now
@@ -168,11 +145,11 @@ func (s *Slice) Append(rows []byte, records int, positions []Position) (*SyncPoi
 	s.total.LastRecordAt = now
 	s.total.Records += int64(records)
 	s.total.UncompressedSize += int64(len(rows))
-	s.total.CompressedSize = s.aligned + s.compressedEstimate()
+	s.total.CompressedSize = s.aligned + int64(s.buf.Len())
 	for _, p := range positions {
 		s.track(p)
 	}
-	if s.pendingRecords == 0 || s.raw.Len() >= compressChunk {
+	if s.pendingRecords == 0 {
 		s.signal()
 	}
 	s.pendingRecords += records
@@ -210,17 +187,7 @@ func (s *Slice) dueLocked() bool {
 	}
 	return s.pendingRecords >= s.cfg.SyncCountTrigger ||
 		s.pendingBytes >= s.cfg.SyncUncompressedBytesTrigger ||
-		s.compressedEstimate() >= s.cfg.SyncCompressedBytesTrigger
-}
-
-// compressedEstimate is the compressed size of the rows waiting for a sync: those compressed
-// already, and the others at the ratio of the last compressed rows (as they are before any);
-// s.mu must be held.
-func (s *Slice) compressedEstimate() int64 {
-	if s.ratio == 0 || s.cfg.Compression == CompressionNone {
-		return s.outLen + int64(s.raw.Len())
-	}
-	return s.outLen + int64(float64(s.raw.Len())*s.ratio)
+		int64(s.buf.Len()) >= s.cfg.SyncCompressedBytesTrigger
 }
 
 // Stats returns the statistics of everything appended so far, without the offsets (see
@@ -303,11 +270,11 @@ func (s *Slice) Close() (Stats, error) {
 	return s.durableLocked(), err
 }
 
-// release drops the compressor and the buffers of a closed slice (most of its memory, a few
-// MB with gzip): the owner keeps a closed slice until its file is imported. Only the
+// release drops the compressor and the buffers of a closed slice (most of its memory, about
+// 1 MB with gzip): the owner keeps a closed slice until its file is imported. Only the
 // per-stream offsets stay. s.mu and s.syncMu must be held.
 func (s *Slice) release() {
-	s.enc, s.raw, s.spare, s.out = nil, nil, nil, nil
+	s.enc, s.buf, s.spare = nil, nil, nil
 }
 
 func (s *Slice) durableLocked() Stats {

@@ -27,8 +27,7 @@ func (s *Slice) Run(ctx context.Context) {
 	}
 }
 
-// step syncs when a trigger fired, else compresses what was appended (compressChunk or more),
-// else waits for a kick or the interval; false means stop.
+// step syncs when a trigger fired, else waits for a kick or the interval; false means stop.
 // The interval runs from the start of the previous sync, as in Keboola: under steady load a
 // sync starts every interval however long the previous one took, a record appended after a
 // quiet period is synced at once, and no record waits longer than the interval for its sync
@@ -39,17 +38,12 @@ func (s *Slice) step(ctx context.Context) bool {
 	// the syncer waits for the stop instead of retrying in a loop.
 	pending := s.pendingRecords > 0 && s.err == nil && !s.closed
 	last, due := s.syncStarted, s.dueLocked()
-	chunk := pending && s.raw.Len() >= compressChunk
 	s.mu.Unlock()
 	var wait <-chan time.Time
 	if pending {
 		left := last.Add(s.cfg.SyncIntervalTrigger).Sub(s.clk.Now())
 		if due || left <= 0 {
 			s.Sync() // the error reaches the waiters and breaks the slice
-			return true
-		}
-		if chunk {
-			s.compressAhead()
 			return true
 		}
 		t := s.clk.NewTimer(left)
@@ -88,35 +82,26 @@ func (s *Slice) syncLocked() error {
 		s.mu.Unlock()
 		return err
 	}
-	raw := s.takeRawLocked()
+	err := s.enc.Close()
+	data := s.buf
+	s.buf, s.spare = s.spare, nil
+	s.buf.Reset()
+	s.enc.Reset(s.buf)
 	point, records, uncompressed := s.pending, int64(s.pendingRecords), s.pendingBytes
 	s.pending, s.pendingRecords, s.pendingBytes = newSyncPoint(), 0, 0
 	s.syncStarted = s.clk.Now()
-	rec := s.recordLocked()
+	rec := s.recordLocked(int64(data.Len()))
 	s.mu.Unlock()
 
-	// Compressing outside s.mu lets Append go on meanwhile: the writers render on their
-	// goroutines, the syncer compresses and writes on its own.
 	start := time.Now()
-	err := s.compressRaw(raw)
-	if cerr := s.enc.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("compress: %w", cerr)
-	}
-	data := s.out.Bytes()
-	rec.Size = s.aligned + int64(len(data)) // aligned changes only under syncMu
 	if err == nil {
-		err = s.persist(data, rec)
+		err = s.persist(data.Bytes(), rec)
 	}
 	if s.hook != nil {
-		s.hook(time.Since(start), records, uncompressed, int64(len(data)), err)
+		s.hook(time.Since(start), records, uncompressed, int64(data.Len()), err)
 	}
-	if s.out.Cap() > keepBuffer {
-		s.out = new(bytes.Buffer)
-	}
-	s.out.Reset()
-	s.enc.Reset(s.out)
 	s.mu.Lock()
-	s.outLen = 0
+	s.spare = data
 	if err != nil {
 		s.err = fmt.Errorf("sync slice %s: %w", s.path, err)
 		err = s.err
@@ -128,63 +113,10 @@ func (s *Slice) syncLocked() error {
 	return err
 }
 
-// takeRawLocked swaps the rows appended so far out of Append's way; s.mu must be held.
-func (s *Slice) takeRawLocked() *bytes.Buffer {
-	raw := s.raw
-	s.raw, s.spare = s.spare, nil
-	s.raw.Reset()
-	return raw
-}
-
-// compressRaw compresses raw rows into the current gzip member and gives the buffer back for
-// reuse; syncMu must be held.
-func (s *Slice) compressRaw(raw *bytes.Buffer) error {
-	n := raw.Len()
-	_, err := s.enc.Write(raw.Bytes())
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if raw.Cap() <= keepBuffer {
-		raw.Reset()
-		s.spare = raw
-	} else {
-		s.spare = new(bytes.Buffer)
-	}
-	before := s.outLen
-	s.outLen = int64(s.out.Len())
-	if n > 0 && s.outLen > before {
-		s.ratio = float64(s.outLen-before) / float64(n)
-	}
-	if err != nil {
-		return fmt.Errorf("compress: %w", err)
-	}
-	return nil
-}
-
-// compressAhead compresses the rows appended since the last compression into the member the
-// next sync closes, so that they do not wait uncompressed in memory until then. A failure
-// breaks the slice, as a failed sync does.
-func (s *Slice) compressAhead() {
-	s.syncMu.Lock()
-	defer s.syncMu.Unlock()
-	s.mu.Lock()
-	if s.closed || s.err != nil {
-		s.mu.Unlock()
-		return
-	}
-	raw := s.takeRawLocked()
-	s.mu.Unlock()
-	if err := s.compressRaw(raw); err != nil {
-		s.mu.Lock()
-		s.err = fmt.Errorf("compress slice %s: %w", s.path, err)
-		s.mu.Unlock()
-	}
-}
-
-// recordLocked builds the sync-log line for the rows being synced, but for its Size (known
-// once they are compressed), and takes the offsets appended since the previous sync.
-func (s *Slice) recordLocked() syncRecord {
+// recordLocked builds the sync-log line for the data being synced.
+func (s *Slice) recordLocked(size int64) syncRecord {
 	rec := syncRecord{
-		Records: s.total.Records, Uncompressed: s.total.UncompressedSize,
+		Size: s.aligned + size, Records: s.total.Records, Uncompressed: s.total.UncompressedSize,
 		FirstRecordAt: s.total.FirstRecordAt, LastRecordAt: s.total.LastRecordAt,
 	}
 	for k, v := range s.streams {
