@@ -54,8 +54,8 @@ type Manager struct {
 
 type sourceState struct {
 	rec     sourceRecord
-	version int64 // rec's version in the definitions store
-	pipes map[string]*pipeline // by sink id, deleted sinks included until drained
+	version int64                // rec's version in the definitions store
+	pipes   map[string]*pipeline // by sink id, deleted sinks included until drained
 }
 
 // New validates the configuration, loads the definitions and recovers the sinks' state.

@@ -96,7 +96,7 @@ type ClusterConfig struct {
 	Enabled bool `yaml:"enabled"`
 	// ConfigTopic holds the definitions: one partition, compacted, created if missing.
 	ConfigTopic string `yaml:"configTopic"`
-	// StatusTopic is reserved for the replicas' statuses (created if missing).
+	// StatusTopic is reserved for the replicas' statuses; nothing creates or uses it yet.
 	StatusTopic string `yaml:"statusTopic"`
 	// ReplicationFactor of the topics kbridge creates; -1 takes the broker's default.
 	ReplicationFactor int `yaml:"replicationFactor"`

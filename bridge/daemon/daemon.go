@@ -33,7 +33,7 @@ type Daemon struct {
 
 	mu      sync.Mutex
 	manager *sink.Manager
-	cluster *clusterRun // nil unless cluster.enabled
+	cluster *clusterRun   // nil unless cluster.enabled
 	started chan struct{} // closed once everything runs
 
 	kafkaProbe   *kgo.Client // for /readyz; nil without pipelines and the Connect API
@@ -120,6 +120,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	if d.cfg.Sink.Encryption == (sink.EncryptionConfig{}) {
 		d.log.Warn("sink.encryption has no key: source secrets, upload credentials and connector configs are stored in clear text under sink.dataDir")
+		if cl != nil {
+			d.log.Warn("sink.encryption has no key: source secrets and sink tokens are written in clear text to the shared definitions topic", "topic", d.cfg.Cluster.ConfigTopic)
+		}
 	}
 	d.mu.Lock()
 	d.manager, d.cluster = manager, cl
