@@ -202,14 +202,17 @@ func mustTask(t *testing.T, what, u, method, body string, headers []string) {
 	}
 }
 
-// within polls cond every 20 ms and fails when it is not true within limit.
+// within polls cond every 20 ms and fails when it is not true within limit; it logs how long
+// cond took to hold.
 func within(t *testing.T, limit time.Duration, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(limit); !cond(); time.Sleep(20 * time.Millisecond) {
+	begin := time.Now()
+	for deadline := begin.Add(limit); !cond(); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("not within %s: %s", limit, what)
 		}
 	}
+	t.Logf("%s after %s", what, time.Since(begin).Round(time.Millisecond))
 }
 
 // settingValue is a source setting's value as replica r answers it.
