@@ -123,6 +123,9 @@ type Deps struct {
 	Logger *slog.Logger
 	// Registerer receives the metrics; nil registers nowhere.
 	Registerer prometheus.Registerer
+	// Shared, when set, keeps the definitions in a log the replicas share instead of the data
+	// directory (distributed mode); it must hold everything the log had when New is called.
+	Shared *SharedDefinitions
 }
 
 func (d Deps) withDefaults() (Deps, error) {

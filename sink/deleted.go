@@ -143,7 +143,7 @@ func undelete(h *History, now Event) {
 // replace stores rec (with the new versions given) as the source's record and hands each
 // sink definition that changed to its pipeline; the caller holds mu.
 func (m *Manager) replace(ss *sourceState, rec sourceRecord, src *Source, sinks []Sink) error {
-	if err := m.saveSource(&rec, src, sinks); err != nil {
+	if err := m.saveSource(ss, &rec, src, sinks); err != nil {
 		return err
 	}
 	old := ss.rec.Sinks

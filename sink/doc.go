@@ -9,6 +9,10 @@
 // events failed to render and waits until the rows reach a level. See docs/pipeline.md for the
 // layout on disk, the states and the recovery rules.
 //
+// The definitions are kept by a definitions store: sealed files in the data directory (one
+// node), or a SharedLog every replica reads (distributed mode, Deps.Shared), whose changes
+// made by other replicas the Manager applies to its pipelines while it runs.
+//
 // Invariants:
 //   - An event that any sink cannot render is written to no sink; a source with no enabled
 //     sink is an error, never a silent success.
@@ -18,5 +22,9 @@
 //     on it; an import job's id is persisted before the job is waited for.
 //   - Data that is not imported is never deleted; local data of an imported file is deleted
 //     right after the import.
-//   - Every goroutine belongs to a pipeline, which the Manager waits for when it stops.
+//   - Every goroutine belongs to a pipeline, or to Run (following a SharedLog), which the
+//     Manager waits for when it stops.
+//   - With a SharedLog, a definition write names the version it read and fails with
+//     ErrConflict when another replica changed it meanwhile; a change is applied once, by its
+//     version, whether this replica wrote it or another one did.
 package sink

@@ -54,7 +54,7 @@ func (m *Manager) PutSource(src Source) error {
 			return fmt.Errorf("source %s with sink %s: %w", src.Key, def.Key.SinkID, err)
 		}
 	}
-	if err := m.saveSource(&rec, &rec.Source, nil); err != nil {
+	if err := m.saveSource(ss, &rec, &rec.Source, nil); err != nil {
 		return err
 	}
 	ss.rec = rec
@@ -73,11 +73,22 @@ func (m *Manager) event(by Actor) Event {
 	return Event{At: m.clk.Now(), By: by}
 }
 
-// saveSource stores rec and a copy of each new version: of src and of the sinks given.
-func (m *Manager) saveSource(rec *sourceRecord, src *Source, sinks []Sink) error {
-	if err := saveSource(m.cfg.DataDir, rec, m.ring); err != nil {
+// saveSource stores rec as the record of ss, moving ss's version, and a copy of each new
+// version: of src and of the sinks given. The caller holds mu and sets ss.rec after.
+func (m *Manager) saveSource(ss *sourceState, rec *sourceRecord, src *Source, sinks []Sink) error {
+	v, err := m.defs.save(rec, ss.version)
+	if err != nil {
 		return err
 	}
+	if err := m.saveVersions(src, sinks); err != nil {
+		return err // ss keeps its version: a shared record is applied from the log instead
+	}
+	ss.version = v
+	return nil
+}
+
+// saveVersions keeps a copy of each version given, without secrets.
+func (m *Manager) saveVersions(src *Source, sinks []Sink) error {
 	if src != nil {
 		v := *src
 		v.Secret = ""
@@ -179,7 +190,7 @@ func (m *Manager) putSink(def Sink, mp *mapping.Mapping) error {
 	} else {
 		rec.Sinks[i] = def
 	}
-	if err := m.saveSource(&rec, nil, []Sink{def}); err != nil {
+	if err := m.saveSource(ss, &rec, nil, []Sink{def}); err != nil {
 		return err
 	}
 	ss.rec = rec

@@ -33,6 +33,9 @@ type Manager struct {
 	progress broadcast
 	memory   *memoryGuard
 	ring     *durable.Keyring // seals definitions and file records; nil: clear text
+	defs     definitionStore
+	shared   *SharedDefinitions // nil: definitions in the data directory
+	bg       sync.WaitGroup     // applies shared changes while Run runs
 
 	branchMu sync.Mutex
 	branches map[int64]*storageapi.Client // by branch id, checked to exist
@@ -50,8 +53,9 @@ type Manager struct {
 }
 
 type sourceState struct {
-	rec   sourceRecord
-	pipes map[string]*pipeline // by sink id, deleted sinks included until drained
+	rec     sourceRecord
+	version int64                // rec's version in the definitions store
+	pipes   map[string]*pipeline // by sink id, deleted sinks included until drained
 }
 
 // New validates the configuration, loads the definitions and recovers the sinks' state.
@@ -79,6 +83,11 @@ func New(cfg Config, deps Deps) (*Manager, error) {
 		lock: lock, ring: ring, cfg: cfg, clk: deps.Clock, fs: deps.FS, log: deps.Logger.With("component", "sink"), met: met,
 		storage: deps.Storage, branches: map[int64]*storageapi.Client{},
 		memory: newMemoryGuard(), sources: map[SourceKey]*sourceState{}, closed: make(chan struct{}), runDone: make(chan struct{}), ready: make(chan struct{}),
+		defs: localDefinitions{dataDir: cfg.DataDir, ring: ring},
+	}
+	if deps.Shared != nil {
+		deps.Shared.ring = ring
+		m.defs, m.shared = deps.Shared, deps.Shared
 	}
 	if err := m.load(deps); err != nil {
 		lock.Close()
@@ -93,12 +102,13 @@ func (m *Manager) load(deps Deps) error {
 			return err
 		}
 	}
-	recs, err := loadSources(m.cfg.DataDir, m.ring)
+	recs, err := m.defs.load()
 	if err != nil {
 		return err
 	}
-	for _, rec := range recs {
-		ss := &sourceState{rec: *rec, pipes: map[string]*pipeline{}}
+	for _, stored := range recs {
+		rec := stored.rec
+		ss := &sourceState{rec: *rec, version: stored.version, pipes: map[string]*pipeline{}}
 		for _, def := range rec.Sinks {
 			mp, err := def.validate(m.cfg.Mapping, mapping.CompileStored)
 			if err != nil {
@@ -145,6 +155,9 @@ func (m *Manager) Run(ctx context.Context) error {
 		}
 	}
 	runCtx := m.ctx
+	if m.shared != nil {
+		m.bg.Go(func() { m.followShared(runCtx) })
+	}
 	close(m.ready)
 	m.mu.Unlock()
 	defer close(m.runDone)
@@ -189,6 +202,7 @@ func (m *Manager) shutdown(cause error) {
 		if m.cancel != nil {
 			m.cancel(cause)
 		}
+		m.bg.Wait() // no shared change is applied from here on
 		for _, p := range pipes {
 			p.wait()
 		}

@@ -179,9 +179,11 @@ func (m *Manager) setToken(k SinkKey, tok *SinkToken) (bool, error) {
 	rec := ss.rec
 	rec.Sinks = slices.Clone(rec.Sinks)
 	rec.Sinks[i].Token = tok
-	if err := saveSource(m.cfg.DataDir, &rec, m.ring); err != nil {
+	v, err := m.defs.save(&rec, ss.version)
+	if err != nil {
 		return false, err
 	}
+	ss.version = v
 	ss.rec = rec
 	if p := ss.pipes[k.SinkID]; p != nil {
 		p.mu.Lock()

@@ -10,12 +10,37 @@ import (
 	"github.com/kbridge/kbridge/storageapi/durable"
 )
 
-// sourceRecord is one source with its sinks, stored as
-// <dataDir>/definitions/<projectId>/<branchId>/<sourceId>.json, sealed when keys are
-// configured (it holds the source's secret).
+// sourceRecord is one source with its sinks: the unit the definitions store keeps, sealed when
+// keys are configured (it holds the source's secret and the sinks' tokens).
 type sourceRecord struct {
 	Source Source `json:"source"`
 	Sinks  []Sink `json:"sinks"`
+}
+
+// storedSource is a record as a definitions store returns it, with its version in the store.
+type storedSource struct {
+	rec     *sourceRecord
+	version int64
+}
+
+// definitionStore keeps the sources' records: one sealed file per source in the data directory
+// (localDefinitions, a single node) or the records of a log every replica shares
+// (SharedDefinitions). The manager calls it with its lock held, one call at a time.
+type definitionStore interface {
+	// load returns every stored record, at New.
+	load() ([]storedSource, error)
+	// save stores rec, read at version expected (0: a source the store does not have), and
+	// returns the record's new version; an error matching ErrConflict when another writer
+	// changed it meanwhile.
+	save(rec *sourceRecord, expected int64) (int64, error)
+}
+
+// localDefinitions stores each source as
+// <dataDir>/definitions/<projectId>/<branchId>/<sourceId>.json. The data directory is locked
+// by one process, so there is no concurrent writer: versions only count.
+type localDefinitions struct {
+	dataDir string
+	ring    *durable.Keyring
 }
 
 func definitionsDir(dataDir string) string { return filepath.Join(dataDir, "definitions") }
@@ -25,39 +50,40 @@ func sourcePath(dataDir string, k SourceKey) string {
 		strconv.FormatInt(k.BranchID, 10), k.SourceID+".json")
 }
 
-func saveSource(dataDir string, rec *sourceRecord, ring *durable.Keyring) error {
-	path := sourcePath(dataDir, rec.Source.Key)
+func (l localDefinitions) save(rec *sourceRecord, expected int64) (int64, error) {
+	path := sourcePath(l.dataDir, rec.Source.Key)
 	if err := durable.MkdirAll(filepath.Dir(path)); err != nil {
-		return fmt.Errorf("save source %s: %w", rec.Source.Key, err)
+		return 0, fmt.Errorf("save source %s: %w", rec.Source.Key, err)
 	}
-	if err := durable.WriteSealed(path, rec, ring); err != nil {
-		return fmt.Errorf("save source %s: %w", rec.Source.Key, err)
+	if err := durable.WriteSealed(path, rec, l.ring); err != nil {
+		return 0, fmt.Errorf("save source %s: %w", rec.Source.Key, err)
 	}
-	return nil
+	return expected + 1, nil
 }
 
-// loadSources reads every stored source; a record in clear text or sealed with an older key
-// is written again under the current key.
-func loadSources(dataDir string, ring *durable.Keyring) ([]*sourceRecord, error) {
-	var out []*sourceRecord
-	err := filepath.WalkDir(definitionsDir(dataDir), func(path string, d fs.DirEntry, err error) error {
-		if errors.Is(err, fs.ErrNotExist) && path == definitionsDir(dataDir) {
+// load reads every stored source; a record in clear text or sealed with an older key is
+// written again under the current key.
+func (l localDefinitions) load() ([]storedSource, error) {
+	var out []storedSource
+	dir := definitionsDir(l.dataDir)
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) && path == dir {
 			return filepath.SkipDir
 		}
 		if err != nil || d.IsDir() || filepath.Ext(path) != ".json" {
 			return err
 		}
 		var rec sourceRecord
-		stale, err := durable.ReadSealed(path, &rec, ring)
+		stale, err := durable.ReadSealed(path, &rec, l.ring)
 		if err != nil {
 			return err
 		}
 		if stale {
-			if err := durable.WriteSealed(path, &rec, ring); err != nil {
+			if err := durable.WriteSealed(path, &rec, l.ring); err != nil {
 				return err
 			}
 		}
-		out = append(out, &rec)
+		out = append(out, storedSource{rec: &rec, version: 1})
 		return nil
 	})
 	if err != nil {

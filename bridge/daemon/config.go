@@ -10,6 +10,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/kbridge/kbridge/bridge/cluster"
 	"github.com/kbridge/kbridge/bridge/connect"
 	"github.com/kbridge/kbridge/bridge/intake"
 	"github.com/kbridge/kbridge/bridge/kafka"
@@ -46,6 +47,9 @@ type Config struct {
 	// Connect serves the Kafka Connect REST API; an empty listen turns it off, and so does an
 	// empty kafka.brokers. Connectors created over it are kept under sink.dataDir/connect.
 	Connect connect.Config `yaml:"connect"`
+	// Cluster shares the definitions between replicas through Kafka (distributed mode); see
+	// ClusterConfig.
+	Cluster ClusterConfig `yaml:"cluster"`
 	// Metrics serves /metrics, /healthz and /readyz (and /debug/pprof/ when asked to).
 	Metrics MetricsConfig `yaml:"metrics"`
 	// RestartBackoff bounds the wait before a failed Kafka pipeline is started again.
@@ -83,6 +87,30 @@ type MetricsConfig struct {
 	Pprof  bool   `yaml:"pprof"`
 }
 
+// ClusterConfig is distributed mode: with cluster.enabled and kafka.brokers set, sources, sinks
+// and their settings live in a compacted Kafka topic every replica reads and writes (package
+// bridge/cluster) instead of the data directory. Off by default: turning it on for a data
+// directory that already holds definitions does not move them to the topic (put them again
+// through the Stream API or the sources key).
+type ClusterConfig struct {
+	Enabled bool `yaml:"enabled"`
+	// ConfigTopic holds the definitions: one partition, compacted, created if missing.
+	ConfigTopic string `yaml:"configTopic"`
+	// StatusTopic is reserved for the replicas' statuses; nothing creates or uses it yet.
+	StatusTopic string `yaml:"statusTopic"`
+	// ReplicationFactor of the topics kbridge creates; -1 takes the broker's default.
+	ReplicationFactor int `yaml:"replicationFactor"`
+	// Member names this replica in the records it writes; empty: the host name (the pod name
+	// in Kubernetes).
+	Member string `yaml:"member"`
+	// WriteRetryBackoff is the first wait before a write fenced by another replica's is tried
+	// again.
+	WriteRetryBackoff time.Duration `yaml:"writeRetryBackoff"`
+}
+
+// ClusterOn tells whether the definitions are shared: cluster.enabled with kafka.brokers set.
+func (c Config) ClusterOn() bool { return c.Cluster.Enabled && len(c.Kafka.Brokers) > 0 }
+
 // LogConfig configures logging.
 type LogConfig struct {
 	Format string `yaml:"format"` // json or text
@@ -92,11 +120,13 @@ type LogConfig struct {
 // DefaultConfig returns the defaults; sink.dataDir, storage.url and storage.token must be set.
 func DefaultConfig() Config {
 	return Config{
-		Sink:            sink.DefaultConfig(),
-		Storage:         storageapi.DefaultConfig(),
-		Intake:          intake.DefaultConfig(),
-		API:             streamapi.DefaultConfig(),
-		Connect:         connect.DefaultConfig(),
+		Sink:    sink.DefaultConfig(),
+		Storage: storageapi.DefaultConfig(),
+		Intake:  intake.DefaultConfig(),
+		API:     streamapi.DefaultConfig(),
+		Connect: connect.DefaultConfig(),
+		Cluster: ClusterConfig{ConfigTopic: cluster.DefaultTopic, StatusTopic: cluster.DefaultStatusTopic,
+			ReplicationFactor: cluster.DefaultReplicationFactor, WriteRetryBackoff: cluster.DefaultWriteRetryBackoff},
 		Metrics:         MetricsConfig{Listen: ":9000"},
 		RestartBackoff:  time.Minute,
 		ShutdownTimeout: 30 * time.Second,
@@ -146,7 +176,14 @@ func (c Config) Validate() error {
 	if c.ConnectOn() {
 		errs = append(errs, keyed("connect", c.ConnectConfig().Validate())...)
 	}
-	if len(c.Pipelines) > 0 || c.ConnectOn() {
+	if c.Cluster.Enabled {
+		if len(c.Kafka.Brokers) == 0 {
+			errs = append(errs, errors.New("cluster.enabled: needs kafka.brokers, the Kafka cluster the replicas share definitions through"))
+		} else if err := c.ClusterConfig().Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(c.Pipelines) > 0 || c.ConnectOn() || c.ClusterOn() {
 		if err := c.Kafka.Validate(); err != nil {
 			errs = append(errs, err)
 		}
@@ -197,6 +234,16 @@ func decodeStrict(data []byte, cfg *Config) error {
 		return err
 	}
 	return doc.Decode(cfg)
+}
+
+// ClusterConfig is the shared log's config; an empty cluster.member is the host name.
+func (c Config) ClusterConfig() cluster.Config {
+	member := c.Cluster.Member
+	if member == "" {
+		member, _ = os.Hostname()
+	}
+	return cluster.Config{Topic: c.Cluster.ConfigTopic, StatusTopic: c.Cluster.StatusTopic,
+		ReplicationFactor: c.Cluster.ReplicationFactor, Member: member, WriteRetryBackoff: c.Cluster.WriteRetryBackoff}
 }
 
 // ConnectOn tells whether the Kafka Connect REST API runs: it has a listener and there is a

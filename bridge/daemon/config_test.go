@@ -47,6 +47,9 @@ pipelines:
 		{map[string]string{"KBRIDGE_DEFAULTBRANCHID": "-1"}, "defaultBranchId: must not be negative (0: the project's default branch), got -1"},
 		{map[string]string{"KBRIDGE_CONNECT_AUTH_TYPE": ""}, "connect.auth.type: missing: set basic or bearer with credentials, or none"},
 		{map[string]string{"KBRIDGE_CONNECT_AUTH_TYPE": "basic"}, "connect.auth.username: missing (auth.type is basic)"},
+		{map[string]string{"KBRIDGE_CLUSTER_ENABLED": "true", "KBRIDGE_CLUSTER_CONFIGTOPIC": "a b"}, `cluster.configTopic: "a b" is not a Kafka topic name`},
+		{map[string]string{"KBRIDGE_CLUSTER_ENABLED": "true", "KBRIDGE_CLUSTER_MEMBER": "pod/0"}, `cluster.member: "pod/0" has a '/'`},
+		{map[string]string{"KBRIDGE_CLUSTER_ENABLED": "true", "KBRIDGE_CLUSTER_REPLICATIONFACTOR": "0"}, "cluster.replicationFactor: must be -1"},
 	} {
 		_, err := daemon.Load(path, func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok })
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -107,6 +110,7 @@ intake: {listen: ":7000", publicUrl: "nowhere", maxBodySize: 1}
 api: {listen: ":8000", publicUrl: "nowhere"}
 restartBackoff: 1ms
 log: {format: xml}
+cluster: {enabled: true, statusTopic: kbridge-configs, writeRetryBackoff: 0s}
 `), 0o600)
 	if err != nil {
 		t.Fatal(err)
@@ -117,7 +121,7 @@ log: {format: xml}
 	}
 	lines := strings.Split(err.Error(), "\n")
 	for _, want := range []string{"sink.dataDir", "sink.staging.minInterval", "sink.target.maxSlices", "sink.target.backoff.base",
-		"sink.mapping.templateTimeout", "storage.url", "storage.token", "intake.publicUrl", "api.publicUrl", "kafka.brokers", "log.format"} {
+		"sink.mapping.templateTimeout", "storage.url", "storage.token", "intake.publicUrl", "api.publicUrl", "kafka.brokers", "log.format", "cluster.statusTopic"} {
 		found := false
 		for _, l := range lines {
 			found = found || strings.HasPrefix(l, want+": ")

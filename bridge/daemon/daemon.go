@@ -33,6 +33,7 @@ type Daemon struct {
 
 	mu      sync.Mutex
 	manager *sink.Manager
+	cluster *clusterRun   // nil unless cluster.enabled
 	started chan struct{} // closed once everything runs
 
 	kafkaProbe   *kgo.Client // for /readyz; nil without pipelines and the Connect API
@@ -51,7 +52,7 @@ func New(cfg Config, log *slog.Logger, levels *loglevel.Levels) (*Daemon, error)
 		return nil, err
 	}
 	var probe *kgo.Client
-	if len(cfg.Pipelines) > 0 || cfg.ConnectOn() {
+	if len(cfg.Pipelines) > 0 || cfg.ConnectOn() || cfg.ClusterOn() {
 		opts, err := cfg.Kafka.Options()
 		if err != nil {
 			return nil, err
@@ -104,15 +105,27 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := d.resolveBranches(ctx); err != nil {
 		return err
 	}
-	manager, err := sink.New(d.cfg.Sink, sink.Deps{Storage: d.storage, Logger: d.log.With("component", "sink"), Registerer: d.registry})
+	deps := sink.Deps{Storage: d.storage, Logger: d.log.With("component", "sink"), Registerer: d.registry}
+	var cl *clusterRun
+	if d.cfg.ClusterOn() {
+		if cl, err = d.startCluster(ctx); err != nil {
+			return err
+		}
+		defer cl.close() // after the sink manager stopped
+		deps.Shared = cl.shared
+	}
+	manager, err := sink.New(d.cfg.Sink, deps)
 	if err != nil {
 		return err
 	}
 	if d.cfg.Sink.Encryption == (sink.EncryptionConfig{}) {
 		d.log.Warn("sink.encryption has no key: source secrets, upload credentials and connector configs are stored in clear text under sink.dataDir")
+		if cl != nil {
+			d.log.Warn("sink.encryption has no key: source secrets and sink tokens are written in clear text to the shared definitions topic", "topic", d.cfg.Cluster.ConfigTopic)
+		}
 	}
 	d.mu.Lock()
-	d.manager = manager
+	d.manager, d.cluster = manager, cl
 	d.mu.Unlock()
 	if err := d.applyDefinitions(manager); err != nil {
 		return err
@@ -141,10 +154,17 @@ func (d *Daemon) Run(ctx context.Context) error {
 	close(d.started)
 
 	var runErr error
+	var clusterDone chan error // nil: never ready
+	if cl != nil {
+		clusterDone = cl.done
+	}
 	select {
 	case <-ctx.Done():
 	case runErr = <-levelsDone:
 		runErr = fmt.Errorf("storage levels stopped: %w", runErr)
+	case err := <-clusterDone:
+		clusterDone <- err // for close
+		runErr = fmt.Errorf("cluster: shared definitions log stopped: %w", err)
 	}
 	return errors.Join(runErr, d.shutdown(servers, stopKafka, &pipelines, manager, stopLevels, levelsDone))
 }
@@ -222,7 +242,7 @@ func (d *Daemon) applyDefinitions(m *sink.Manager) error {
 		if src.Name == "" {
 			src.Name = s.ID
 		}
-		if err := m.PutSource(src); err != nil {
+		if err := retryConflict(func() error { return m.PutSource(src) }); err != nil {
 			return fmt.Errorf("sources %s: %w", s.ID, err)
 		}
 		for _, k := range s.Sinks {
@@ -231,12 +251,28 @@ func (d *Daemon) applyDefinitions(m *sink.Manager) error {
 			if def.Name == "" {
 				def.Name = k.ID
 			}
-			if err := m.PutSink(def); err != nil {
+			if err := retryConflict(func() error { return m.PutSink(def) }); err != nil {
 				return fmt.Errorf("sources %s sinks %s: %w", s.ID, k.ID, err)
 			}
 		}
 	}
 	return nil
+}
+
+// retryConflict runs put again while another replica's write of the same definition wins (in
+// distributed mode every replica puts the configured sources at start): once this replica has
+// applied the winner's record, a put of the same definition is no change.
+func retryConflict(put func() error) error {
+	wait := 50 * time.Millisecond
+	for range 10 {
+		err := put()
+		if !errors.Is(err, sink.ErrConflict) {
+			return err
+		}
+		time.Sleep(wait)
+		wait = min(2*wait, time.Second)
+	}
+	return put()
 }
 
 // startPipelines runs every Kafka pipeline, configured or created over the Connect API, under

@@ -65,17 +65,26 @@ func (d *Daemon) startServers(ctx context.Context, m *sink.Manager) (*servers, e
 	return s, nil
 }
 
-// ready answers 200 once the storage levels recovered and started, the Storage API answers and,
-// when pipelines are configured, a Kafka broker answers.
+// ready answers 200 once the storage levels recovered and started, the replica caught up with
+// the shared definitions (distributed mode), the Storage API answers and, when pipelines are
+// configured, a Kafka broker answers.
 func (d *Daemon) ready(w http.ResponseWriter, r *http.Request) {
 	d.mu.Lock()
-	m := d.manager
+	m, cl := d.manager, d.cluster
 	d.mu.Unlock()
 	select {
 	case <-m.Ready():
 	default:
 		http.Error(w, "storage levels are recovering", http.StatusServiceUnavailable)
 		return
+	}
+	if cl != nil {
+		select {
+		case <-cl.log.Ready():
+		default:
+			http.Error(w, "catching up with the shared definitions", http.StatusServiceUnavailable)
+			return
+		}
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()

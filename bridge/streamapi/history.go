@@ -208,5 +208,5 @@ func (s *Server) rollbackSink(c *call) (int, any, error) {
 	if err := s.checkSink(&def); err != nil {
 		return 0, nil, err
 	}
-	return s.putSinkTask(c, "api.rollback.sinkVersion", "Sink version was rolled back successfully.", def)
+	return s.putSinkTask(c, "api.rollback.sinkVersion", "Sink version was rolled back successfully.", def, nil)
 }

@@ -87,5 +87,5 @@ func (s *Server) patchSinkSettings(c *call) (int, any, error) {
 		return 0, nil, err
 	}
 	def.Settings, def.Change = def.Settings.Merge(p), change
-	return s.putSinkTask(c, "api.update.sinkSettings", "Sink settings have been updated successfully.", def)
+	return s.putSinkTask(c, "api.update.sinkSettings", "Sink settings have been updated successfully.", def, nil)
 }

@@ -121,16 +121,23 @@ func (s *Server) createSink(c *call) (int, any, error) {
 		return 0, nil, httperr.New(http.StatusUnprocessableEntity, "stream.api.resourceLimitReached",
 			"Maximum number of sinks per source is %d.", sink.MaxSinksPerSource)
 	}
-	return s.putSinkTask(c, "api.create.sink", "Sink has been created successfully.", def)
+	// Another replica changed the source meanwhile: Keboola answers a concurrent duplicate
+	// create so.
+	conflict := httperr.New(http.StatusConflict, "stream.api.sinkAlreadyExists", "Sink %q already exists in the source.", id)
+	return s.putSinkTask(c, "api.create.sink", "Sink has been created successfully.", def, conflict)
 }
 
 // putSinkTask puts the sink and answers its task. A sink Storage refuses (its table exists
 // with other columns, its branch does not exist) is answered at once with the 4xx naming why,
-// as Keboola answers it, instead of a task that failed.
-func (s *Server) putSinkTask(c *call, typ, result string, def sink.Sink) (int, any, error) {
+// as Keboola answers it, instead of a task that failed; so is conflict, when not nil, for a
+// definition another replica changed meanwhile (distributed mode).
+func (s *Server) putSinkTask(c *call, typ, result string, def sink.Sink, conflict error) (int, any, error) {
 	err := s.m.PutSink(def)
 	if r := refusal(err); r != err {
 		return 0, nil, r
+	}
+	if conflict != nil && errors.Is(err, sink.ErrConflict) {
+		return 0, nil, conflict
 	}
 	return s.runTask(c, typ, s.objectPath(def.Key.SourceKey, def.Key.SinkID), func() (string, *TaskOutputs, error) {
 		return result, s.sinkOutputs(def.Key), err
@@ -226,7 +233,7 @@ func (s *Server) updateSink(c *call) (int, any, error) {
 	if err := s.checkSink(&def); err != nil {
 		return 0, nil, err
 	}
-	return s.putSinkTask(c, "api.update.sink", "Sink has been updated successfully.", def)
+	return s.putSinkTask(c, "api.update.sink", "Sink has been updated successfully.", def, nil)
 }
 
 func (s *Server) deleteSink(c *call) (int, any, error) {
@@ -250,7 +257,7 @@ func (s *Server) enableSink(enable bool) endpoint {
 			return 0, nil, err
 		}
 		def.Disabled, def.Change = !enable, c.change("", desc)
-		return s.putSinkTask(c, typ, result, def)
+		return s.putSinkTask(c, typ, result, def, nil)
 	}
 }
 

@@ -1,6 +1,7 @@
 package streamapi
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -91,8 +92,12 @@ func (s *Server) createSource(c *call) (int, any, error) {
 	if b.Description != nil {
 		src.Description = *b.Description
 	}
+	err := s.m.PutSource(src)
+	if errors.Is(err, sink.ErrConflict) { // another replica created it meanwhile
+		return 0, nil, httperr.New(http.StatusConflict, "stream.api.sourceAlreadyExists", "Source %q already exists in the branch.", id)
+	}
 	return s.runTask(c, "api.create.source", s.objectPath(k, ""), func() (string, *TaskOutputs, error) {
-		return "Source has been created successfully.", s.sourceOutputs(k), s.m.PutSource(src)
+		return "Source has been created successfully.", s.sourceOutputs(k), err
 	})
 }
 
