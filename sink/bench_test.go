@@ -166,10 +166,12 @@ func processCPU() time.Duration {
 
 // benchManager is a running manager with no disk limit whose Storage API never answers: the
 // benchmarks measure the local level only.
+// benchManager is a manager over the emulator, which checks the branch and creates the sink's
+// table and token when a sink is defined; nothing is uploaded while the benchmarks run.
 func benchManager(b *testing.B) *sink.Manager {
 	cfg := testConfig(b.TempDir())
 	cfg.MaxLocalBytes = 1 << 40
-	m, err := sink.New(cfg, sink.Deps{Storage: newClient(b, "http://127.0.0.1:1"), Clock: clock.Real()})
+	m, err := sink.New(cfg, sink.Deps{Storage: newClient(b, startEmulator(b).url), Clock: clock.Real()})
 	if err != nil {
 		b.Fatal(err)
 	}
