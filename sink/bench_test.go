@@ -14,6 +14,7 @@ import (
 	"github.com/kbridge/kbridge/mapping"
 	"github.com/kbridge/kbridge/sink"
 	"github.com/kbridge/kbridge/sink/clock"
+	"github.com/kbridge/kbridge/storageapi/emulator"
 )
 
 // benchEvents are distinct 1 KB JSON events, so compression sees realistic data.
@@ -167,11 +168,14 @@ func processCPU() time.Duration {
 // benchManager is a running manager with no disk limit whose Storage API never answers: the
 // benchmarks measure the local level only.
 // benchManager is a manager over the emulator, which checks the branch and creates the sink's
-// table and token when a sink is defined; nothing is uploaded while the benchmarks run.
+// table and token when a sink is defined. The emulator refuses every upload, so only the
+// local level runs while the benchmarks measure: the emulator shares their process.
 func benchManager(b *testing.B) *sink.Manager {
 	cfg := testConfig(b.TempDir())
 	cfg.MaxLocalBytes = 1 << 40
-	m, err := sink.New(cfg, sink.Deps{Storage: newClient(b, startEmulator(b).url), Clock: clock.Real()})
+	em := startEmulator(b)
+	em.em.InjectFault(emulator.Fault{Endpoint: "prepareFile", Count: 1 << 30, Status: 503})
+	m, err := sink.New(cfg, sink.Deps{Storage: newClient(b, em.url), Clock: clock.Real()})
 	if err != nil {
 		b.Fatal(err)
 	}
