@@ -50,18 +50,7 @@ func appendPayload(dst []byte, schema, payload gjson.Result) ([]byte, error) {
 		for _, f := range schema.Get("fields").Array() {
 			fields[f.Get("field").String()] = f
 		}
-		dst = append(dst, '{')
-		first := true
-		payload.ForEach(func(k, v gjson.Result) bool {
-			if !first {
-				dst = append(dst, ',')
-			}
-			first = false
-			dst = append(append(dst, k.Raw...), ':')
-			dst, err = appendPayload(dst, fields[k.String()], v)
-			return err == nil
-		})
-		return append(dst, '}'), err
+		return appendObject(dst, payload, func(key string) gjson.Result { return fields[key] })
 	case "array":
 		if !payload.IsArray() {
 			break
@@ -82,20 +71,27 @@ func appendPayload(dst []byte, schema, payload gjson.Result) ([]byte, error) {
 			break
 		}
 		values := schema.Get("values")
-		dst = append(dst, '{')
-		first := true
-		payload.ForEach(func(k, v gjson.Result) bool {
-			if !first {
-				dst = append(dst, ',')
-			}
-			first = false
-			dst = append(append(dst, k.Raw...), ':')
-			dst, err = appendPayload(dst, values, v)
-			return err == nil
-		})
-		return append(dst, '}'), err
+		return appendObject(dst, payload, func(string) gjson.Result { return values })
 	}
 	return append(dst, payload.Raw...), nil
+}
+
+// appendObject appends the JSON object payload, each value through appendPayload with the
+// schema schemaOf gives for its key.
+func appendObject(dst []byte, payload gjson.Result, schemaOf func(key string) gjson.Result) ([]byte, error) {
+	var err error
+	dst = append(dst, '{')
+	first := true
+	payload.ForEach(func(k, v gjson.Result) bool {
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = append(append(dst, k.Raw...), ':')
+		dst, err = appendPayload(dst, schemaOf(k.String()), v)
+		return err == nil
+	})
+	return append(dst, '}'), err
 }
 
 // hasLogical tells whether a schema names any of Connect's logical types.
