@@ -3,7 +3,6 @@ package kafka_test
 import (
 	"context"
 	"encoding/binary"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -60,21 +59,5 @@ func BenchmarkConsumeAvroToLocal(b *testing.B) {
 	ends := e.endOffsets(cl, "orders")
 	c := e.consumer(pipeline(b, "topics", "orders", "batch.max.size", "1000", "kbridge.commit.level", "local",
 		"value.converter", "io.confluent.connect.avro.AvroConverter", "value.converter.schema.registry.url", reg.url()))
-	b.ResetTimer()
-	start := time.Now()
-	runConsumer(b, c)
-	waitFor(b, 10*time.Minute, "every record at local", func() bool {
-		held, err := e.manager.Recovered(source)
-		if err != nil {
-			b.Fatal(err)
-		}
-		for p, end := range ends {
-			if at, ok := held["orders/"+strconv.Itoa(int(p))]; end > 0 && (!ok || at < end-1) {
-				return false
-			}
-		}
-		return true
-	})
-	b.StopTimer()
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "records/s")
+	e.measureToLocal(b, c, ends)
 }

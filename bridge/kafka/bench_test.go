@@ -61,6 +61,12 @@ func BenchmarkConsumeToLocal(b *testing.B) {
 		b.Fatalf("the topic holds %d records, want %d", total, b.N)
 	}
 	c := e.consumer(pipeline(b, "topics", "orders", "batch.max.size", "1000", "kbridge.commit.level", "local"))
+	e.measureToLocal(b, c, ends)
+}
+
+// measureToLocal runs c and reports records/s until every record below ends is at the local
+// level (fsynced).
+func (e *env) measureToLocal(b *testing.B, c interface{ Run(context.Context) error }, ends map[int32]int64) {
 	b.ResetTimer()
 	start := time.Now()
 	runConsumer(b, c)
