@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 )
@@ -23,18 +25,16 @@ type StatusBoard interface {
 	Of(key string) map[string][]byte
 }
 
-// statisticsKeyPrefix starts the status keys of sink totals:
-// "statistics/<projectId>/<branchId>/<sourceId>/<sinkId>".
-const statisticsKeyPrefix = "statistics/"
-
-func statisticsKey(k SinkKey) string {
-	return fmt.Sprintf("%s%d/%d/%s/%s", statisticsKeyPrefix, k.ProjectID, k.BranchID, k.SourceID, k.SinkID)
-}
+// The status keys of a sink: "statistics/<projectId>/<branchId>/<sourceId>/<sinkId>" holds its
+// totals (Statistics), "files/…" its files (the []FileStatistics SinkFiles lists: at most
+// KeepImportedFiles imported ones and those not imported yet).
+func statisticsKey(k SinkKey) string { return "statistics/" + k.String() }
+func filesKey(k SinkKey) string      { return "files/" + k.String() }
 
 // ClusterStatistics answers a sink's statistics for the whole cluster: Run publishes this
-// replica's totals of every sink to a StatusBoard (on change, at most once per interval, and
-// once more when it stops), and SinkStatistics adds this replica's live totals to the last
-// totals every other member published. A member that left keeps its last totals in the sum: the
+// replica's totals and files of every sink to a StatusBoard (on change, at most once per
+// interval, and once more when it stops), and SinkStatistics adds this replica's live totals to
+// the last totals every other member published (SinkFiles lists their files with its own). A member that left keeps its last totals in the sum: the
 // rows it imported stay in the table, and the table is what the totals describe.
 type ClusterStatistics struct {
 	m        *Manager
@@ -84,12 +84,40 @@ func (c *ClusterStatistics) SinkStatistics(k SinkKey) (Statistics, error) {
 	return st, nil
 }
 
-// Run publishes this replica's totals until ctx ends: every interval, the totals of each sink
-// that changed since its last publication; a sink that was deleted has its status removed.
+// SinkFiles lists the sink's files over the cluster: this replica's live ones and every other
+// member's last published ones, filtered and ordered as Manager.SinkFiles does.
+func (c *ClusterStatistics) SinkFiles(k SinkKey, failedOnly bool) ([]FileStatistics, error) {
+	out, err := c.m.SinkFiles(k, failedOnly)
+	if err != nil {
+		return nil, err
+	}
+	others := c.board.Of(filesKey(k))
+	for _, member := range slices.Sorted(maps.Keys(others)) {
+		if member == c.member {
+			continue
+		}
+		var files []FileStatistics
+		if err := json.Unmarshal(others[member], &files); err != nil {
+			c.log.Warn("unreadable files of another member", "member", member, "sink", k.String(), "error", err)
+			continue
+		}
+		for _, f := range files {
+			if !failedOnly || failedFile(f) {
+				out = append(out, f)
+			}
+		}
+	}
+	sortFiles(out)
+	return out, nil
+}
+
+// Run publishes this replica's totals and files until ctx ends: every interval, those of each
+// sink that changed since their last publication; a sink that was deleted has its statuses
+// removed.
 // When ctx ends it publishes the changed totals once more, bounded by final (the shutdown's
 // time), so the last rows a leaving replica imported are counted. It returns nil then.
 func (c *ClusterStatistics) Run(ctx context.Context, final time.Duration) error {
-	published := map[SinkKey][]byte{}
+	published := map[string][]byte{}
 	tick := time.NewTicker(c.interval)
 	defer tick.Stop()
 	for {
@@ -105,9 +133,26 @@ func (c *ClusterStatistics) Run(ctx context.Context, final time.Duration) error 
 	}
 }
 
-// publish sends the totals that changed since published and records them there.
-func (c *ClusterStatistics) publish(ctx context.Context, published map[SinkKey][]byte) {
-	seen := map[SinkKey]bool{}
+// publish sends the statuses that changed since published (by status key) and records them
+// there.
+func (c *ClusterStatistics) publish(ctx context.Context, published map[string][]byte) {
+	seen := map[string]bool{}
+	send := func(key string, v any) {
+		seen[key] = true
+		raw, err := json.Marshal(v)
+		if err != nil {
+			c.log.Error("encode status", "key", key, "error", err)
+			return
+		}
+		if prev, ok := published[key]; ok && bytes.Equal(prev, raw) {
+			return
+		}
+		if err := c.board.Publish(ctx, key, raw); err != nil {
+			c.log.Warn("publish status", "key", key, "error", err)
+			return // tried again at the next tick
+		}
+		published[key] = raw
+	}
 	for _, src := range c.m.Sources() {
 		sinks, err := c.m.Sinks(src.Key)
 		if err != nil {
@@ -118,31 +163,23 @@ func (c *ClusterStatistics) publish(ctx context.Context, published map[SinkKey][
 			if err != nil {
 				continue
 			}
-			seen[def.Key] = true
-			raw, err := json.Marshal(st)
+			files, err := c.m.SinkFiles(def.Key, false)
 			if err != nil {
-				c.log.Error("encode statistics", "sink", def.Key.String(), "error", err)
 				continue
 			}
-			if prev, ok := published[def.Key]; ok && bytes.Equal(prev, raw) {
-				continue
-			}
-			if err := c.board.Publish(ctx, statisticsKey(def.Key), raw); err != nil {
-				c.log.Warn("publish statistics", "sink", def.Key.String(), "error", err)
-				continue // tried again at the next tick
-			}
-			published[def.Key] = raw
+			send(statisticsKey(def.Key), st)
+			send(filesKey(def.Key), files)
 		}
 	}
-	for k := range published {
-		if seen[k] {
+	for key := range published {
+		if seen[key] {
 			continue
 		}
-		if err := c.board.Remove(ctx, statisticsKey(k)); err != nil {
-			c.log.Warn("remove statistics", "sink", k.String(), "error", err)
+		if err := c.board.Remove(ctx, key); err != nil {
+			c.log.Warn("remove status", "key", key, "error", err)
 			continue
 		}
-		delete(published, k)
+		delete(published, key)
 	}
 }
 

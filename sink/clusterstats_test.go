@@ -112,10 +112,43 @@ func TestClusterStatisticsSumReplicas(t *testing.T) {
 		}
 	}
 
+	// statistics/files lists the files of both, their records adding up to the table's.
+	files1, _ := m1.SinkFiles(sinkKey(0), false)
+	files2, _ := m2.SinkFiles(sinkKey(0), false)
+	for i, c := range []*sink.ClusterStatistics{c1, c2} {
+		files, err := c.SinkFiles(sinkKey(0), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var records int64
+		for _, f := range files {
+			records += f.Statistics.Total.RecordsCount
+		}
+		if len(files) != len(files1)+len(files2) || records != 30 {
+			t.Errorf("replica %d lists %d files with %d records, want %d files with 30", i+1, len(files), records, len(files1)+len(files2))
+		}
+		if failed, err := c.SinkFiles(sinkKey(0), true); err != nil || len(failed) != 0 {
+			t.Errorf("replica %d failed files: %v %v, want none", i+1, failed, err)
+		}
+	}
+
 	// Replica 2 stops (and leaves): what it published last is still counted by replica 1.
 	stop2()
 	if got := total(c1).Total.RecordsCount; got != 30 {
 		t.Fatalf("replica 1 after replica 2 left: %d records, want 30", got)
+	}
+	if files, err := c1.SinkFiles(sinkKey(0), false); err != nil || len(files) != len(files1)+len(files2) {
+		t.Fatalf("replica 1 after replica 2 left lists %d files (%v), want %d", len(files), err, len(files1)+len(files2))
+	}
+
+	// A sink deleted on a replica has its statuses removed from the board.
+	if err := m1.DeleteSink(sinkKey(0), sink.Actor{}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); len(memberBoard{board, "x"}.Of("statistics/"+sinkKey(0).String())) != 1; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("replica 1's totals of the deleted sink stay: %v", memberBoard{board, "x"}.Of("statistics/"+sinkKey(0).String()))
+		}
 	}
 }
 

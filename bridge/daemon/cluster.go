@@ -98,7 +98,7 @@ func (d *Daemon) startStatistics(c *clusterRun, m *sink.Manager) (*sink.ClusterS
 }
 
 // clusterManager is the sink manager as the Stream API sees it in distributed mode: a sink's
-// statistics/total sums every member's totals.
+// statistics/total sums every member's totals, and statistics/files lists every member's files.
 type clusterManager struct {
 	*sink.Manager
 	stats *sink.ClusterStatistics
@@ -126,4 +126,8 @@ func (s sharedLog) Entries() map[string]sink.SharedEntry {
 		out[k] = sink.SharedEntry{Value: e.Value, Version: e.Version}
 	}
 	return out
+}
+
+func (m clusterManager) SinkFiles(k sink.SinkKey, failedOnly bool) ([]sink.FileStatistics, error) {
+	return m.stats.SinkFiles(k, failedOnly)
 }

@@ -15,8 +15,8 @@ import (
 
 // Three `kbridge run` processes in distributed mode each write the events posted to them; once
 // every row is in the table, statistics/total asked of each replica counts the rows of the
-// whole table, not only the replica's own: each replica publishes its totals to the status
-// topic and sums everyone's.
+// whole table, not only the replica's own, and statistics/files lists every replica's files:
+// each replica publishes its totals and files to the status topic and sums everyone's.
 func TestClusterStatisticsTotal(t *testing.T) {
 	t.Parallel()
 	bin, dir, storageURL, kafka := startRunStack(t, 1, "unused")
@@ -104,6 +104,39 @@ func TestClusterStatisticsTotal(t *testing.T) {
 			}
 		}
 		t.Logf("%s: %s", r.name, last)
+	}
+
+	// statistics/files of every replica lists every replica's files; their records add up to
+	// the table's rows.
+	for _, r := range replicas {
+		var last string
+		listsAll := func() bool {
+			status, body := call(t, "GET", r.sources()+"/events/sinks/rows/statistics/files", "", auth...)
+			last = fmt.Sprintf("%d %s", status, body)
+			if status != http.StatusOK {
+				return false
+			}
+			var res struct {
+				Files []struct {
+					Statistics struct {
+						Total struct{ RecordsCount int } `json:"total"`
+					} `json:"statistics"`
+				} `json:"files"`
+			}
+			if err := json.Unmarshal([]byte(body), &res); err != nil {
+				t.Fatalf("files of %s: %v: %s", r.name, err, body)
+			}
+			records := 0
+			for _, f := range res.Files {
+				records += f.Statistics.Total.RecordsCount
+			}
+			return records == rows
+		}
+		for deadline := time.Now().Add(30 * time.Second); !listsAll(); time.Sleep(100 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s's statistics/files does not add up to the table's %d rows within 30s: %s", r.name, rows, last)
+			}
+		}
 	}
 
 	for _, r := range replicas {
