@@ -110,6 +110,7 @@ func TestClusterStatisticsTotal(t *testing.T) {
 	// the table's rows.
 	for _, r := range replicas {
 		var last string
+		var files int
 		listsAll := func() bool {
 			status, body := call(t, "GET", r.sources()+"/events/sinks/rows/statistics/files", "", auth...)
 			last = fmt.Sprintf("%d %s", status, body)
@@ -127,6 +128,7 @@ func TestClusterStatisticsTotal(t *testing.T) {
 				t.Fatalf("files of %s: %v: %s", r.name, err, body)
 			}
 			records := 0
+			files = len(res.Files)
 			for _, f := range res.Files {
 				records += f.Statistics.Total.RecordsCount
 			}
@@ -137,6 +139,7 @@ func TestClusterStatisticsTotal(t *testing.T) {
 				t.Fatalf("%s's statistics/files does not add up to the table's %d rows within 30s: %s", r.name, rows, last)
 			}
 		}
+		t.Logf("%s: statistics/files lists %d files in %d bytes", r.name, files, len(last))
 	}
 
 	for _, r := range replicas {
