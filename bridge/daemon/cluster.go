@@ -25,6 +25,10 @@ type clusterRun struct {
 // the status topic.
 const statisticsInterval = time.Second
 
+// statisticsFinalTimeout bounds the last publication at shutdown, which follows the
+// shutdownTimeout-bounded stop: it fits the margin the StatefulSet leaves after shutdownTimeout.
+const statisticsFinalTimeout = 5 * time.Second
+
 // startCluster starts following the shared definitions log and the status topic and waits
 // until this replica has caught up with both, so the sink manager loads every definition the
 // cluster has and the Stream API's statistics count every member from the first request. Both
@@ -81,8 +85,8 @@ func (c *clusterRun) close() {
 }
 
 // startStatistics publishes the manager's sink totals to the status topic until the returned
-// function is called; that function publishes the last totals (within shutdownTimeout) and
-// waits. The Stream API answers statistics/total through clusterManager.
+// function is called; that function publishes the last totals (within statisticsFinalTimeout)
+// and waits. The Stream API answers statistics/total through clusterManager.
 func (d *Daemon) startStatistics(c *clusterRun, m *sink.Manager) (*sink.ClusterStatistics, func(), error) {
 	stats, err := sink.NewClusterStatistics(m, c.statuses, c.member, statisticsInterval, d.log.With("component", "cluster.statistics"))
 	if err != nil {
@@ -92,7 +96,7 @@ func (d *Daemon) startStatistics(c *clusterRun, m *sink.Manager) (*sink.ClusterS
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = stats.Run(ctx, d.cfg.ShutdownTimeout)
+		_ = stats.Run(ctx, min(d.cfg.ShutdownTimeout, statisticsFinalTimeout))
 	}()
 	return stats, func() { cancel(); <-done }, nil
 }

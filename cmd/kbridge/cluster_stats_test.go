@@ -16,7 +16,8 @@ import (
 // Three `kbridge run` processes in distributed mode each write the events posted to them; once
 // every row is in the table, statistics/total asked of each replica counts the rows of the
 // whole table, not only the replica's own, and statistics/files lists every replica's files:
-// each replica publishes its totals and files to the status topic and sums everyone's.
+// each replica publishes its totals and files to the status topic and sums everyone's. A
+// replica that leaves stays counted by the others: its rows stay in the table.
 func TestClusterStatisticsTotal(t *testing.T) {
 	t.Parallel()
 	bin, dir, storageURL, kafka := startRunStack(t, 1, "unused")
@@ -142,12 +143,33 @@ func TestClusterStatisticsTotal(t *testing.T) {
 		t.Logf("%s: statistics/files lists %d files in %d bytes", r.name, files, len(last))
 	}
 
-	for _, r := range replicas {
+	// Replica 3 leaves (SIGTERM): the rows it imported stay in the table, and its last totals
+	// stay in the other replicas' answers.
+	r3 := replicas[2]
+	if err := r3.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-r3.exited:
+		r3.exited <- err
+		if err != nil {
+			t.Fatalf("%s exited: %v", r3.name, err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s did not stop within 30s of SIGTERM", r3.name)
+	}
+	for _, r := range replicas[:2] {
+		if got := recordsCount(t, r, auth); got != rows {
+			t.Errorf("%s after %s left: %d records, want the table's %d", r.name, r3.name, got, rows)
+		}
+	}
+
+	for _, r := range replicas[:2] {
 		if err := r.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for _, r := range replicas {
+	for _, r := range replicas[:2] {
 		select {
 		case err := <-r.exited:
 			r.exited <- err
@@ -158,4 +180,17 @@ func TestClusterStatisticsTotal(t *testing.T) {
 			t.Fatalf("%s did not stop within 30s of SIGTERM", r.name)
 		}
 	}
+}
+
+// recordsCount is statistics/total's total recordsCount of the sink "rows" as r answers it.
+func recordsCount(t *testing.T, r replica, auth []string) int {
+	t.Helper()
+	status, body := call(t, "GET", r.sources()+"/events/sinks/rows/statistics/total", "", auth...)
+	var st struct {
+		Total struct{ RecordsCount int } `json:"total"`
+	}
+	if err := json.Unmarshal([]byte(body), &st); status != http.StatusOK || err != nil {
+		t.Fatalf("statistics of %s: %d %v: %s", r.name, status, err, body)
+	}
+	return st.Total.RecordsCount
 }
