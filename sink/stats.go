@@ -92,19 +92,27 @@ func (m *Manager) SinkFiles(k SinkKey, failedOnly bool) ([]FileStatistics, error
 			continue
 		}
 		fs := f.statistics()
-		if failedOnly && (fs.State == FileImported || fs.RetryAttempt == 0) {
+		if failedOnly && !failedFile(fs) {
 			continue
 		}
 		out = append(out, fs)
 	}
-	slices.SortStableFunc(out, func(a, b FileStatistics) int {
+	sortFiles(out)
+	return out, nil
+}
+
+// failedFile tells a file failedFiles=true lists: not imported, with at least one failed attempt.
+func failedFile(f FileStatistics) bool { return f.State != FileImported && f.RetryAttempt != 0 }
+
+// sortFiles orders files as SinkFiles lists them.
+func sortFiles(files []FileStatistics) {
+	slices.SortStableFunc(files, func(a, b FileStatistics) int {
 		ra, rb := fileRank(a), fileRank(b)
 		if ra != rb {
 			return ra - rb
 		}
 		return a.OpenedAt.Compare(b.OpenedAt.Time)
 	})
-	return out, nil
 }
 
 func fileRank(f FileStatistics) int {

@@ -4,22 +4,35 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/kbridge/kbridge/bridge/cluster"
 	"github.com/kbridge/kbridge/sink"
 )
 
-// clusterRun is the shared definitions log of distributed mode, running.
+// clusterRun is the shared definitions log and the status topic of distributed mode, running.
 type clusterRun struct {
-	log    *cluster.Log
-	shared *sink.SharedDefinitions
-	stop   context.CancelFunc
-	done   chan error // Run's result
+	log        *cluster.Log
+	shared     *sink.SharedDefinitions
+	statuses   *cluster.Statuses
+	member     string
+	stop       context.CancelFunc
+	done       chan error // the log's Run's result
+	statusDone chan error // the statuses' Run's result
 }
 
-// startCluster starts following the shared definitions log and waits until this replica has
-// caught up with it, so the sink manager loads every definition the cluster has. The log runs
-// until close, after the sink manager stopped.
+// statisticsInterval is the shortest time between two publications of one sink's totals to
+// the status topic.
+const statisticsInterval = time.Second
+
+// statisticsFinalTimeout bounds the last publication at shutdown, which follows the
+// shutdownTimeout-bounded stop: it fits the margin the StatefulSet leaves after shutdownTimeout.
+const statisticsFinalTimeout = 5 * time.Second
+
+// startCluster starts following the shared definitions log and the status topic and waits
+// until this replica has caught up with both, so the sink manager loads every definition the
+// cluster has and the Stream API's statistics count every member from the first request. Both
+// run until close, after the sink manager stopped.
 func (d *Daemon) startCluster(ctx context.Context) (*clusterRun, error) {
 	opts, err := d.cfg.Kafka.Options()
 	if err != nil {
@@ -29,32 +42,74 @@ func (d *Daemon) startCluster(ctx context.Context) (*clusterRun, error) {
 	if err != nil {
 		return nil, err
 	}
+	st, err := cluster.NewStatuses(d.cfg.ClusterConfig(), opts, d.log)
+	if err != nil {
+		return nil, err
+	}
 	shared := sink.NewSharedDefinitions(sharedLog{l})
 	l.OnChange(func(c cluster.Change) { shared.Changed(c.Key, c.Value, c.Version) })
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	c := &clusterRun{log: l, shared: shared, stop: stop, done: make(chan error, 1)}
+	c := &clusterRun{log: l, shared: shared, statuses: st, member: d.cfg.ClusterConfig().Member, stop: stop,
+		done: make(chan error, 1), statusDone: make(chan error, 1)}
 	go func() { c.done <- l.Run(runCtx) }()
-	d.log.Info("distributed mode: reading the shared definitions", "topic", d.cfg.Cluster.ConfigTopic, "member", d.cfg.ClusterConfig().Member)
-	select {
-	case <-l.Ready():
-		return c, nil
-	case err := <-c.done:
-		stop()
-		return nil, fmt.Errorf("cluster: %w", err)
-	case <-ctx.Done():
-		stop()
-		<-c.done
-		return nil, fmt.Errorf("cluster: reading the shared definitions: %w", context.Cause(ctx))
+	go func() { c.statusDone <- st.Run(runCtx) }()
+	d.log.Info("distributed mode: reading the shared definitions and statuses", "topic", d.cfg.Cluster.ConfigTopic,
+		"statusTopic", d.cfg.Cluster.StatusTopic, "member", c.member)
+	for _, ready := range []<-chan struct{}{l.Ready(), st.Ready()} {
+		select {
+		case <-ready:
+		case err := <-c.done:
+			c.done <- err
+			c.close()
+			return nil, fmt.Errorf("cluster: %w", err)
+		case err := <-c.statusDone:
+			c.statusDone <- err
+			c.close()
+			return nil, fmt.Errorf("cluster statuses: %w", err)
+		case <-ctx.Done():
+			c.close()
+			return nil, fmt.Errorf("cluster: reading the shared definitions and statuses: %w", context.Cause(ctx))
+		}
 	}
+	return c, nil
 }
 
-// close stops the log and waits for it; nil closes nothing.
+// close stops the log and the statuses and waits for them; nil closes nothing.
 func (c *clusterRun) close() {
 	if c == nil {
 		return
 	}
 	c.stop()
 	<-c.done
+	<-c.statusDone
+}
+
+// startStatistics publishes the manager's sink totals to the status topic until the returned
+// function is called; that function publishes the last totals (within statisticsFinalTimeout)
+// and waits. The Stream API answers statistics/total through clusterManager.
+func (d *Daemon) startStatistics(c *clusterRun, m *sink.Manager) (*sink.ClusterStatistics, func(), error) {
+	stats, err := sink.NewClusterStatistics(m, c.statuses, c.member, statisticsInterval, d.log.With("component", "cluster.statistics"))
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = stats.Run(ctx, min(d.cfg.ShutdownTimeout, statisticsFinalTimeout))
+	}()
+	return stats, func() { cancel(); <-done }, nil
+}
+
+// clusterManager is the sink manager as the Stream API sees it in distributed mode: a sink's
+// statistics/total sums every member's totals, and statistics/files lists every member's files.
+type clusterManager struct {
+	*sink.Manager
+	stats *sink.ClusterStatistics
+}
+
+func (m clusterManager) SinkStatistics(k sink.SinkKey) (sink.Statistics, error) {
+	return m.stats.SinkStatistics(k)
 }
 
 // sharedLog is the cluster log as the sink manager sees it.
@@ -75,4 +130,8 @@ func (s sharedLog) Entries() map[string]sink.SharedEntry {
 		out[k] = sink.SharedEntry{Value: e.Value, Version: e.Version}
 	}
 	return out
+}
+
+func (m clusterManager) SinkFiles(k sink.SinkKey, failedOnly bool) ([]sink.FileStatistics, error) {
+	return m.stats.SinkFiles(k, failedOnly)
 }

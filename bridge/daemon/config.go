@@ -96,7 +96,8 @@ type ClusterConfig struct {
 	Enabled bool `yaml:"enabled"`
 	// ConfigTopic holds the definitions: one partition, compacted, created if missing.
 	ConfigTopic string `yaml:"configTopic"`
-	// StatusTopic is reserved for the replicas' statuses; nothing creates or uses it yet.
+	// StatusTopic holds the replicas' statuses (their sink totals): compacted, created if
+	// missing.
 	StatusTopic string `yaml:"statusTopic"`
 	// ReplicationFactor of the topics kbridge creates; -1 takes the broker's default.
 	ReplicationFactor int `yaml:"replicationFactor"`

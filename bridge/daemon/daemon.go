@@ -33,8 +33,9 @@ type Daemon struct {
 
 	mu      sync.Mutex
 	manager *sink.Manager
-	cluster *clusterRun   // nil unless cluster.enabled
-	started chan struct{} // closed once everything runs
+	cluster *clusterRun             // nil unless cluster.enabled
+	stats   *sink.ClusterStatistics // nil unless cluster.enabled; set before the servers start
+	started chan struct{}           // closed once everything runs
 
 	kafkaProbe   *kgo.Client // for /readyz; nil without pipelines and the Connect API
 	kafkaMetrics *kafka.Metrics
@@ -142,6 +143,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return fmt.Errorf("storage levels: %w", err)
 	case <-ctx.Done():
 	}
+	if cl != nil {
+		stats, stopStats, err := d.startStatistics(cl, manager)
+		if err != nil {
+			return errors.Join(err, d.shutdown(&servers{stopHTTP: func() {}, stopAPI: func() {}, stopConnect: func() {}}, func() {},
+				&sync.WaitGroup{}, manager, stopLevels, levelsDone))
+		}
+		d.stats = stats
+		defer stopStats() // publishes the last totals after the shutdown, before the statuses stop
+	}
 
 	servers, err := d.startServers(ctx, manager)
 	if err != nil {
@@ -154,9 +164,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	close(d.started)
 
 	var runErr error
-	var clusterDone chan error // nil: never ready
+	var clusterDone, statusDone chan error // nil: never ready
 	if cl != nil {
-		clusterDone = cl.done
+		clusterDone, statusDone = cl.done, cl.statusDone
 	}
 	select {
 	case <-ctx.Done():
@@ -165,6 +175,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	case err := <-clusterDone:
 		clusterDone <- err // for close
 		runErr = fmt.Errorf("cluster: shared definitions log stopped: %w", err)
+	case err := <-statusDone:
+		statusDone <- err // for close
+		runErr = fmt.Errorf("cluster: status topic stopped: %w", err)
 	}
 	return errors.Join(runErr, d.shutdown(servers, stopKafka, &pipelines, manager, stopLevels, levelsDone))
 }

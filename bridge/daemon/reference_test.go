@@ -69,7 +69,7 @@ var allowed = map[string]string{
 	"connect.auth.adminToken":          "bearer, optional: the admin's token",
 	"cluster.enabled":                  "true: definitions shared through Kafka (needs kafka.brokers; every replica needs the same sink.encryption keys); see operations.md",
 	"cluster.configTopic":              "a Kafka topic name; one partition, compacted, created if missing",
-	"cluster.statusTopic":              "a Kafka topic name other than cluster.configTopic; reserved, not used yet",
+	"cluster.statusTopic":              "a Kafka topic name other than cluster.configTopic; compacted, created if missing",
 	"cluster.replicationFactor":        "-1 (the broker's default) or 1–32767",
 	"cluster.member":                   "empty: the host name (the pod name); no `/`",
 	"cluster.writeRetryBackoff":        "> 0",

@@ -66,7 +66,7 @@ func (d *Daemon) startServers(ctx context.Context, m *sink.Manager) (*servers, e
 }
 
 // ready answers 200 once the storage levels recovered and started, the replica caught up with
-// the shared definitions (distributed mode), the Storage API answers and, when pipelines are
+// the shared definitions and the status topic (distributed mode), the Storage API answers and, when pipelines are
 // configured, a Kafka broker answers.
 func (d *Daemon) ready(w http.ResponseWriter, r *http.Request) {
 	d.mu.Lock()
@@ -83,6 +83,12 @@ func (d *Daemon) ready(w http.ResponseWriter, r *http.Request) {
 		case <-cl.log.Ready():
 		default:
 			http.Error(w, "catching up with the shared definitions", http.StatusServiceUnavailable)
+			return
+		}
+		select {
+		case <-cl.statuses.Ready():
+		default:
+			http.Error(w, "catching up with the status topic", http.StatusServiceUnavailable)
 			return
 		}
 	}
@@ -166,7 +172,11 @@ func (d *Daemon) startHTTP(ctx context.Context, s *servers, m *sink.Manager) err
 		}
 		apiCfg := d.cfg.API
 		apiCfg.DefaultBranchID = d.storageDefaultBranch // "default" is the project's default branch
-		a, err := streamapi.New(apiCfg, streamapi.Deps{Manager: m, Tokens: streamapi.StorageTokens(d.storage), OnChange: onChange,
+		var am streamapi.Manager = m
+		if d.stats != nil {
+			am = clusterManager{Manager: m, stats: d.stats}
+		}
+		a, err := streamapi.New(apiCfg, streamapi.Deps{Manager: am, Tokens: streamapi.StorageTokens(d.storage), OnChange: onChange,
 			Mapping: d.cfg.Sink.Mapping, Logger: d.log.With("component", "api"), DataDir: d.cfg.Sink.DataDir})
 		if err != nil {
 			return err
