@@ -186,13 +186,16 @@ func (l *Log) checkReadyLocked() {
 func (l *Log) Ready() <-chan struct{} { return l.ready }
 
 // CaughtUp waits until Ready is closed, ctx ends or Run returns.
-func (l *Log) CaughtUp(ctx context.Context) error {
+func (l *Log) CaughtUp(ctx context.Context) error { return caughtUp(ctx, l.ready, l.done) }
+
+// caughtUp waits until ready is closed (nil), ctx ends or done is closed (errStopped).
+func caughtUp(ctx context.Context, ready, done <-chan struct{}) error {
 	select {
-	case <-l.ready:
+	case <-ready:
 		return nil
 	case <-ctx.Done():
 		return context.Cause(ctx)
-	case <-l.done:
+	case <-done:
 		return errStopped
 	}
 }

@@ -184,13 +184,4 @@ func (s *Statuses) Of(key string) map[string][]byte {
 func (s *Statuses) Ready() <-chan struct{} { return s.ready }
 
 // CaughtUp waits until Ready is closed, ctx ends or Run returns.
-func (s *Statuses) CaughtUp(ctx context.Context) error {
-	select {
-	case <-s.ready:
-		return nil
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	case <-s.done:
-		return errStopped
-	}
-}
+func (s *Statuses) CaughtUp(ctx context.Context) error { return caughtUp(ctx, s.ready, s.done) }
