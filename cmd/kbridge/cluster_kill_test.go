@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -109,7 +110,7 @@ func TestClusterSurvivesKill(t *testing.T) {
 	r1, r3 := replicas[0], replicas[2]
 	auth := []string{"X-StorageApi-Token", token, "Content-Type", "application/json"}
 
-	cl, err := kgo.NewClient(kgo.SeedBrokers(broker), kgo.DefaultProduceTopic("orders"))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(broker), kgo.DefaultProduceTopic("orders"), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +146,7 @@ func TestClusterSurvivesKill(t *testing.T) {
 				return
 			}
 			produced.Add(int64(len(recs)))
-			time.Sleep(20 * time.Millisecond) // a pace, not a wait for anything
+			time.Sleep(100 * time.Millisecond) // a pace, not a wait for anything
 		}
 	})
 	for i := range replicas {
@@ -192,7 +193,7 @@ func TestClusterSurvivesKill(t *testing.T) {
 	defer stop()
 
 	// Kill -9 replica 3 in the middle of the load, while it holds events not yet imported.
-	waitUntil(t, 60*time.Second, "load on every replica", func() bool {
+	within(t, 60*time.Second, "load on every replica", func() bool {
 		return produced.Load() >= 1000 && ackedBy[2].Load() >= 200 && ackedBy[0].Load() >= 100 && ackedBy[1].Load() >= 100
 	})
 	pending := sum(scrape(t, r3.metrics), "kbridge_sink_disk_bytes")
@@ -203,15 +204,18 @@ func TestClusterSurvivesKill(t *testing.T) {
 		t.Fatalf("replica-3 after SIGKILL: %v", err)
 	}
 	r3.exited <- nil // for startWatched's cleanup
-	killedAt, ackedAtKill := time.Now(), ackedBy[2].Load()
+	killedAt, ackedAtKill, producedAtKill := time.Now(), ackedBy[2].Load(), produced.Load()
 	t.Logf("killed replica-3 with %d HTTP events acknowledged by it, %.0f bytes on its volume; %d records produced so far",
-		ackedAtKill, pending, produced.Load())
+		ackedAtKill, pending, producedAtKill)
 
-	// While it is down the survivors take the load, and a new source with a sink is created
-	// on replica 1.
+	// While it is down the survivors take the load, a new source with a sink is created on
+	// replica 1 and its settings changed on replica 2.
 	mustTask(t, "create source", r1.sources(), "POST", `{"sourceId":"late","name":"Late","type":"http"}`, auth)
 	mustTask(t, "create sink", r1.sources()+"/late/sinks", "POST", `{"sinkId":"rows","name":"Rows","type":"table","table":{"type":"keboola","tableId":"in.c-kill.late",`+
 		`"mapping":{"columns":[{"type":"uuid","name":"uuid","primaryKey":true},{"type":"body","name":"body"}]}}}`, auth)
+	mustTask(t, "patch settings", replicas[1].sources()+"/late/settings", "PATCH", `{"settings":[`+
+		`{"key":"storage.level.staging.upload.trigger.count","value":1},{"key":"storage.level.staging.upload.trigger.interval","value":"1s"},`+
+		`{"key":"storage.level.target.import.trigger.count","value":1}]}`, auth)
 	_, src := call(t, "GET", r1.sources()+"/late", "", auth...)
 	m := regexp.MustCompile(`/stream/1/late/([0-9A-Za-z]{48})"`).FindStringSubmatch(src)
 	if m == nil {
@@ -222,9 +226,66 @@ func TestClusterSurvivesKill(t *testing.T) {
 	waitUntil(t, 30*time.Second, "the survivors taking events after the kill", func() bool {
 		return ackedBy[0].Load() >= before[0]+100 && ackedBy[1].Load() >= before[1]+100
 	})
+	// The survivors take replica 3's partitions once its session times out (6 s) and read
+	// them from their committed offsets: the group commits past every record produced before
+	// the kill while replica 3 is still down.
+	adm := kadm.NewClient(cl)
+	committed := func() int64 {
+		offs, err := adm.FetchOffsets(context.Background(), "connect-orders")
+		if err != nil {
+			return 0
+		}
+		var at int64
+		offs.Each(func(o kadm.OffsetResponse) { at += o.At })
+		return at
+	}
+	var survivorsEnds map[int32]int64
+	within(t, 45*time.Second, "the survivors holding every partition", func() bool {
+		groups, err := adm.DescribeGroups(context.Background(), "connect-orders")
+		if err != nil {
+			return false
+		}
+		g := groups["connect-orders"]
+		held := 0
+		for _, member := range g.Members {
+			if a, ok := member.Assigned.AsConsumer(); ok {
+				for _, tp := range a.Topics {
+					held += len(tp.Partitions)
+				}
+			}
+		}
+		if g.State != "Stable" || len(g.Members) != 2 || held != partitions {
+			return false
+		}
+		ends, err := adm.ListEndOffsets(context.Background(), "orders")
+		if err != nil {
+			return false
+		}
+		survivorsEnds = map[int32]int64{}
+		ends.Each(func(o kadm.ListedOffset) { survivorsEnds[o.Partition] = o.Offset })
+		return true
+	})
+	lastBehind := time.Now()
+	within(t, 45*time.Second, "the survivors committing every partition past its end when they took it", func() bool {
+		offs, err := adm.FetchOffsets(context.Background(), "connect-orders")
+		if err != nil {
+			return false
+		}
+		behind := []string{}
+		for p, end := range survivorsEnds {
+			if o, _ := offs.Lookup("orders", p); o.At < end { // nothing committed: At is 0
+				behind = append(behind, fmt.Sprintf("%d at %d of %d", p, o.At, end))
+			}
+		}
+		if len(behind) > 0 && time.Since(lastBehind) > 5*time.Second {
+			t.Logf("partitions behind: %v", behind)
+			lastBehind = time.Now()
+		}
+		return len(behind) == 0
+	})
 
-	// Replica 3 starts again on its data directory: it lists the new source once it is
-	// ready, which it is within seconds, and its intake takes events for it.
+	// Replica 3 starts again on its data directory: it lists the new source with its changed
+	// settings once it is ready, which it is within seconds, and its intake takes events for it.
 	restartedAt := time.Now()
 	start(2)
 	r3 = replicas[2]
@@ -233,7 +294,8 @@ func TestClusterSurvivesKill(t *testing.T) {
 			return false
 		}
 		status, body := call(t, "GET", r3.sources(), "", auth...)
-		return status == http.StatusOK && strings.Contains(body, `"sourceId":"late"`)
+		return status == http.StatusOK && strings.Contains(body, `"sourceId":"late"`) &&
+			lateSetting(t, r3, "storage.level.staging.upload.trigger.interval") == "1s"
 	})
 	t.Logf("replica-3 was down %s", restartedAt.Sub(killedAt).Round(time.Millisecond))
 	var lateBodies []string
@@ -244,7 +306,7 @@ func TestClusterSurvivesKill(t *testing.T) {
 		}
 		lateBodies = append(lateBodies, body)
 	}
-	waitUntil(t, 30*time.Second, "the restarted replica taking the load again", func() bool { return ackedBy[2].Load() >= ackedAtKill+100 })
+	within(t, 30*time.Second, "the restarted replica taking the load again", func() bool { return ackedBy[2].Load() >= ackedAtKill+100 })
 	stop()
 	total := produced.Load()
 	ackMu.Lock()
@@ -255,20 +317,14 @@ func TestClusterSurvivesKill(t *testing.T) {
 
 	// Lag 0: the group has committed every partition's end offset. Then every table holds
 	// what it must, by content.
-	adm := kadm.NewClient(cl)
-	waitUntil(t, 90*time.Second, "the group's lag to reach 0", func() bool {
+	within(t, 90*time.Second, "the group's lag to reach 0", func() bool {
 		ends, err := adm.ListEndOffsets(context.Background(), "orders")
 		if err != nil {
 			return false
 		}
-		committed, err := adm.FetchOffsets(context.Background(), "connect-orders")
-		if err != nil {
-			return false
-		}
-		var end, at int64
+		var end int64
 		ends.Each(func(o kadm.ListedOffset) { end += o.Offset })
-		committed.Each(func(o kadm.OffsetResponse) { at += o.At })
-		return end == total && at == end
+		return end == total && committed() == end
 	})
 	emDir := filepath.Join(dir, "emulator")
 	rows := func(table string) [][]string {
@@ -279,13 +335,19 @@ func TestClusterSurvivesKill(t *testing.T) {
 		return rs
 	}
 	var kafkaDup, httpDup int
-	waitUntil(t, 90*time.Second, "every Kafka record and acknowledged HTTP event in the tables", func() bool {
+	missing, lastLog := "", time.Now()
+	within(t, 90*time.Second, "every Kafka record and acknowledged HTTP event in the tables", func() bool {
+		if time.Since(lastLog) > 5*time.Second {
+			t.Logf("still missing: %s", missing)
+			lastLog = time.Now()
+		}
 		ids := map[string]int{}
 		for _, row := range rows("in.c-kill.orders") {
 			ids[row[3]]++
 		}
 		for i := range total {
 			if ids[fmt.Sprintf("%d", i)] == 0 {
+				missing = fmt.Sprintf("Kafka record %d", i)
 				return false
 			}
 		}
@@ -299,6 +361,7 @@ func TestClusterSurvivesKill(t *testing.T) {
 		}
 		for b := range ackedBodies {
 			if bodies[b] == 0 {
+				missing = "HTTP event " + b
 				return false
 			}
 		}
@@ -312,6 +375,7 @@ func TestClusterSurvivesKill(t *testing.T) {
 		}
 		for _, b := range lateBodies {
 			if !late[b] {
+				missing = "event of the new source " + b
 				return false
 			}
 		}
@@ -338,6 +402,30 @@ func TestClusterSurvivesKill(t *testing.T) {
 			t.Fatalf("%s did not stop within 30s of SIGTERM", r.name)
 		}
 	}
+}
+
+// lateSetting is a setting's value of the source "late" as replica r answers it.
+func lateSetting(t *testing.T, r replica, key string) string {
+	t.Helper()
+	status, body := call(t, "GET", r.sources()+"/late/settings", "", "X-StorageApi-Token", "script-token")
+	if status != http.StatusOK {
+		return ""
+	}
+	var res struct {
+		Settings []struct {
+			Key   string `json:"key"`
+			Value any    `json:"value"`
+		} `json:"settings"`
+	}
+	if err := json.Unmarshal([]byte(body), &res); err != nil {
+		t.Fatalf("settings of %s: %v: %s", r.name, err, body)
+	}
+	for _, s := range res.Settings {
+		if s.Key == key {
+			return fmt.Sprint(s.Value)
+		}
+	}
+	return ""
 }
 
 // tryPost posts one JSON event and returns the status, or the error of a request that got no
