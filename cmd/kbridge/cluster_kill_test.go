@@ -69,7 +69,8 @@ const killWebSecret = "killtest00000000000000000000000000000000killtest"
 // Kill -9 of one replica of three under HTTP and Kafka load (issue 15): every HTTP event a
 // replica answered 200 (fsynced, the default sync.wait) and every Kafka record ends in its
 // table, the consumer group's lag ends at 0, and the killed replica, started again on its data
-// directory, lists at once a source created while it was down and takes events for it.
+// directory, lists at once a source created while it was down and takes events for it. The
+// three replicas start together, each putting the same configured sources into the log.
 //
 // Events the killed replica held on its volume are imported once it runs again (HTTP events
 // have no other copy). Kafka records it had written but not imported were not committed, so
@@ -149,6 +150,10 @@ func TestClusterSurvivesKill(t *testing.T) {
 			time.Sleep(100 * time.Millisecond) // a pace, not a wait for anything
 		}
 	})
+	intakeURLs := make([]string, len(replicas)) // the restart rewrites replicas[2]; the load reads these
+	for i, r := range replicas {
+		intakeURLs[i] = fmt.Sprintf("http://%s/stream/1/web/%s", r.intake, killWebSecret)
+	}
 	for i := range replicas {
 		loadDone.Go(func() {
 			for n := 0; ; n++ {
@@ -158,7 +163,7 @@ func TestClusterSurvivesKill(t *testing.T) {
 				default:
 				}
 				body := fmt.Sprintf(`{"replica":%d,"n":%d}`, i+1, n)
-				status, err := tryPost(httpClient, fmt.Sprintf("http://%s/stream/1/web/%s", replicas[i].intake, killWebSecret), body)
+				status, err := tryPost(httpClient, intakeURLs[i], body)
 				switch {
 				case err != nil:
 					refused.Add(1)
@@ -169,7 +174,7 @@ func TestClusterSurvivesKill(t *testing.T) {
 					ackMu.Unlock()
 					ackedBy[i].Add(1)
 				case status/100 == 2:
-					loadErrs <- fmt.Errorf("%s answered %d: sync.wait is true, a 2xx other than 200 acknowledges nothing durable", replicas[i].name, status)
+					loadErrs <- fmt.Errorf("replica-%d answered %d: sync.wait is true, a 2xx other than 200 acknowledges nothing durable", i+1, status)
 					return
 				default:
 					refused.Add(1)
