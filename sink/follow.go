@@ -26,6 +26,22 @@ func (m *Manager) followShared(ctx context.Context) {
 	}
 }
 
+// ApplySharedChanges applies at once the changes of the shared log queued so far, for a caller
+// that must see other replicas' writes before Run follows the log: the daemon putting the
+// configured sources at start, after losing a race to a replica putting the same ones. It is a
+// no-op without shared definitions. A change is applied by its version, so one applied here and
+// again by Run is skipped the second time.
+func (m *Manager) ApplySharedChanges() {
+	if m.shared == nil {
+		return
+	}
+	for _, c := range m.shared.take() {
+		if err := m.applyShared(c); err != nil {
+			m.log.Error("shared definition not applied", "source", c.key.String(), "version", c.version, "error", err)
+		}
+	}
+}
+
 // applyShared applies one change of the log. A change this replica has already (its own
 // write, or the state it loaded at New) is skipped by its version.
 func (m *Manager) applyShared(c sharedChange) error {

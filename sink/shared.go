@@ -101,6 +101,15 @@ func (s *SharedDefinitions) next(ctx context.Context) ([]sharedChange, error) {
 	}
 }
 
+// take takes the queued changes without waiting.
+func (s *SharedDefinitions) take() []sharedChange {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q := s.queue
+	s.queue = nil
+	return q
+}
+
 func sharedKey(k SourceKey) string {
 	return sharedSourcePrefix + strconv.FormatInt(k.ProjectID, 10) + "/" + strconv.FormatInt(k.BranchID, 10) + "/" + k.SourceID
 }

@@ -255,7 +255,7 @@ func (d *Daemon) applyDefinitions(m *sink.Manager) error {
 		if src.Name == "" {
 			src.Name = s.ID
 		}
-		if err := retryConflict(func() error { return m.PutSource(src) }); err != nil {
+		if err := retryConflict(m, func() error { return m.PutSource(src) }); err != nil {
 			return fmt.Errorf("sources %s: %w", s.ID, err)
 		}
 		for _, k := range s.Sinks {
@@ -264,7 +264,7 @@ func (d *Daemon) applyDefinitions(m *sink.Manager) error {
 			if def.Name == "" {
 				def.Name = k.ID
 			}
-			if err := retryConflict(func() error { return m.PutSink(def) }); err != nil {
+			if err := retryConflict(m, func() error { return m.PutSink(def) }); err != nil {
 				return fmt.Errorf("sources %s sinks %s: %w", s.ID, k.ID, err)
 			}
 		}
@@ -274,8 +274,9 @@ func (d *Daemon) applyDefinitions(m *sink.Manager) error {
 
 // retryConflict runs put again while another replica's write of the same definition wins (in
 // distributed mode every replica puts the configured sources at start): once this replica has
-// applied the winner's record, a put of the same definition is no change.
-func retryConflict(put func() error) error {
+// applied the winner's record, a put of the same definition is no change. The manager does not
+// follow the log before it runs, so the winner's record is applied here before each retry.
+func retryConflict(m *sink.Manager, put func() error) error {
 	wait := 50 * time.Millisecond
 	for range 10 {
 		err := put()
@@ -284,6 +285,7 @@ func retryConflict(put func() error) error {
 		}
 		time.Sleep(wait)
 		wait = min(2*wait, time.Second)
+		m.ApplySharedChanges()
 	}
 	return put()
 }
