@@ -6,6 +6,7 @@ package deploy_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"io"
 	"io/fs"
@@ -153,13 +154,26 @@ func TestComposeConfig(t *testing.T) {
 			builds, em.Image, em.PullPolicy, kb.Image)
 	}
 
+	// The second replica: the same image and configuration on a volume of its own.
+	kb2 := compose.Services["kbridge-2"]
+	volumes2 := map[string]types.ServiceVolumeConfig{}
+	for _, v := range kb2.Volumes {
+		volumes2[v.Target] = v
+	}
+	if kb2.Image != kb.Image || kb2.PullPolicy != types.PullPolicyNever || strings.Join(kb2.Command, " ") != strings.Join(kb.Command, " ") ||
+		volumes2["/etc/kbridge/kbridge.yaml"].Source != volumes["/etc/kbridge/kbridge.yaml"].Source ||
+		volumes2["/var/lib/kbridge"].Source != "kbridge-2-data" || kb2.Hostname == kb.Hostname {
+		t.Errorf("docker-compose.yml: kbridge-2 runs %q %v (hostname %q) with volumes %+v", kb2.Image, kb2.Command, kb2.Hostname, kb2.Volumes)
+	}
+
 	body, err := os.ReadFile("compose/kbridge.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := loadConfig(t, "compose/kbridge.yaml", string(body), nil)
 	if cfg.Sink.DataDir != "/var/lib/kbridge" || cfg.Intake.Listen != ":7000" || cfg.API.Listen != ":8000" ||
-		cfg.Connect.Listen != ":8083" || cfg.Metrics.Listen != ":9000" || len(cfg.Pipelines) == 0 || len(cfg.Sources) == 0 {
+		cfg.Connect.Listen != ":8083" || cfg.Metrics.Listen != ":9000" || len(cfg.Pipelines) == 0 || len(cfg.Sources) == 0 ||
+		!cfg.Cluster.Enabled {
 		t.Errorf("compose/kbridge.yaml: %+v", cfg)
 	}
 }
@@ -401,7 +415,11 @@ func TestKubernetesManifests(t *testing.T) {
 			body = cm.Data["kbridge.yaml"]
 		}
 	}
-	cfg := loadConfig(t, "the ConfigMap's kbridge.yaml", body, map[string]string{"POD_NAME": "kbridge-1", "KBRIDGE_STORAGE_TOKEN": "token", "KBRIDGE_CONNECT_AUTH_PASSWORD": "password"})
+	cfg := loadConfig(t, "the ConfigMap's kbridge.yaml", body, map[string]string{"POD_NAME": "kbridge-1", "KBRIDGE_STORAGE_TOKEN": "token",
+		"KBRIDGE_CONNECT_AUTH_PASSWORD": "password", "KBRIDGE_SINK_ENCRYPTION_KEYS": "k1:" + base64.StdEncoding.EncodeToString(make([]byte, 32))})
+	if !cfg.Cluster.Enabled || len(cfg.Sink.Encryption.Keys) == 0 {
+		t.Errorf("the ConfigMap's kbridge.yaml: cluster mode %v with %d encryption keys, want it on with the Secret's keys", cfg.Cluster.Enabled, len(cfg.Sink.Encryption.Keys))
+	}
 	if cfg.Sink.DataDir != mounts["data"] {
 		t.Errorf("sink.dataDir %s, the volume is at %s", cfg.Sink.DataDir, mounts["data"])
 	}
