@@ -16,7 +16,14 @@ import (
 // (as in Keboola, a source change does not rotate files). src.Change carries the version's
 // description and author; the manager sets the version, times and hash. A new source's branch
 // must exist in the Storage project (ErrBranchNotFound).
-func (m *Manager) PutSource(src Source) error {
+func (m *Manager) PutSource(src Source) error { return m.putSource(src, false) }
+
+// CreateSource is PutSource for a source that must not exist: a live source of that key, one
+// another replica created after the caller looked included, is ErrConflict (HTTP 409) rather
+// than an update.
+func (m *Manager) CreateSource(src Source) error { return m.putSource(src, true) }
+
+func (m *Manager) putSource(src Source, create bool) error {
 	if err := src.Validate(); err != nil {
 		return err
 	}
@@ -35,6 +42,9 @@ func (m *Manager) PutSource(src Source) error {
 	defer m.mu.Unlock()
 	ss := m.sources[src.Key]
 	var prev *History
+	if create && ss != nil && !ss.rec.Source.Deleted {
+		return fmt.Errorf("create source %s: %w", src.Key, ErrConflict)
+	}
 	if ss == nil {
 		ss = &sourceState{pipes: map[string]*pipeline{}}
 	} else if !ss.rec.Source.Deleted && sameSource(ss.rec.Source, src) {
@@ -112,7 +122,14 @@ func (m *Manager) saveVersions(src *Source, sinks []Sink) error {
 // Before it is stored, Storage is prepared for it (see provision): the branch is checked, the
 // table created, grown or checked (a table with other columns is a *TableError) and the sink
 // given its own token; a token given up is deleted after the definition is stored.
-func (m *Manager) PutSink(def Sink) error {
+func (m *Manager) PutSink(def Sink) error { return m.putSinkDef(def, false) }
+
+// CreateSink is PutSink for a sink that must not exist: a live sink of that key, one another
+// replica created after the caller looked included, is ErrConflict (HTTP 409) rather than an
+// update.
+func (m *Manager) CreateSink(def Sink) error { return m.putSinkDef(def, true) }
+
+func (m *Manager) putSinkDef(def Sink, create bool) error {
 	mp, err := def.Validate(m.cfg.Mapping)
 	if err != nil {
 		return err
@@ -123,6 +140,9 @@ func (m *Manager) PutSink(def Sink) error {
 	m.mu.RUnlock()
 	if err != nil {
 		return err
+	}
+	if create && found && !prev.Deleted {
+		return fmt.Errorf("create sink %s: %w", def.Key, ErrConflict)
 	}
 	if found && !prev.Deleted && sameSink(prev, def) {
 		return nil // the same definition again: no new version, the current file stays open
@@ -137,7 +157,7 @@ func (m *Manager) PutSink(def Sink) error {
 	if err != nil {
 		return err
 	}
-	if err := m.putSink(def, mp); err != nil {
+	if err := m.putSink(def, mp, create); err != nil {
 		m.deleteTokens(created)
 		return err
 	}
@@ -158,8 +178,8 @@ func (m *Manager) sinkForPut(k SinkKey) (Sink, bool, error) {
 	return ss.rec.Sinks[i], true, nil
 }
 
-// putSink stores a provisioned definition.
-func (m *Manager) putSink(def Sink, mp *mapping.Mapping) error {
+// putSink stores a provisioned definition; with create, one whose sink exists is ErrConflict.
+func (m *Manager) putSink(def Sink, mp *mapping.Mapping, create bool) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	ss := m.sources[def.Key.SourceKey]
@@ -170,6 +190,9 @@ func (m *Manager) putSink(def Sink, mp *mapping.Mapping) error {
 		return fmt.Errorf("sink %s: %w", def.Key, err)
 	}
 	i := slices.IndexFunc(ss.rec.Sinks, func(s Sink) bool { return s.Key == def.Key })
+	if create && i >= 0 && !ss.rec.Sinks[i].Deleted {
+		return fmt.Errorf("create sink %s: %w", def.Key, ErrConflict)
+	}
 	rec := ss.rec
 	rec.Sinks = slices.Clone(rec.Sinks)
 	var prev *History

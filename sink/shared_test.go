@@ -87,6 +87,17 @@ func TestSharedDefinitions(t *testing.T) {
 		sinks, _ := b.Sinks(sourceKey)
 		return ok && src.Secret == sourceSecret && len(sinks) == 1 && sinks[0].TableID == def.TableID && sinks[0].Token != nil
 	})
+	// b creating what a created, after applying it, is a conflict and not a repeated put.
+	created := l.Entries()
+	if err := b.CreateSource(sink.Source{Key: sourceKey, Type: "http", Name: "events", Secret: sourceSecret}); !errors.Is(err, sink.ErrConflict) {
+		t.Fatalf("create of an applied source: %v, want ErrConflict", err)
+	}
+	if err := b.CreateSink(def); !errors.Is(err, sink.ErrConflict) {
+		t.Fatalf("create of an applied sink: %v, want ErrConflict", err)
+	}
+	if !maps.EqualFunc(created, l.Entries(), func(x, y sink.SharedEntry) bool { return x.Version == y.Version }) {
+		t.Fatal("a refused create changed the log")
+	}
 	for k, entry := range l.Entries() {
 		if bytes.Contains(entry.Value, []byte(sourceSecret)) {
 			t.Errorf("%s holds the source secret in clear text", k)

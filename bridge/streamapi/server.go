@@ -21,9 +21,11 @@ import (
 type Manager interface {
 	CheckBranch(ctx context.Context, branchID int64) error
 	PutSource(src sink.Source) error
+	CreateSource(src sink.Source) error
 	DeleteSource(k sink.SourceKey, by sink.Actor) error
 	UndeleteSource(k sink.SourceKey, by sink.Actor) error
 	PutSink(def sink.Sink) error
+	CreateSink(def sink.Sink) error
 	DeleteSink(k sink.SinkKey, by sink.Actor) error
 	UndeleteSink(k sink.SinkKey, by sink.Actor) error
 	Source(k sink.SourceKey) (sink.Source, bool)

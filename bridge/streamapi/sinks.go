@@ -132,7 +132,11 @@ func (s *Server) createSink(c *call) (int, any, error) {
 // as Keboola answers it, instead of a task that failed; so is conflict, when not nil, for a
 // definition another replica changed meanwhile (distributed mode).
 func (s *Server) putSinkTask(c *call, typ, result string, def sink.Sink, conflict error) (int, any, error) {
-	err := s.m.PutSink(def)
+	put := s.m.PutSink
+	if conflict != nil { // a create: a sink another replica created meanwhile is the conflict
+		put = s.m.CreateSink
+	}
+	err := put(def)
 	if r := refusal(err); r != err {
 		return 0, nil, r
 	}

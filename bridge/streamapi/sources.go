@@ -92,7 +92,7 @@ func (s *Server) createSource(c *call) (int, any, error) {
 	if b.Description != nil {
 		src.Description = *b.Description
 	}
-	err := s.m.PutSource(src)
+	err := s.m.CreateSource(src)
 	if errors.Is(err, sink.ErrConflict) { // another replica created it meanwhile
 		return 0, nil, httperr.New(http.StatusConflict, "stream.api.sourceAlreadyExists", "Source %q already exists in the branch.", id)
 	}
