@@ -173,7 +173,7 @@ func TestComposeConfig(t *testing.T) {
 	cfg := loadConfig(t, "compose/kbridge.yaml", string(body), nil)
 	if cfg.Sink.DataDir != "/var/lib/kbridge" || cfg.Intake.Listen != ":7000" || cfg.API.Listen != ":8000" ||
 		cfg.Connect.Listen != ":8083" || cfg.Metrics.Listen != ":9000" || len(cfg.Pipelines) == 0 || len(cfg.Sources) == 0 ||
-		!cfg.Cluster.Enabled {
+		!cfg.Cluster.Enabled || !cfg.DrainOnShutdown {
 		t.Errorf("compose/kbridge.yaml: %+v", cfg)
 	}
 }
@@ -417,8 +417,9 @@ func TestKubernetesManifests(t *testing.T) {
 	}
 	cfg := loadConfig(t, "the ConfigMap's kbridge.yaml", body, map[string]string{"POD_NAME": "kbridge-1", "KBRIDGE_STORAGE_TOKEN": "token",
 		"KBRIDGE_CONNECT_AUTH_PASSWORD": "password", "KBRIDGE_SINK_ENCRYPTION_KEYS": "k1:" + base64.StdEncoding.EncodeToString(make([]byte, 32))})
-	if !cfg.Cluster.Enabled || len(cfg.Sink.Encryption.Keys) == 0 {
-		t.Errorf("the ConfigMap's kbridge.yaml: cluster mode %v with %d encryption keys, want it on with the Secret's keys", cfg.Cluster.Enabled, len(cfg.Sink.Encryption.Keys))
+	if !cfg.Cluster.Enabled || len(cfg.Sink.Encryption.Keys) == 0 || !cfg.DrainOnShutdown {
+		t.Errorf("the ConfigMap's kbridge.yaml: cluster mode %v with %d encryption keys, drainOnShutdown %v; want cluster mode with the Secret's keys, draining on scale-in",
+			cfg.Cluster.Enabled, len(cfg.Sink.Encryption.Keys), cfg.DrainOnShutdown)
 	}
 	if cfg.Sink.DataDir != mounts["data"] {
 		t.Errorf("sink.dataDir %s, the volume is at %s", cfg.Sink.DataDir, mounts["data"])

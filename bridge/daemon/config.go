@@ -56,6 +56,10 @@ type Config struct {
 	RestartBackoff time.Duration `yaml:"restartBackoff"`
 	// ShutdownTimeout bounds the whole shutdown.
 	ShutdownTimeout time.Duration `yaml:"shutdownTimeout"`
+	// DrainOnShutdown imports what the local level holds at shutdown (within three quarters of
+	// shutdownTimeout), after the intake and the Kafka reading stopped and before the Kafka
+	// offsets are committed: a replica removed with its volume leaves nothing waiting on it.
+	DrainOnShutdown bool `yaml:"drainOnShutdown"`
 	// Log is the log format: json or text.
 	Log LogConfig `yaml:"log"`
 }

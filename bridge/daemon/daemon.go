@@ -39,6 +39,7 @@ type Daemon struct {
 
 	kafkaProbe   *kgo.Client // for /readyz; nil without pipelines and the Connect API
 	kafkaMetrics *kafka.Metrics
+	kafkaDrain   *kafka.Drain    // started at shutdown with drainOnShutdown
 	connect      *connect.Server // nil when the Connect API is off
 }
 
@@ -68,7 +69,8 @@ func New(cfg Config, log *slog.Logger, levels *loglevel.Levels) (*Daemon, error)
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return &Daemon{cfg: cfg, log: log, levels: levels, registry: registry, storage: storage,
-		started: make(chan struct{}), kafkaProbe: probe, kafkaMetrics: kafka.NewMetrics(registry)}, nil
+		started: make(chan struct{}), kafkaProbe: probe, kafkaMetrics: kafka.NewMetrics(registry),
+		kafkaDrain: kafka.NewDrain()}, nil
 }
 
 // Started is closed once the storage levels, the pipelines and the listeners run.
@@ -197,13 +199,17 @@ func (d *Daemon) pingKafka(ctx context.Context) error {
 }
 
 // shutdown stops in the documented order: HTTP listeners, Kafka polling (committing what is
-// done), then the storage levels (final flush and fsync, state persisted).
+// done), then the storage levels (final flush and fsync, state persisted). With
+// drainOnShutdown the local level is imported between the first two (see drain).
 func (d *Daemon) shutdown(servers *servers, stopKafka context.CancelFunc, pipelines *sync.WaitGroup,
 	manager *sink.Manager, stopLevels context.CancelCauseFunc, levelsDone chan error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), d.cfg.ShutdownTimeout)
 	defer cancel()
 	d.log.Info("shutting down")
 	servers.stopIntake(ctx)
+	if d.cfg.DrainOnShutdown {
+		d.drain(ctx, manager)
+	}
 	stopKafka()
 	stopped := make(chan struct{})
 	go func() { pipelines.Wait(); close(stopped) }()
@@ -224,6 +230,32 @@ func (d *Daemon) shutdown(servers *servers, stopKafka context.CancelFunc, pipeli
 	d.log.Info("stopped")
 	return err
 }
+
+// drain imports what the local level holds before the Kafka pipelines stop, so that a replica
+// removed with its volume leaves nothing on it and its Kafka records are committed, not read
+// again by the members that take its partitions over. The Kafka tasks stop reading first (they
+// keep committing), then every sink closes its file and imports it. It takes at most
+// drainShare of what is left of ctx: the rest of the shutdown keeps its time. What is not
+// imported by then stays on the volume, as without a drain.
+func (d *Daemon) drain(ctx context.Context, m *sink.Manager) {
+	deadline, _ := ctx.Deadline()
+	ctx, cancel := context.WithTimeout(ctx, time.Until(deadline)*drainShare/100)
+	defer cancel()
+	start := time.Now()
+	d.kafkaDrain.Start()
+	if err := d.kafkaDrain.Wait(ctx); err != nil {
+		d.log.Error("drain: the local level stays on the volume", "error", err)
+		return
+	}
+	if err := m.Drain(ctx); err != nil {
+		d.log.Error("drain: the rest stays on the volume", "error", err)
+		return
+	}
+	d.log.Info("drained: every file of the local level is imported", "took", time.Since(start).Round(time.Millisecond))
+}
+
+// drainShare is the percentage of shutdownTimeout the drain may take.
+const drainShare = 75
 
 // resolveBranches reads the project's default branch: the Stream API's "default" is that
 // branch, and so is defaultBranchId when it is 0; a defaultBranchId the project does not have
@@ -304,7 +336,7 @@ func (d *Daemon) startPipelines(ctx context.Context, m *sink.Manager, wg *sync.W
 			d.log.Warn("pipeline key", "pipeline", p.Name, "warning", w)
 		}
 		source := sink.SourceKey{ProjectID: d.project, BranchID: d.cfg.DefaultBranchID, SourceID: p.Source}
-		c, err := kafka.NewConsumer(p, kafka.Deps{Client: d.cfg.Kafka, Source: source, Writer: m,
+		c, err := kafka.NewConsumer(p, kafka.Deps{Client: d.cfg.Kafka, Source: source, Writer: m, Drain: d.kafkaDrain,
 			Logger: d.log, Metrics: metrics})
 		if err != nil {
 			d.log.Error("pipeline not started", "pipeline", p.Name, "error", err)

@@ -204,7 +204,7 @@ func (d *Daemon) startConnect(base context.Context, s *servers, m *sink.Manager)
 		return fmt.Errorf("sink.encryption: %w", err)
 	}
 	c, err := connect.New(d.cfg.ConnectConfig(), connect.Deps{Keyring: ring,
-		Kafka:     kafka.Deps{Client: d.cfg.Kafka, Writer: m, Logger: d.log, Metrics: d.kafkaMetrics},
+		Kafka:     kafka.Deps{Client: d.cfg.Kafka, Writer: m, Logger: d.log, Metrics: d.kafkaMetrics, Drain: d.kafkaDrain},
 		ProjectID: d.project, BranchID: d.cfg.DefaultBranchID, Sources: m, Supervise: d.supervise,
 		Version: version(), Commit: commit(), Loggers: d.levels, Logger: d.log}) // it names its component
 	if err != nil {

@@ -48,6 +48,9 @@ type Deps struct {
 	// even when already on local disk: the group's offsets were moved back to read them again.
 	// Without it, records the sinks already hold are skipped (see Writer.Held).
 	Reread map[string]int64
+	// Drain, when started, stops the reading while the consumer keeps committing what reaches
+	// the commit level (see Drain); nil: reading stops only with the consumer.
+	Drain *Drain
 }
 
 // State is a consumer's state, as Kafka Connect names task states.

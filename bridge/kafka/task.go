@@ -108,8 +108,15 @@ func newTask(c *Consumer, id int) (*task, error) {
 // the group. A batch that fails to become durable stops the poll loop at once: nothing after
 // it in its partition is marked, and the caller starts the task again, which re-reads from
 // the committed offsets and writes exactly what no sink holds.
+//
+// When the drain (Deps.Drain) starts, the poll loop ends after the batch it is writing and the
+// task keeps completing and committing until ctx ends; a task started after that reads nothing.
 func (t *task) run(ctx context.Context) error {
 	defer t.cl.Close() // revokes every partition: the last commit of what is done
+	if !t.c.deps.Drain.enter() {
+		<-ctx.Done()
+		return nil
+	}
 	var wg sync.WaitGroup
 	loopCtx, cancel := context.WithCancelCause(ctx)
 	wg.Go(func() {
@@ -118,6 +125,11 @@ func (t *task) run(ctx context.Context) error {
 		}
 	})
 	err := t.poll(loopCtx)
+	t.c.deps.Drain.leave()
+	if errors.Is(err, errDraining) {
+		<-loopCtx.Done() // the levels drain: what they import is completed and committed
+		err = context.Cause(loopCtx)
+	}
 	cancel(err)
 	wg.Wait()
 	_ = t.settle() // mark what completed since the last pass, for the final commit at Close
@@ -128,13 +140,28 @@ func (t *task) run(ctx context.Context) error {
 }
 
 // poll reads batches of at most batch.max.size records and writes them.
+// It ends with errDraining when the drain starts, between two batches.
 func (t *task) poll(ctx context.Context) error {
 	defer t.cl.AllowRebalance()
+	fetchCtx, stopFetch := context.WithCancel(ctx) // also ends when the drain starts
+	defer stopFetch()
+	if drain := t.c.deps.Drain.stopped(); drain != nil {
+		go func() {
+			select {
+			case <-drain:
+				stopFetch()
+			case <-fetchCtx.Done():
+			}
+		}()
+	}
 	for {
 		t.cl.AllowRebalance()
-		fs := t.cl.PollRecords(ctx, t.c.p.BatchMaxSize)
+		fs := t.cl.PollRecords(fetchCtx, t.c.p.BatchMaxSize)
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
+		}
+		if fetchCtx.Err() != nil {
+			return errDraining // what this poll returned is not written: it stays unmarked
 		}
 		if err := t.fetchError(fs); err != nil {
 			return err

@@ -104,7 +104,10 @@ func TestClusterSurvivesKill(t *testing.T) {
 		replicas[i] = r
 		start(i)
 	}
-	ready := func(r replica) bool { status, _ := get(t, "http://"+r.metrics+"/readyz"); return status == http.StatusOK }
+	ready := func(r replica) bool {
+		status, _ := get(t, "http://"+r.metrics+"/readyz")
+		return status == http.StatusOK
+	}
 	for _, r := range replicas {
 		waitUntil(t, 60*time.Second, r.name+" /readyz", func() bool { return ready(r) })
 	}
