@@ -30,6 +30,7 @@ type Statuses struct {
 	bootEnd map[int32]int64              // per partition, end offset at boot; nil until known
 	client  *kgo.Client                  // while Run runs
 	started bool
+	read    chan struct{}                // closed and replaced after each record read
 
 	ready chan struct{}
 	done  chan struct{}
@@ -44,7 +45,7 @@ func NewStatuses(cfg Config, opts []kgo.Opt, logger *slog.Logger) (*Statuses, er
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &Statuses{cfg: cfg, opts: slices.Clone(opts), logger: logger.With("component", "cluster.status"),
-		byKey: map[string]map[string][]byte{}, next: map[int32]int64{},
+		byKey: map[string]map[string][]byte{}, next: map[int32]int64{}, read: make(chan struct{}),
 		ready: make(chan struct{}), done: make(chan struct{})}, nil
 }
 
@@ -109,6 +110,8 @@ func (s *Statuses) apply(r *kgo.Record) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.next[r.Partition] = r.Offset + 1
+	close(s.read)
+	s.read = make(chan struct{})
 	defer s.checkReadyLocked()
 	member, key, ok := strings.Cut(string(r.Key), "/")
 	if !ok || member == "" || key == "" {
@@ -178,6 +181,40 @@ func (s *Statuses) Of(key string) map[string][]byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return maps.Clone(s.byKey[key])
+}
+
+// Sync waits until this member has read every status the topic held when Sync was called,
+// those other members published a moment ago included, or ctx ends.
+func (s *Statuses) Sync(ctx context.Context) error {
+	s.mu.Lock()
+	cl := s.client
+	s.mu.Unlock()
+	if cl == nil {
+		return fmt.Errorf("sync statuses: %w", errStopped)
+	}
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, s.cfg.StatusTopic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("sync statuses: end offsets of topic %q: %w", s.cfg.StatusTopic, err)
+	}
+	for {
+		s.mu.Lock()
+		behind, read := false, s.read
+		ends.Each(func(o kadm.ListedOffset) { behind = behind || s.next[o.Partition] < o.Offset })
+		s.mu.Unlock()
+		if !behind {
+			return nil
+		}
+		select {
+		case <-read:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-s.done:
+			return errStopped
+		}
+	}
 }
 
 // Ready is closed once the member has read every status published before Run started.

@@ -158,3 +158,29 @@ func TestStatusTopicWithPartitions(t *testing.T) {
 		eventually(t, 2*time.Second, "m1 reads m2's "+key, func() bool { return len(s1.Of(key)) == 2 })
 	}
 }
+
+// Sync reads what another member published before the call: right after it returns, the
+// status is there, every time (a read-your-writes across members, as a task polled on another
+// replica needs).
+func TestStatusesSync(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t)
+	writer, _ := statusMember(t, c, "writer")
+	reader, stopReader := statusMember(t, c, "reader")
+	for i := range 50 {
+		key, want := fmt.Sprintf("tasks/%d", i), fmt.Sprintf(`{"n":%d}`, i)
+		if err := writer.Publish(ctxT(t), key, []byte(want)); err != nil {
+			t.Fatal(err)
+		}
+		if err := reader.Sync(ctxT(t)); err != nil {
+			t.Fatal(err)
+		}
+		if got := string(reader.Of(key)["writer"]); got != want {
+			t.Fatalf("after Sync, %s is %q, want %q", key, got, want)
+		}
+	}
+	stopReader()
+	if err := reader.Sync(ctxT(t)); err == nil {
+		t.Fatal("Sync of a stopped member: no error")
+	}
+}

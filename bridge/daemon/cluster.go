@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/kbridge/kbridge/bridge/cluster"
@@ -110,6 +112,30 @@ type clusterManager struct {
 
 func (m clusterManager) SinkStatistics(k sink.SinkKey) (sink.Statistics, error) {
 	return m.stats.SinkStatistics(k)
+}
+
+// sharedTasks are the Stream API's tasks in the status topic, under "<member>/tasks/<id>".
+type sharedTasks struct{ st *cluster.Statuses }
+
+func (s sharedTasks) Publish(ctx context.Context, id string, data []byte) error {
+	if data == nil {
+		return s.st.Remove(ctx, "tasks/"+id)
+	}
+	return s.st.Publish(ctx, "tasks/"+id, data)
+}
+
+// Lookup answers from what this member has read; a task it has not read yet may have been
+// published a moment ago (a client polls the task on another replica than the one that ran
+// it), so it reads the topic up to its end first.
+func (s sharedTasks) Lookup(ctx context.Context, id string) ([][]byte, error) {
+	found := s.st.Of("tasks/" + id)
+	if len(found) == 0 {
+		if err := s.st.Sync(ctx); err != nil {
+			return nil, err
+		}
+		found = s.st.Of("tasks/" + id)
+	}
+	return slices.Collect(maps.Values(found)), nil
 }
 
 // sharedLog is the cluster log as the sink manager sees it.

@@ -173,11 +173,13 @@ func (d *Daemon) startHTTP(ctx context.Context, s *servers, m *sink.Manager) err
 		apiCfg := d.cfg.API
 		apiCfg.DefaultBranchID = d.storageDefaultBranch // "default" is the project's default branch
 		var am streamapi.Manager = m
+		var tasks streamapi.SharedTasks
 		if d.stats != nil {
 			am = clusterManager{Manager: m, stats: d.stats}
+			tasks = sharedTasks{d.cluster.statuses}
 		}
 		a, err := streamapi.New(apiCfg, streamapi.Deps{Manager: am, Tokens: streamapi.StorageTokens(d.storage), OnChange: onChange,
-			Mapping: d.cfg.Sink.Mapping, Logger: d.log.With("component", "api"), DataDir: d.cfg.Sink.DataDir})
+			Mapping: d.cfg.Sink.Mapping, Logger: d.log.With("component", "api"), DataDir: d.cfg.Sink.DataDir, SharedTasks: tasks})
 		if err != nil {
 			return err
 		}

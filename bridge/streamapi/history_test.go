@@ -1,12 +1,19 @@
 package streamapi_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/kbridge/kbridge/bridge/streamapi"
 )
 
 type versionJSON struct {
@@ -277,5 +284,71 @@ func TestAggregation(t *testing.T) {
 	st := shopAgg.Sinks[0].Statistics
 	if st == nil || st.Total.RecordsCount == nil || *st.Total.RecordsCount != 0 || len(st.Files) != 1 {
 		t.Fatalf("statistics: %+v", st)
+	}
+}
+
+// sharedTasks is a SharedTasks every replica of a test sees alike; member names the replica.
+type sharedTasks struct {
+	mu     *sync.Mutex
+	tasks  map[string]map[string][]byte // id → member → data
+	member string
+}
+
+func newSharedTasks() sharedTasks {
+	return sharedTasks{mu: &sync.Mutex{}, tasks: map[string]map[string][]byte{}}
+}
+
+func (s sharedTasks) as(member string) sharedTasks { s.member = member; return s }
+
+func (s sharedTasks) Publish(_ context.Context, id string, data []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if data == nil {
+		delete(s.tasks[id], s.member)
+		return nil
+	}
+	if s.tasks[id] == nil {
+		s.tasks[id] = map[string][]byte{}
+	}
+	s.tasks[id][s.member] = data
+	return nil
+}
+
+func (s sharedTasks) Lookup(_ context.Context, id string) ([][]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Collect(maps.Values(s.tasks[id])), nil
+}
+
+// TestTasksSharedAcrossReplicas: a task one replica answered is polled on another, under
+// /v1/tasks and under its source's path; a task that expired on the replica that ran it is
+// removed for all.
+func TestTasksSharedAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	shared := newSharedTasks()
+	var clock atomic.Int64
+	clock.Store(time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC).UnixNano())
+	now := func() time.Time { return time.Unix(0, clock.Load()) }
+	a := newEnv(t, false, func(_ *streamapi.Config, d *streamapi.Deps) { d.SharedTasks, d.Now = shared.as("a"), now })
+	b := &env{t: t, apiCfg: a.apiCfg, apiDeps: a.apiDeps}
+	b.apiDeps.DataDir, b.apiDeps.SharedTasks = t.TempDir(), shared.as("b")
+	b.startAPI()
+
+	created := a.task(t, "POST", "/v1/branches/default/sources", `{"name":"Shop","type":"http"}`)
+	for _, path := range []string{"/v1/tasks/" + created.TaskID, shop + "/tasks/" + created.TaskID} {
+		var got taskJSON
+		b.getJSON(t, path, 200, &got)
+		if got != created {
+			t.Fatalf("replica b: GET %s: %+v, want %+v", path, got, created)
+		}
+	}
+	b.call(t, "GET", "/v1/branches/default/sources/other/tasks/"+created.TaskID, "", 404)
+	b.call(t, "GET", "/v1/tasks/api.create.source/1/shop/nosuchtask", "", 404)
+
+	clock.Add(int64(2 * time.Hour)) // past the TTL: a's next task removes the first for all
+	a.task(t, "POST", "/v1/branches/default/sources", `{"name":"Other","type":"http"}`)
+	b.call(t, "GET", "/v1/tasks/"+created.TaskID, "", 404)
+	if found, _ := shared.Lookup(context.Background(), created.TaskID); len(found) != 0 {
+		t.Fatalf("the expired task is still shared: %s", found)
 	}
 }

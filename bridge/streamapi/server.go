@@ -54,6 +54,9 @@ type Deps struct {
 	// DataDir, when set, is where tasks persist (<dataDir>/api/tasks.json), so a task can be
 	// polled across a restart; empty keeps them in memory.
 	DataDir string
+	// SharedTasks, when set, shares the tasks with the other replicas of a cluster
+	// (distributed mode): a task one replica answered can be polled on any.
+	SharedTasks SharedTasks
 	// Mapping configures the mappings the test endpoint compiles.
 	Mapping mapping.Config
 	// Logger defaults to discarding.
@@ -97,7 +100,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s := &Server{cfg: cfg, m: deps.Manager, onChange: deps.OnChange, mcfg: deps.Mapping,
 		log: deps.Logger.With("component", "api"), now: deps.Now, mux: http.NewServeMux(), defs: make(chan struct{}, 1)}
 	s.tokens = tokenCache{tokens: deps.Tokens, ttl: cfg.TokenCacheTTL, now: deps.Now}
-	s.tasks = taskStore{ttl: cfg.TaskTTL, now: deps.Now, file: tasksFile(deps.DataDir)}
+	s.tasks = taskStore{ttl: cfg.TaskTTL, now: deps.Now, file: tasksFile(deps.DataDir), shared: deps.SharedTasks, log: s.log}
 	if err := s.tasks.load(); err != nil {
 		return nil, err
 	}

@@ -78,8 +78,18 @@ func TestClusterSharesDefinitions(t *testing.T) {
 	r1, r2, r3 := replicas[0], replicas[1], replicas[2]
 	auth := []string{"X-StorageApi-Token", token, "Content-Type", "application/json"}
 
-	// A source and a sink created on replica 1, listed by replica 3 within 2 s.
-	mustTask(t, "create source", r1.sources(), "POST", `{"sourceId":"events","name":"Events","type":"http"}`, auth)
+	// A source and a sink created on replica 1, listed by replica 3 within 2 s; the task of the
+	// create is polled on the other two at once.
+	created := mustTask(t, "create source", r1.sources(), "POST", `{"sourceId":"events","name":"Events","type":"http"}`, auth)
+	taskID := regexp.MustCompile(`"taskId":"([^"]+)"`).FindStringSubmatch(created)[1]
+	for _, r := range []replica{r2, r3} {
+		for _, path := range []string{"/v1/tasks/", "/v1/branches/default/sources/events/tasks/"} {
+			status, body := call(t, "GET", "http://"+r.api+path+taskID, "", auth...)
+			if status != http.StatusOK || body != created {
+				t.Errorf("%s: GET %s%s: %d %s, want 200 %s", r.name, path, taskID, status, body, created)
+			}
+		}
+	}
 	mustTask(t, "create sink", r1.sources()+"/events/sinks", "POST", `{"sinkId":"rows","name":"Rows","type":"table","table":{"type":"keboola","tableId":"in.c-demo.rows",`+
 		`"mapping":{"columns":[{"type":"uuid","name":"id","primaryKey":true},{"type":"body","name":"body"}]}}}`, auth)
 	within(t, 2*time.Second, "replica 3 lists the source and the sink", func() bool {
@@ -193,13 +203,15 @@ func TestClusterSharesDefinitions(t *testing.T) {
 	}
 }
 
-// mustTask sends a Stream API write and fails unless it answers 202 with a successful task.
-func mustTask(t *testing.T, what, u, method, body string, headers []string) {
+// mustTask sends a Stream API write and fails unless it answers 202 with a successful task;
+// it returns the task's JSON.
+func mustTask(t *testing.T, what, u, method, body string, headers []string) string {
 	t.Helper()
 	status, resp := call(t, method, u, body, headers...)
 	if status != http.StatusAccepted || !regexp.MustCompile(`"status":"success"`).MatchString(resp) {
 		t.Fatalf("%s: %d %s", what, status, resp)
 	}
+	return resp
 }
 
 // within polls cond every 20 ms and fails when it is not true within limit; it logs how long
