@@ -30,7 +30,7 @@ type Statuses struct {
 	bootEnd map[int32]int64              // per partition, end offset at boot; nil until known
 	client  *kgo.Client                  // while Run runs
 	started bool
-	read    chan struct{}                // closed and replaced after each record read
+	read    chan struct{} // closed and replaced after each record read
 
 	ready chan struct{}
 	done  chan struct{}
