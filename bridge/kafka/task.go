@@ -125,6 +125,12 @@ func (t *task) run(ctx context.Context) error {
 		}
 	})
 	err := t.poll(loopCtx)
+	if errors.Is(err, context.Canceled) && ctx.Err() == nil && loopCtx.Err() != nil {
+		// A write that stopped because the loop did (the completion found a batch that will
+		// never be durable) tells of the cancellation; the loop's cause says why, and decides
+		// whether the task starts again.
+		err = context.Cause(loopCtx)
+	}
 	t.c.deps.Drain.leave()
 	if errors.Is(err, errDraining) {
 		<-loopCtx.Done() // the levels drain: what they import is completed and committed
