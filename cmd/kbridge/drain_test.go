@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -93,16 +91,7 @@ func TestDrainOnShutdown(t *testing.T) {
 			t.Cleanup(cluster.Close)
 			addrs := freeAddrs(t, 2)
 			data := filepath.Join(dir, "data")
-			config := filepath.Join(dir, "kbridge.yaml")
-			body := fmt.Sprintf(drainConfig, data, storageURL, cluster.ListenAddrs()[0], addrs[0], addrs[1], c.drain, intakeSecret)
-			if err := os.WriteFile(config, []byte(body), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			cmd := exec.Command(bin, "run", "--config", config)
-			cmd.Env = append(os.Environ(), "KBRIDGE_STORAGE_TOKEN=script-token")
-			var logs lockedBuilder
-			cmd.Stderr = &logs
-			exited := startWatched(t, cmd, &logs)
+			cmd, logs, exited := startRun(t, bin, dir, fmt.Sprintf(drainConfig, data, storageURL, cluster.ListenAddrs()[0], addrs[0], addrs[1], c.drain, intakeSecret))
 			waitUntil(t, 30*time.Second, "/readyz", func() bool { s, _ := get(t, "http://"+addrs[0]+"/readyz"); return s == http.StatusOK })
 
 			intakeURL := fmt.Sprintf("http://%s/stream/1/web/%s", addrs[1], intakeSecret)
@@ -139,20 +128,7 @@ func TestDrainOnShutdown(t *testing.T) {
 				t.Cleanup(func() { _ = em.Process.Signal(syscall.SIGCONT) })
 			}
 
-			start := time.Now()
-			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-				t.Fatal(err)
-			}
-			select {
-			case err := <-exited:
-				exited <- err // for the cleanup
-				if err != nil {
-					t.Fatalf("kbridge exited with %v", err)
-				}
-			case <-time.After(45 * time.Second):
-				t.Fatal("kbridge did not stop within 45s of SIGTERM")
-			}
-			took := time.Since(start)
+			took := terminate(t, cmd, exited, 45*time.Second)
 			if c.storageDown {
 				_ = em.Process.Signal(syscall.SIGCONT)
 			}

@@ -58,16 +58,7 @@ func runIntake(t *testing.T) (*exec.Cmd, string) {
 	em, storageURL := startEmulatorProcess(t, bin, filepath.Join(dir, "emulator"))
 	t.Cleanup(func() { _ = em.Process.Kill(); _ = em.Wait() })
 	addrs := freeAddrs(t, 2)
-	config := filepath.Join(dir, "kbridge.yaml")
-	body := fmt.Sprintf(intakeConfig, filepath.Join(dir, "data"), storageURL, addrs[0], addrs[1], intakeSecret)
-	if err := os.WriteFile(config, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "run", "--config", config)
-	cmd.Env = append(os.Environ(), "KBRIDGE_STORAGE_TOKEN=script-token")
-	var logs lockedBuilder
-	cmd.Stderr = &logs
-	startWatched(t, cmd, &logs)
+	cmd, _, _ := startRun(t, bin, dir, fmt.Sprintf(intakeConfig, filepath.Join(dir, "data"), storageURL, addrs[0], addrs[1], intakeSecret))
 	waitUntil(t, 30*time.Second, "/readyz", func() bool { status, _ := get(t, "http://"+addrs[0]+"/readyz"); return status == http.StatusOK })
 	return cmd, fmt.Sprintf("http://%s/stream/1/web/%s", addrs[1], intakeSecret)
 }

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -235,16 +234,5 @@ func TestRunMetrics(t *testing.T) {
 		t.Errorf("kbridge_sink_disk_bytes %v after every record was imported, want 0", v)
 	}
 
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-exited:
-		exited <- err
-		if err != nil {
-			t.Fatalf("kbridge exited with %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("kbridge did not stop within 30s of SIGTERM")
-	}
+	terminate(t, cmd, exited, 30*time.Second)
 }

@@ -56,6 +56,41 @@ sources:
           - {type: body, name: body}
 `
 
+// startRun writes config to dir/kbridge.yaml and starts `kbridge run` on it, with the
+// emulator's token script-token and env, watched as startWatched does.
+func startRun(t *testing.T, bin, dir, config string, env ...string) (*exec.Cmd, *lockedBuilder, chan error) {
+	t.Helper()
+	path := filepath.Join(dir, "kbridge.yaml")
+	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "run", "--config", path)
+	cmd.Env = append(append(os.Environ(), "KBRIDGE_STORAGE_TOKEN=script-token"), env...)
+	logs := &lockedBuilder{}
+	cmd.Stderr = logs
+	return cmd, logs, startWatched(t, cmd, logs)
+}
+
+// terminate sends SIGTERM to a process started by startWatched and fails unless it exits 0
+// within limit; it returns how long the exit took.
+func terminate(t *testing.T, cmd *exec.Cmd, exited chan error, limit time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		exited <- err // for startWatched's cleanup
+		if err != nil {
+			t.Fatalf("kbridge exited with %v", err)
+		}
+	case <-time.After(limit):
+		t.Fatalf("kbridge did not stop within %s of SIGTERM", limit)
+	}
+	return time.Since(start)
+}
+
 // startWatched starts cmd, its output going to logs, and returns the channel its exit is
 // reported on; the process is killed when the test ends and its logs' tail shown if it failed.
 func startWatched(t *testing.T, cmd *exec.Cmd, logs *lockedBuilder) chan error {
