@@ -57,8 +57,9 @@ type Config struct {
 	// ShutdownTimeout bounds the whole shutdown.
 	ShutdownTimeout time.Duration `yaml:"shutdownTimeout"`
 	// DrainOnShutdown imports what the local level holds at shutdown (within three quarters of
-	// shutdownTimeout), after the intake and the Kafka reading stopped and before the Kafka
-	// offsets are committed: a replica removed with its volume leaves nothing waiting on it.
+	// what is left of shutdownTimeout once the intake stopped), after the intake and the Kafka
+	// reading stopped and before the Kafka offsets are committed: a replica removed with its
+	// volume leaves nothing waiting on it.
 	DrainOnShutdown bool `yaml:"drainOnShutdown"`
 	// Log is the log format: json or text.
 	Log LogConfig `yaml:"log"`
@@ -222,6 +223,9 @@ func (c Config) Validate() error {
 	}
 	if c.RestartBackoff < time.Second {
 		errs = append(errs, fmt.Errorf("restartBackoff: must be at least 1s, got %s", c.RestartBackoff))
+	}
+	if c.ShutdownTimeout < time.Second {
+		errs = append(errs, fmt.Errorf("shutdownTimeout: must be at least 1s, got %s", c.ShutdownTimeout))
 	}
 	if c.Log.Format != "json" && c.Log.Format != "text" {
 		errs = append(errs, fmt.Errorf("log.format: must be json or text, got %q", c.Log.Format))

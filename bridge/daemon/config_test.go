@@ -109,6 +109,7 @@ kafka: {brokers: [nohost]}
 intake: {listen: ":7000", publicUrl: "nowhere", maxBodySize: 1}
 api: {listen: ":8000", publicUrl: "nowhere"}
 restartBackoff: 1ms
+shutdownTimeout: 0s
 log: {format: xml}
 cluster: {enabled: true, statusTopic: kbridge-configs, writeRetryBackoff: 0s}
 `), 0o600)
@@ -121,7 +122,8 @@ cluster: {enabled: true, statusTopic: kbridge-configs, writeRetryBackoff: 0s}
 	}
 	lines := strings.Split(err.Error(), "\n")
 	for _, want := range []string{"sink.dataDir", "sink.staging.minInterval", "sink.target.maxSlices", "sink.target.backoff.base",
-		"sink.mapping.templateTimeout", "storage.url", "storage.token", "intake.publicUrl", "api.publicUrl", "kafka.brokers", "log.format", "cluster.statusTopic"} {
+		"sink.mapping.templateTimeout", "storage.url", "storage.token", "intake.publicUrl", "api.publicUrl", "kafka.brokers", "log.format", "cluster.statusTopic",
+		"restartBackoff", "shutdownTimeout"} {
 		found := false
 		for _, l := range lines {
 			found = found || strings.HasPrefix(l, want+": ")

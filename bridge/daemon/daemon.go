@@ -207,8 +207,12 @@ func (d *Daemon) shutdown(servers *servers, stopKafka context.CancelFunc, pipeli
 	defer cancel()
 	d.log.Info("shutting down")
 	servers.stopIntake(ctx)
-	if d.cfg.DrainOnShutdown {
-		d.drain(ctx, manager)
+	select {
+	case <-d.started: // not on a failed start: nothing was taken
+		if d.cfg.DrainOnShutdown {
+			d.drain(ctx, manager)
+		}
+	default:
 	}
 	stopKafka()
 	stopped := make(chan struct{})
@@ -238,9 +242,11 @@ func (d *Daemon) shutdown(servers *servers, stopKafka context.CancelFunc, pipeli
 // drainShare of what is left of ctx: the rest of the shutdown keeps its time. What is not
 // imported by then stays on the volume, as without a drain.
 func (d *Daemon) drain(ctx context.Context, m *sink.Manager) {
-	deadline, _ := ctx.Deadline()
-	ctx, cancel := context.WithTimeout(ctx, time.Until(deadline)*drainShare/100)
-	defer cancel()
+	if deadline, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Until(deadline)*drainShare/100)
+		defer cancel()
+	}
 	start := time.Now()
 	d.kafkaDrain.Start()
 	if err := d.kafkaDrain.Wait(ctx); err != nil {
@@ -254,7 +260,8 @@ func (d *Daemon) drain(ctx context.Context, m *sink.Manager) {
 	d.log.Info("drained: every file of the local level is imported", "took", time.Since(start).Round(time.Millisecond))
 }
 
-// drainShare is the percentage of shutdownTimeout the drain may take.
+// drainShare is the percentage of what is left of shutdownTimeout, once the intake stopped,
+// the drain may take.
 const drainShare = 75
 
 // resolveBranches reads the project's default branch: the Stream API's "default" is that

@@ -76,6 +76,7 @@ var allowed = map[string]string{
 	"metrics.listen":                   "empty turns it off",
 	"metrics.pprof":                    "true serves Go's profiles at /debug/pprof/ on the metrics listener",
 	"restartBackoff":                   "≥ 1s",
+	"shutdownTimeout":                  "≥ 1s; bounds the whole shutdown (drainOnShutdown takes at most three quarters of what is left of it once the intake stopped)",
 	"drainOnShutdown":                  "true: at shutdown the local level is imported before the Kafka offsets are committed (scaling in); see operations.md",
 	"log.format":                       "json or text",
 	"log.level":                        "debug, info, warn or error: every component starts at it; each component's level can be changed at run time through the Connect API's `/admin/loggers` ([connect.md](connect.md))",

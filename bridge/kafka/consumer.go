@@ -153,8 +153,15 @@ func (c *Consumer) runTask(ctx context.Context, id int) error {
 	policy := backoff.NewExponentialBackOff(backoff.WithInitialInterval(c.p.RetryBackoff),
 		backoff.WithMaxInterval(max(30*time.Second, c.p.RetryBackoff)), backoff.WithMaxElapsedTime(0))
 	for failures := 0; ; {
+		// A task that starts once the drain has: no client, which would join the group and
+		// take partitions from the draining members, whose batches would then be read again.
+		if !c.deps.Drain.enter() {
+			<-ctx.Done()
+			return nil
+		}
 		t, err := newTask(c, id)
 		if err != nil {
+			c.deps.Drain.leave()
 			return err
 		}
 		started := time.Now()

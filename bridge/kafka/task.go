@@ -109,14 +109,11 @@ func newTask(c *Consumer, id int) (*task, error) {
 // it in its partition is marked, and the caller starts the task again, which re-reads from
 // the committed offsets and writes exactly what no sink holds.
 //
-// When the drain (Deps.Drain) starts, the poll loop ends after the batch it is writing and the
-// task keeps completing and committing until ctx ends; a task started after that reads nothing.
+// When the drain (Deps.Drain) starts, the poll loop ends after the batch it is writing (or
+// waiting out back pressure for) and the task keeps completing and committing until ctx ends.
+// The caller has entered the drain; run leaves it when its poll loop ends.
 func (t *task) run(ctx context.Context) error {
 	defer t.cl.Close() // revokes every partition: the last commit of what is done
-	if !t.c.deps.Drain.enter() {
-		<-ctx.Done()
-		return nil
-	}
 	var wg sync.WaitGroup
 	loopCtx, cancel := context.WithCancelCause(ctx)
 	wg.Go(func() {

@@ -117,7 +117,8 @@ func (b *batch) cover(tr *tracker, part partition, offset int64) *batchSpan {
 // write is tried again as soon as any level of the sinks moves (a sync, an upload or an import
 // frees what was full), and at the latest when the retry timer fires: the longer of the
 // refusal's RetryAfter and the retry backoff. Only retries the timer starts count against
-// max.retries, so a quick succession of progress signals cannot use them up.
+// max.retries, so a quick succession of progress signals cannot use them up. A drain that
+// starts meanwhile ends the wait with errDraining: the levels must drain what they hold.
 func (t *task) writeEvents(ctx context.Context, events []mapping.Event, positions []sink.Position) (*sink.Write, error) {
 	policy := backoff.NewExponentialBackOff(backoff.WithInitialInterval(t.c.p.RetryBackoff),
 		backoff.WithMaxInterval(max(30*time.Second, t.c.p.RetryBackoff)), backoff.WithMaxElapsedTime(0))
@@ -155,6 +156,8 @@ func (t *task) writeEvents(ctx context.Context, events []mapping.Event, position
 		select {
 		case <-ctx.Done():
 			return nil, context.Cause(ctx)
+		case <-t.c.deps.Drain.stopped(): // nothing of the batch was written: it stays unmarked
+			return nil, errDraining
 		case <-moved: // try again now; the timed retry stays pending
 		case <-timer.C:
 			timer = nil
