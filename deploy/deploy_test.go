@@ -176,6 +176,13 @@ func TestComposeConfig(t *testing.T) {
 		!cfg.Cluster.Enabled || !cfg.DrainOnShutdown {
 		t.Errorf("compose/kbridge.yaml: %+v", cfg)
 	}
+	// Docker kills a container stop_grace_period (10 s by default) after SIGTERM: the ordered
+	// shutdown, its drain included, needs shutdownTimeout.
+	for _, name := range []string{"kbridge", "kbridge-2"} {
+		if grace := compose.Services[name].StopGracePeriod; grace == nil || time.Duration(*grace) <= cfg.ShutdownTimeout {
+			t.Errorf("docker-compose.yml: %s stops within %v of SIGTERM, not longer than shutdownTimeout %s", name, grace, cfg.ShutdownTimeout)
+		}
+	}
 }
 
 // k8s holds the fields of the manifests the checks below read.
