@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -28,8 +29,19 @@ type StatusBoard interface {
 // The status keys of a sink: "statistics/<projectId>/<branchId>/<sourceId>/<sinkId>" holds its
 // totals (Statistics), "files/…" its files (the []FileStatistics SinkFiles lists: at most
 // KeepImportedFiles imported ones and those not imported yet).
+// "clears/…" holds the reset point of the member's last statistics/clear (clearMark).
 func statisticsKey(k SinkKey) string { return "statistics/" + k.String() }
 func filesKey(k SinkKey) string      { return "files/" + k.String() }
+func clearsKey(k SinkKey) string     { return "clears/" + k.String() }
+
+// clearMark is a statistics/clear of a sink on one member: files with ids from From on count
+// (file ids are opening times, comparable across members).
+type clearMark struct {
+	From string `json:"from"`
+}
+
+// clearPublishTimeout bounds the publication of a clear mark.
+const clearPublishTimeout = 10 * time.Second
 
 // ClusterStatistics answers a sink's statistics for the whole cluster: Run publishes this
 // replica's totals and files of every sink to a StatusBoard (on change, at most once per
@@ -65,14 +77,34 @@ func NewClusterStatistics(m *Manager, board StatusBoard, member string, interval
 // SinkStatistics is the sink's totals over the cluster: this replica's live ones plus every
 // other member's last published ones. A sink this replica does not know is an error, as
 // Manager.SinkStatistics.
+//
+// After a statistics/clear on any member, another member's numbers are those of its files
+// opened since the clear (from its published files), so a member that has not applied the
+// clear yet, or left before it, does not count what was cleared.
 func (c *ClusterStatistics) SinkStatistics(k SinkKey) (Statistics, error) {
 	st, err := c.m.SinkStatistics(k)
 	if err != nil {
 		return Statistics{}, err
 	}
+	cleared := c.clearedFrom(k)
+	var files map[string][]byte
+	if cleared != "" {
+		files = c.board.Of(filesKey(k))
+	}
 	for member, raw := range c.board.Of(statisticsKey(k)) {
 		if member == c.member {
 			continue // our own last publication is older than the live numbers
+		}
+		if cleared != "" {
+			var list []FileStatistics
+			if err := json.Unmarshal(files[member], &list); err == nil {
+				for _, f := range list {
+					if f.ID >= cleared {
+						st = SumStatistics(st, f.Statistics)
+					}
+				}
+				continue
+			}
 		}
 		var other Statistics
 		if err := json.Unmarshal(raw, &other); err != nil {
@@ -91,6 +123,7 @@ func (c *ClusterStatistics) SinkFiles(k SinkKey, failedOnly bool) ([]FileStatist
 	if err != nil {
 		return nil, err
 	}
+	cleared := c.clearedFrom(k)
 	others := c.board.Of(filesKey(k))
 	for _, member := range slices.Sorted(maps.Keys(others)) {
 		if member == c.member {
@@ -102,7 +135,7 @@ func (c *ClusterStatistics) SinkFiles(k SinkKey, failedOnly bool) ([]FileStatist
 			continue
 		}
 		for _, f := range files {
-			if !failedOnly || failedFile(f) {
+			if f.ID >= cleared && (!failedOnly || failedFile(f)) {
 				out = append(out, f)
 			}
 		}
@@ -111,9 +144,63 @@ func (c *ClusterStatistics) SinkFiles(k SinkKey, failedOnly bool) ([]FileStatist
 	return out, nil
 }
 
+// ClearStatistics restarts the sink's statistics from zero on every member: this replica
+// clears its own at once (Manager.ClearStatistics) and publishes the reset point, which every
+// other member applies within an interval (its rows written meanwhile into the file it was
+// writing are not counted) and which SinkStatistics applies to the numbers of members that have
+// not, or that left.
+func (c *ClusterStatistics) ClearStatistics(k SinkKey) error {
+	if err := c.m.ClearStatistics(k); err != nil {
+		return err
+	}
+	p, err := c.m.pipeline(k)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	raw, err := json.Marshal(clearMark{From: p.resetFrom})
+	p.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), clearPublishTimeout)
+	defer cancel()
+	if err := c.board.Publish(ctx, clearsKey(k), raw); err != nil {
+		return fmt.Errorf("sink %s: clear the statistics of the other replicas: %w", k, err)
+	}
+	return nil
+}
+
+// ClearSourceStatistics clears the statistics of every sink of the source on every member.
+func (c *ClusterStatistics) ClearSourceStatistics(k SourceKey) error {
+	sinks, err := c.m.Sinks(k)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, def := range sinks {
+		errs = append(errs, c.ClearStatistics(def.Key))
+	}
+	return errors.Join(errs...)
+}
+
+// clearedFrom is the latest reset point any member published for the sink ("" when none).
+func (c *ClusterStatistics) clearedFrom(k SinkKey) string {
+	latest := ""
+	for member, raw := range c.board.Of(clearsKey(k)) {
+		var m clearMark
+		if err := json.Unmarshal(raw, &m); err != nil {
+			c.log.Warn("unreadable statistics reset of another member", "member", member, "sink", k.String(), "error", err)
+			continue
+		}
+		latest = max(latest, m.From)
+	}
+	return latest
+}
+
 // Run publishes this replica's totals and files until ctx ends: every interval, those of each
-// sink that changed since their last publication; a sink that was deleted has its statuses
-// removed.
+// sink that changed since their last publication, after applying the latest statistics reset
+// another member published; a sink that was deleted has its statuses removed.
 // When ctx ends it publishes the changed totals once more, bounded by final (the shutdown's
 // time), so the last rows a leaving replica imported are counted. It returns nil then.
 func (c *ClusterStatistics) Run(ctx context.Context, final time.Duration) error {
@@ -159,6 +246,11 @@ func (c *ClusterStatistics) publish(ctx context.Context, published map[string][]
 			continue // deleted meanwhile
 		}
 		for _, def := range sinks {
+			if from := c.clearedFrom(def.Key); from != "" {
+				if err := c.m.clearStatisticsSince(def.Key, from); err != nil {
+					c.log.Warn("apply another replica's statistics reset", "sink", def.Key.String(), "error", err)
+				}
+			}
 			st, err := c.m.SinkStatistics(def.Key)
 			if err != nil {
 				continue

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/kbridge/kbridge/storageapi/durable"
@@ -82,6 +83,23 @@ func (p *pipeline) clearStatistics() error {
 	}
 	p.resetFrom = from
 	return nil
+}
+
+// clearStatisticsSince clears the sink's statistics, as ClearStatistics, if it counts a file
+// opened before from (another replica's reset point); otherwise it has applied that reset or
+// began after it, and nothing changes.
+func (m *Manager) clearStatisticsSince(k SinkKey, from string) error {
+	p, err := m.pipeline(k)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	stale := slices.ContainsFunc(p.files, func(f *fileEntry) bool { return p.countedLocked(f) && f.rec.ID < from })
+	p.mu.Unlock()
+	if !stale {
+		return nil
+	}
+	return p.clearStatistics()
 }
 
 // countedLocked tells whether f counts in the statistics: opened since the last reset.

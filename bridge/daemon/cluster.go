@@ -104,7 +104,8 @@ func (d *Daemon) startStatistics(c *clusterRun, m *sink.Manager) (*sink.ClusterS
 }
 
 // clusterManager is the sink manager as the Stream API sees it in distributed mode: a sink's
-// statistics/total sums every member's totals, and statistics/files lists every member's files.
+// statistics/total sums every member's totals, statistics/files lists every member's files,
+// and statistics/clear clears them on every member.
 type clusterManager struct {
 	*sink.Manager
 	stats *sink.ClusterStatistics
@@ -160,4 +161,10 @@ func (s sharedLog) Entries() map[string]sink.SharedEntry {
 
 func (m clusterManager) SinkFiles(k sink.SinkKey, failedOnly bool) ([]sink.FileStatistics, error) {
 	return m.stats.SinkFiles(k, failedOnly)
+}
+
+func (m clusterManager) ClearStatistics(k sink.SinkKey) error { return m.stats.ClearStatistics(k) }
+
+func (m clusterManager) ClearSourceStatistics(k sink.SourceKey) error {
+	return m.stats.ClearSourceStatistics(k)
 }

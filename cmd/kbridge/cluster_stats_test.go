@@ -164,6 +164,25 @@ func TestClusterStatisticsTotal(t *testing.T) {
 		}
 	}
 
+	// statistics/clear on replica 1 restarts the numbers of the whole cluster, the departed
+	// replica's included; what is posted afterwards counts again, on every replica.
+	if status, body := call(t, "DELETE", r1.sources()+"/events/sinks/rows/statistics/clear", "", auth...); status != http.StatusOK {
+		t.Fatalf("statistics/clear: %d %s", status, body)
+	}
+	for _, r := range replicas[:2] {
+		within(t, 3*time.Second, r.name+" answers 0 records after the clear", func() bool { return recordsCount(t, r, auth) == 0 })
+	}
+	r2 := replicas[1]
+	for n := range 5 {
+		u := fmt.Sprintf("http://%s/stream/1/events/%s", r2.intake, m[1])
+		if status, body := call(t, "POST", u, fmt.Sprintf(`{"after":"clear","n":%d}`, n), "Content-Type", "application/json"); status/100 != 2 {
+			t.Fatalf("POST to %s: %d %s", r2.name, status, body)
+		}
+	}
+	for _, r := range replicas[:2] {
+		within(t, 10*time.Second, r.name+" counts the 5 events posted after the clear", func() bool { return recordsCount(t, r, auth) == 5 })
+	}
+
 	for _, r := range replicas[:2] {
 		if err := r.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 			t.Fatal(err)
