@@ -10,6 +10,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -54,6 +55,9 @@ type ClusterStatistics struct {
 	member   string
 	interval time.Duration
 	log      *slog.Logger
+
+	mu    sync.Mutex
+	marks map[SinkKey]string // this member's last statistics reset point per sink
 }
 
 // NewClusterStatistics sums m's statistics with those the other members publish on board;
@@ -71,7 +75,7 @@ func NewClusterStatistics(m *Manager, board StatusBoard, member string, interval
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &ClusterStatistics{m: m, board: board, member: member, interval: interval, log: logger}, nil
+	return &ClusterStatistics{m: m, board: board, member: member, interval: interval, log: logger, marks: map[SinkKey]string{}}, nil
 }
 
 // SinkStatistics is the sink's totals over the cluster: this replica's live ones plus every
@@ -95,16 +99,18 @@ func (c *ClusterStatistics) SinkStatistics(k SinkKey) (Statistics, error) {
 		if member == c.member {
 			continue // our own last publication is older than the live numbers
 		}
-		if cleared != "" {
+		if cleared != "" { // the member's files since the reset; its totals may predate it
 			var list []FileStatistics
-			if err := json.Unmarshal(files[member], &list); err == nil {
-				for _, f := range list {
-					if f.ID >= cleared {
-						st = SumStatistics(st, f.Statistics)
-					}
-				}
+			if err := json.Unmarshal(files[member], &list); err != nil {
+				c.log.Warn("unreadable files of another member after a statistics reset", "member", member, "sink", k.String(), "error", err)
 				continue
 			}
+			for _, f := range list {
+				if f.ID >= cleared {
+					st = SumStatistics(st, f.Statistics)
+				}
+			}
+			continue
 		}
 		var other Statistics
 		if err := json.Unmarshal(raw, &other); err != nil {
@@ -145,28 +151,30 @@ func (c *ClusterStatistics) SinkFiles(k SinkKey, failedOnly bool) ([]FileStatist
 }
 
 // ClearStatistics restarts the sink's statistics from zero on every member: this replica
-// clears its own at once (Manager.ClearStatistics) and publishes the reset point, which every
-// other member applies within an interval (its rows written meanwhile into the file it was
-// writing are not counted) and which SinkStatistics applies to the numbers of members that have
-// not, or that left.
+// clears its own at once and publishes the reset point, which every other member applies
+// within an interval (its rows written meanwhile into the file it was writing are not counted)
+// and which SinkStatistics applies to the numbers of members that have not, or that left. A
+// publication that fails is tried again at each interval (Run); the clear has happened here.
 func (c *ClusterStatistics) ClearStatistics(k SinkKey) error {
-	if err := c.m.ClearStatistics(k); err != nil {
-		return err
-	}
 	p, err := c.m.pipeline(k)
 	if err != nil {
 		return err
 	}
-	p.mu.Lock()
-	raw, err := json.Marshal(clearMark{From: p.resetFrom})
-	p.mu.Unlock()
+	from, err := p.clearStatistics()
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.marks[k] = from
+	c.mu.Unlock()
+	raw, err := json.Marshal(clearMark{From: from})
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), clearPublishTimeout)
 	defer cancel()
 	if err := c.board.Publish(ctx, clearsKey(k), raw); err != nil {
-		return fmt.Errorf("sink %s: clear the statistics of the other replicas: %w", k, err)
+		c.log.Warn("publish a statistics reset; trying again at the next interval", "sink", k.String(), "error", err)
 	}
 	return nil
 }
@@ -224,6 +232,12 @@ func (c *ClusterStatistics) Run(ctx context.Context, final time.Duration) error 
 // there.
 func (c *ClusterStatistics) publish(ctx context.Context, published map[string][]byte) {
 	seen := map[string]bool{}
+	marks := map[SinkKey]bool{} // the sinks whose reset point was sent: the others are gone
+	defer func() {
+		c.mu.Lock()
+		maps.DeleteFunc(c.marks, func(k SinkKey, _ string) bool { return !marks[k] })
+		c.mu.Unlock()
+	}()
 	send := func(key string, v any) {
 		seen[key] = true
 		raw, err := json.Marshal(v)
@@ -250,6 +264,13 @@ func (c *ClusterStatistics) publish(ctx context.Context, published map[string][]
 				if err := c.m.clearStatisticsSince(def.Key, from); err != nil {
 					c.log.Warn("apply another replica's statistics reset", "sink", def.Key.String(), "error", err)
 				}
+			}
+			c.mu.Lock()
+			mark, cleared := c.marks[def.Key]
+			c.mu.Unlock()
+			if cleared {
+				marks[def.Key] = true
+				send(clearsKey(def.Key), clearMark{From: mark})
 			}
 			st, err := c.m.SinkStatistics(def.Key)
 			if err != nil {

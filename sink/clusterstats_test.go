@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/kbridge/kbridge/sink"
+	"github.com/kbridge/kbridge/sink/clock"
 )
 
 // statusBoard is an in-memory status topic: every member's last status of every key.
@@ -196,4 +197,68 @@ func sameLevel(a, b sink.LevelStatistics) bool {
 	same := func(x, y *sink.Time) bool { return (x == nil) == (y == nil) && (x == nil || x.Equal(y.Time)) }
 	return a.RecordsCount == b.RecordsCount && a.CompressedSize == b.CompressedSize && a.UncompressedSize == b.UncompressedSize &&
 		same(a.FirstRecordAt, b.FirstRecordAt) && same(a.LastRecordAt, b.LastRecordAt)
+}
+
+// A statistics/clear on one replica restarts the numbers of both, although the other's clock
+// runs an hour behind: the file it opens for the reset is above the reset point, so what it
+// writes afterwards counts everywhere, and it does not clear again at every interval.
+func TestClusterStatisticsClearWithClockBehind(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	behind := &env{t: t, em: e.em, clk: clock.NewFake(time.Now().Add(-time.Hour)), dir: t.TempDir()}
+	m1, m2 := e.manager(sink.Deps{}), behind.manager(sink.Deps{})
+	const table = "in.c-t.clear"
+	define(t, m1, keyed(columns), syncEachBatch, table)
+	define(t, m2, keyed(columns), syncEachBatch, table)
+	ws := append(writeBatches(t, m1, 0, 10, 5), writeBatches(t, m2, 10, 10, 5)...)
+	e.eventually("every row imported", 30*time.Second, func() bool { behind.clk.Advance(time.Second); return reached(ws, sink.LevelTarget) })
+
+	board := &statusBoard{}
+	c1, err := sink.NewClusterStatistics(m1, memberBoard{board, "r1"}, "r1", 10*time.Millisecond, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, err := sink.NewClusterStatistics(m2, memberBoard{board, "r2"}, "r2", 10*time.Millisecond, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = c1.Run(ctx, 5*time.Second) })
+	wg.Go(func() { _ = c2.Run(ctx, 5*time.Second) })
+	defer func() { stop(); wg.Wait() }()
+	records := func(c *sink.ClusterStatistics) int64 {
+		st, err := c.SinkStatistics(sinkKey(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Total.RecordsCount
+	}
+	both := func(what string, want int64) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); records(c1) != want || records(c2) != want; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: replica 1 counts %d, replica 2 %d, want %d", what, records(c1), records(c2), want)
+			}
+		}
+	}
+	both("summed", 20)
+
+	if err := c1.ClearStatistics(sinkKey(0)); err != nil {
+		t.Fatal(err)
+	}
+	both("after the clear", 0)
+	files := func() int { f, _ := m2.SinkFiles(sinkKey(0), false); return len(f) }
+	settled := files()
+	time.Sleep(200 * time.Millisecond) // twenty intervals: a replica clearing again would rotate
+	if n := files(); n != settled {
+		t.Fatalf("replica 2 went from %d to %d files after applying the clear once", settled, n)
+	}
+
+	ws = writeBatches(t, m2, 100, 5, 5)
+	e.eventually("the rows written after the clear imported", 30*time.Second, func() bool {
+		behind.clk.Advance(time.Second)
+		return reached(ws, sink.LevelTarget)
+	})
+	both("the rows written after the clear", 5)
 }

@@ -39,7 +39,8 @@ func (m *Manager) ClearStatistics(k SinkKey) error {
 	if err != nil {
 		return err
 	}
-	return p.clearStatistics()
+	_, err = p.clearStatistics()
+	return err
 }
 
 // ClearSourceStatistics clears the statistics of every sink of the source.
@@ -58,48 +59,60 @@ func (m *Manager) ClearSourceStatistics(k SourceKey) error {
 	}
 	var errs []error
 	for _, p := range pipes {
-		errs = append(errs, p.clearStatistics())
+		_, err := p.clearStatistics()
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
 
 // clearStatistics makes the reset point a new file: the one it opens when the sink runs, else
-// an id reserved now, which every later file exceeds.
-func (p *pipeline) clearStatistics() error {
+// an id reserved now, which every later file exceeds. It returns the reset point.
+func (p *pipeline) clearStatistics() (string, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	return p.resetLocked("")
+}
+
+// resetLocked moves the reset point to a new file whose id is above after (another member's
+// reset point, "" for none): the file writes go to is closed and a new one opened, or, when
+// the sink does not run, an id is reserved. p.mu is held.
+func (p *pipeline) resetLocked(after string) (string, error) {
+	if t, err := time.Parse(idLayout, after); err == nil && t.After(p.lastID) {
+		p.lastID = t // a clock behind the other member's still opens a file above its point
+	}
 	now := p.m.clk.Now()
 	var from string
 	if cur := p.cur.Load(); cur != nil && !p.stopped {
 		if err := p.rotateLocked(true); err != nil {
-			return fmt.Errorf("sink %s: statistics reset: close the current file: %w", p.key, err)
+			return "", fmt.Errorf("sink %s: statistics reset: close the current file: %w", p.key, err)
 		}
 		from = p.cur.Load().file.rec.ID
 	} else {
 		from = nextID(now, &p.lastID)
 	}
 	if err := durable.Write(p.statisticsPath(), statisticsRecord{ResetAt: now, FromFile: from}); err != nil {
-		return fmt.Errorf("sink %s: statistics reset: %w", p.key, err)
+		return "", fmt.Errorf("sink %s: statistics reset: %w", p.key, err)
 	}
 	p.resetFrom = from
-	return nil
+	return from, nil
 }
 
-// clearStatisticsSince clears the sink's statistics, as ClearStatistics, if it counts a file
-// opened before from (another replica's reset point); otherwise it has applied that reset or
-// began after it, and nothing changes.
+// clearStatisticsSince applies another member's reset point from: when the sink counts a file
+// opened before it, the statistics restart from a new file above it (as ClearStatistics, and
+// whatever this machine's clock says); otherwise the sink applied that reset already or began
+// after it, and nothing changes.
 func (m *Manager) clearStatisticsSince(k SinkKey, from string) error {
 	p, err := m.pipeline(k)
 	if err != nil {
 		return err
 	}
 	p.mu.Lock()
-	stale := slices.ContainsFunc(p.files, func(f *fileEntry) bool { return p.countedLocked(f) && f.rec.ID < from })
-	p.mu.Unlock()
-	if !stale {
+	defer p.mu.Unlock()
+	if !slices.ContainsFunc(p.files, func(f *fileEntry) bool { return p.countedLocked(f) && f.rec.ID < from }) {
 		return nil
 	}
-	return p.clearStatistics()
+	_, err = p.resetLocked(from)
+	return err
 }
 
 // countedLocked tells whether f counts in the statistics: opened since the last reset.
