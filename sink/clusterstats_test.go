@@ -52,6 +52,16 @@ func (m memberBoard) Of(key string) map[string][]byte {
 	return out
 }
 
+// memberStatistics is the cluster statistics of member, publishing every 10 ms on board.
+func memberStatistics(t *testing.T, m *sink.Manager, board *statusBoard, member string) *sink.ClusterStatistics {
+	t.Helper()
+	c, err := sink.NewClusterStatistics(m, memberBoard{board, member}, member, 10*time.Millisecond, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // Two replicas write different rows of one sink into one table: each one's statistics answer
 // its own rows until the other publishes, then both answer the rows of the table; a replica
 // that stops publishes its last totals, and they stay counted after it left.
@@ -68,14 +78,7 @@ func TestClusterStatisticsSumReplicas(t *testing.T) {
 	checkTable(t, e, table, 30)
 
 	board := &statusBoard{}
-	c1, err := sink.NewClusterStatistics(m1, memberBoard{board, "r1"}, "r1", 10*time.Millisecond, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c2, err := sink.NewClusterStatistics(m2, memberBoard{board, "r2"}, "r2", 10*time.Millisecond, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c1, c2 := memberStatistics(t, m1, board, "r1"), memberStatistics(t, m2, board, "r2")
 	total := func(c *sink.ClusterStatistics) sink.Statistics {
 		t.Helper()
 		st, err := c.SinkStatistics(sinkKey(0))
@@ -214,14 +217,7 @@ func TestClusterStatisticsClearWithClockBehind(t *testing.T) {
 	e.eventually("every row imported", 30*time.Second, func() bool { behind.clk.Advance(time.Second); return reached(ws, sink.LevelTarget) })
 
 	board := &statusBoard{}
-	c1, err := sink.NewClusterStatistics(m1, memberBoard{board, "r1"}, "r1", 10*time.Millisecond, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c2, err := sink.NewClusterStatistics(m2, memberBoard{board, "r2"}, "r2", 10*time.Millisecond, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c1, c2 := memberStatistics(t, m1, board, "r1"), memberStatistics(t, m2, board, "r2")
 	ctx, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = c1.Run(ctx, 5*time.Second) })
