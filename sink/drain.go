@@ -14,17 +14,17 @@ import (
 // callers stop writing first (the intake and every Kafka consumer). The levels keep running
 // until Close.
 func (m *Manager) Drain(ctx context.Context) error {
-	m.mu.Lock()
+	m.mu.RLock()
 	running := m.ctx != nil && !m.closing
-	m.mu.Unlock()
+	m.mu.RUnlock()
 	if !running {
 		return errors.New("drain: the sink manager is not running")
 	}
 	for {
 		progress := m.Progress() // before counting: an import between the two is not missed
-		m.mu.Lock()
+		m.mu.RLock()
 		pipes := m.allPipelines() // again each time: a replica may have added a sink meanwhile
-		m.mu.Unlock()
+		m.mu.RUnlock()
 		files, records := 0, int64(0)
 		for _, p := range pipes {
 			n, r := p.drain()

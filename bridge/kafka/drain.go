@@ -14,8 +14,9 @@ import (
 // leave their groups, so the members that take the partitions over do not read them again.
 // A nil *Drain never starts.
 type Drain struct {
+	stop    context.Context // ended by Start
+	start   context.CancelFunc
 	mu      sync.Mutex
-	stop    chan struct{} // closed by Start
 	reading int           // poll loops running
 	idle    chan struct{} // closed once started and reading is 0
 }
@@ -24,18 +25,19 @@ type Drain struct {
 var errDraining = errors.New("draining: reading stopped")
 
 // NewDrain returns a drain not started.
-func NewDrain() *Drain { return &Drain{stop: make(chan struct{}), idle: make(chan struct{})} }
+func NewDrain() *Drain {
+	stop, start := context.WithCancel(context.Background())
+	return &Drain{stop: stop, start: start, idle: make(chan struct{})}
+}
 
 // Start stops the reading: each poll loop ends after the batch it is writing.
 func (d *Drain) Start() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	select {
-	case <-d.stop:
+	if d.stop.Err() != nil {
 		return
-	default:
 	}
-	close(d.stop)
+	d.start()
 	if d.reading == 0 {
 		close(d.idle)
 	}
@@ -62,10 +64,8 @@ func (d *Drain) enter() bool {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	select {
-	case <-d.stop:
+	if d.stop.Err() != nil {
 		return false
-	default:
 	}
 	d.reading++
 	return true
@@ -78,12 +78,8 @@ func (d *Drain) leave() {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.reading--; d.reading == 0 {
-		select {
-		case <-d.stop:
-			close(d.idle)
-		default:
-		}
+	if d.reading--; d.reading == 0 && d.stop.Err() != nil {
+		close(d.idle)
 	}
 }
 
@@ -92,5 +88,15 @@ func (d *Drain) stopped() <-chan struct{} {
 	if d == nil {
 		return nil
 	}
-	return d.stop
+	return d.stop.Done()
+}
+
+// bind returns ctx, also ended when the drain starts, and the function that releases it.
+func (d *Drain) bind(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	if d == nil {
+		return ctx, cancel
+	}
+	unbind := context.AfterFunc(d.stop, cancel)
+	return ctx, func() { unbind(); cancel() }
 }

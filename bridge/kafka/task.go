@@ -146,17 +146,8 @@ func (t *task) run(ctx context.Context) error {
 // It ends with errDraining when the drain starts, between two batches.
 func (t *task) poll(ctx context.Context) error {
 	defer t.cl.AllowRebalance()
-	fetchCtx, stopFetch := context.WithCancel(ctx) // also ends when the drain starts
+	fetchCtx, stopFetch := t.c.deps.Drain.bind(ctx) // also ends when the drain starts
 	defer stopFetch()
-	if drain := t.c.deps.Drain.stopped(); drain != nil {
-		go func() {
-			select {
-			case <-drain:
-				stopFetch()
-			case <-fetchCtx.Done():
-			}
-		}()
-	}
 	for {
 		t.cl.AllowRebalance()
 		fs := t.cl.PollRecords(fetchCtx, t.c.p.BatchMaxSize)
