@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -25,10 +26,11 @@ type Statuses struct {
 	logger *slog.Logger
 
 	mu      sync.Mutex
-	byKey   map[string]map[string][]byte // key → member → status
-	next    map[int32]int64              // per partition, offset after the last record read
-	bootEnd map[int32]int64              // per partition, end offset at boot; nil until known
-	client  *kgo.Client                  // while Run runs
+	byKey   map[string]map[string][]byte    // key → member → status
+	seen    map[string]map[string]time.Time // key → member → when its last status was written
+	next    map[int32]int64                 // per partition, offset after the last record read
+	bootEnd map[int32]int64                 // per partition, end offset at boot; nil until known
+	client  *kgo.Client                     // while Run runs
 	started bool
 	read    chan struct{} // closed and replaced after each record read
 
@@ -45,7 +47,7 @@ func NewStatuses(cfg Config, opts []kgo.Opt, logger *slog.Logger) (*Statuses, er
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &Statuses{cfg: cfg, opts: slices.Clone(opts), logger: logger.With("component", "cluster.status"),
-		byKey: map[string]map[string][]byte{}, next: map[int32]int64{}, read: make(chan struct{}),
+		byKey: map[string]map[string][]byte{}, seen: map[string]map[string]time.Time{}, next: map[int32]int64{}, read: make(chan struct{}),
 		ready: make(chan struct{}), done: make(chan struct{})}, nil
 }
 
@@ -119,15 +121,25 @@ func (s *Statuses) apply(r *kgo.Record) {
 	}
 	if r.Value == nil {
 		delete(s.byKey[key], member)
+		delete(s.seen[key], member)
 		if len(s.byKey[key]) == 0 {
 			delete(s.byKey, key)
+			delete(s.seen, key)
 		}
 		return
 	}
 	if s.byKey[key] == nil {
 		s.byKey[key] = map[string][]byte{}
+		s.seen[key] = map[string]time.Time{}
 	}
 	s.byKey[key][member] = append([]byte{}, r.Value...)
+	// A status read as it is written was written now, by this member's clock; one read at boot
+	// was written when its record says.
+	at := time.Now()
+	if end, ok := s.bootEnd[r.Partition]; !ok || r.Offset < end {
+		at = r.Timestamp
+	}
+	s.seen[key][member] = at
 }
 
 func (s *Statuses) checkReadyLocked() {
@@ -181,6 +193,21 @@ func (s *Statuses) Of(key string) map[string][]byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return maps.Clone(s.byKey[key])
+}
+
+// Fresh returns the members whose status of key was written within the last within, sorted.
+// A member publishing its status of key periodically, within apart, is live while it is in.
+func (s *Statuses) Fresh(key string, within time.Duration) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for member, at := range s.seen[key] {
+		if time.Since(at) < within {
+			out = append(out, member)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Sync waits until this member has read every status the topic held when Sync was called,

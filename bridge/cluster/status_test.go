@@ -184,3 +184,47 @@ func TestStatusesSync(t *testing.T) {
 		t.Fatal("Sync of a stopped member: no error")
 	}
 }
+
+// Fresh names the members whose status of a key was written within the window: one that
+// stops publishing drops out once the window passes, and one removed drops out at once. A
+// member started later judges statuses written before it by their records' time.
+func TestStatusesFresh(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t)
+	m1, _ := statusMember(t, c, "m1")
+	m2, _ := statusMember(t, c, "m2")
+	for _, m := range []*cluster.Statuses{m1, m2} {
+		if err := m.Publish(ctxT(t), "alive", []byte("1")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := m1.Sync(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if got := m1.Fresh("alive", time.Minute); !slices.Equal(got, []string{"m1", "m2"}) {
+		t.Fatalf("fresh: %v, want [m1 m2]", got)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if err := m1.Publish(ctxT(t), "alive", []byte("2")); err != nil {
+		t.Fatal(err)
+	}
+	if err := m1.Sync(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if got := m1.Fresh("alive", 200*time.Millisecond); !slices.Equal(got, []string{"m1"}) {
+		t.Errorf("fresh within 200ms: %v, want [m1]: m2 has not published for 300ms", got)
+	}
+	late, _ := statusMember(t, c, "m3")
+	if got := late.Fresh("alive", 200*time.Millisecond); !slices.Equal(got, []string{"m1"}) {
+		t.Errorf("a later member's fresh within 200ms: %v, want [m1]", got)
+	}
+	if err := m1.Remove(ctxT(t), "alive"); err != nil {
+		t.Fatal(err)
+	}
+	if err := m2.Sync(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if got := m2.Fresh("alive", time.Minute); !slices.Equal(got, []string{"m2"}) {
+		t.Errorf("fresh after m1's removal: %v, want [m2]", got)
+	}
+}

@@ -69,7 +69,9 @@ func (c Config) collision(name, group string) string {
 	return ""
 }
 
-func (c Config) workerID() string {
+// Worker is the worker id statuses name this worker by: connect.workerId, or the host name
+// and the port of connect.listen.
+func (c Config) Worker() string {
 	if c.WorkerID != "" {
 		return c.WorkerID
 	}

@@ -36,6 +36,9 @@ func (s *Server) put(name string, cfg map[string]string, mustBeNew bool, initial
 	for _, w := range warnings {
 		s.reg.log.Warn("connector key", "connector", name, "warning", w)
 	}
+	if s.cluster != nil {
+		return s.sharedPut(name, cfg, mustBeNew, initial)
+	}
 	for {
 		s.reg.mu.Lock()
 		old, exists := s.reg.conns[name]
@@ -126,6 +129,9 @@ func (s *Server) infoFor(r *http.Request, c *connector) connectorInfo {
 // registry's lock is held. The tasks are the members of one consumer, which stops as a whole
 // when a task fails: each task says why it stopped.
 func (s *Server) status(r *http.Request, c *connector) connectorStatus {
+	if s.cluster != nil {
+		return s.clusterStatus(r, c)
+	}
 	state, tasks := s.reg.status(c)
 	out := connectorStatus{Name: c.Name, Type: "sink", Tasks: make([]taskState, len(tasks)),
 		Connector: stateInfo{State: state, WorkerID: s.worker}}

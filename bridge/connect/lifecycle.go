@@ -89,8 +89,9 @@ func (s *Server) restart(w http.ResponseWriter, r *http.Request) error {
 			restarted = c.Target == stateRunning && (!onlyFailed || failed)
 		})
 		if restarted {
-			s.reg.stop(c)
-			s.reg.locked(func() { s.reg.start(c) })
+			if err := s.restartConsumer(c, onlyFailed); err != nil {
+				return err
+			}
 		}
 		if !includeTasks && !onlyFailed {
 			w.WriteHeader(http.StatusNoContent)
@@ -127,8 +128,9 @@ func (s *Server) restartTask(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		if running {
-			s.reg.stop(c)
-			s.reg.locked(func() { s.reg.start(c) })
+			if err := s.restartConsumer(c, false); err != nil {
+				return err
+			}
 		}
 		w.WriteHeader(http.StatusNoContent)
 		return nil
@@ -140,7 +142,11 @@ func (s *Server) restartTask(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) lifecycle(target string, status int) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		err := s.operate(r, func(c *connector) error {
-			if err := s.reg.setTarget(c, target); err != nil {
+			set := s.reg.setTarget
+			if s.cluster != nil {
+				set = s.sharedSetTarget
+			}
+			if err := set(c, target); err != nil {
 				return err
 			}
 			w.WriteHeader(status)
@@ -151,4 +157,15 @@ func (s *Server) lifecycle(target string, status int) func(http.ResponseWriter, 
 		}
 		return err
 	}
+}
+
+// restartConsumer restarts c's consumer: on this replica, or in distributed mode every
+// replica's share of its tasks (onlyFailed: those of replicas where they failed); c.op is held.
+func (s *Server) restartConsumer(c *connector, onlyFailed bool) error {
+	if s.cluster != nil {
+		return s.sharedRestart(c, onlyFailed)
+	}
+	s.reg.stop(c)
+	s.reg.locked(func() { s.reg.start(c) })
+	return nil
 }

@@ -8,9 +8,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
-	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/kbridge/kbridge/bridge/kafka"
@@ -82,17 +80,14 @@ func (s *Server) alterOffsets(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		again := map[string]bool{}
+		rule := rereadRule{Set: map[string]int64{}}
 		for _, o := range reset {
-			again[o.Stream()] = true
+			rule.Reset = append(rule.Reset, o.Stream())
 		}
-		if err := s.rereadFrom(c, func(stream string, highest int64) bool {
-			if again[stream] {
-				return true
-			}
-			i := slices.IndexFunc(set, func(o kafka.Offset) bool { return o.Stream() == stream })
-			return i >= 0 && set[i].Offset <= highest
-		}); err != nil {
+		for _, o := range set {
+			rule.Set[o.Stream()] = o.Offset
+		}
+		if err := s.rereadFrom(c, rule); err != nil {
 			return err
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), offsetsTimeout)
@@ -113,13 +108,7 @@ func (s *Server) resetOffsets(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		p := c.pipeline // set once, when the connector is created
-		if err := s.rereadFrom(c, func(stream string, _ int64) bool {
-			topic := stream[:strings.LastIndexByte(stream, '/')]
-			if p.TopicsRegex != nil {
-				return p.TopicsRegex.MatchString(topic) && topic != p.DeadLetterTopic
-			}
-			return slices.Contains(p.Topics, topic)
-		}); err != nil {
+		if err := s.rereadFrom(c, rereadRule{All: true}); err != nil {
 			return err
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), offsetsTimeout)
@@ -132,11 +121,15 @@ func (s *Server) resetOffsets(w http.ResponseWriter, r *http.Request) error {
 	})
 }
 
-// rereadFrom marks, for every stream of c's source the sinks hold records of and for which
-// again is true, that those records are to be written again, and persists the marks before
-// the group's offsets move: a restart in between must not skip what was asked for. c.op is
-// held, the registry's lock is not.
-func (s *Server) rereadFrom(c *connector, again func(stream string, highest int64) bool) error {
+// rereadFrom marks, for every stream of c's source the sinks hold records of and that rule
+// names, that those records are to be written again, and persists the marks before the
+// group's offsets move: a restart in between must not skip what was asked for. In distributed
+// mode the rule goes to the log, and each replica marks what its own sinks hold. c.op is held,
+// the registry's lock is not.
+func (s *Server) rereadFrom(c *connector, rule rereadRule) error {
+	if s.cluster != nil {
+		return s.addRereadRule(c, rule)
+	}
 	source := sink.SourceKey{ProjectID: s.reg.project, BranchID: s.reg.branch, SourceID: c.pipeline.Source}
 	writer, err := c.pipeline.Writer(s.deps.Kafka.Writer, source) // with topic2table.map, the tables' ledgers
 	if err != nil {
@@ -150,7 +143,7 @@ func (s *Server) rereadFrom(c *connector, again func(stream string, highest int6
 	defer s.reg.mu.Unlock()
 	marks := maps.Clone(c.Reread)
 	for stream, highest := range held {
-		if again(stream, highest) {
+		if rule.again(c.pipeline, stream, highest) {
 			if marks == nil {
 				marks = map[string]int64{}
 			}
@@ -167,8 +160,14 @@ func (s *Server) rereadFrom(c *connector, again func(stream string, highest int6
 	return nil
 }
 
-// stopped refuses to modify the offsets of a connector that is not STOPPED; c.op is held.
+// stopped refuses to modify the offsets of a connector that is not STOPPED; c.op is held. In
+// distributed mode it waits, within stoppedTimeout, for the other replicas to stop their tasks.
 func (s *Server) stopped(c *connector) error {
+	var target string
+	s.reg.locked(func() { target = c.Target })
+	if s.cluster != nil && target == stateStopped {
+		s.awaitStoppedEverywhere(c)
+	}
 	s.reg.mu.Lock()
 	defer s.reg.mu.Unlock()
 	if c.Target != stateStopped || c.cancel != nil {

@@ -48,6 +48,8 @@ type connector struct {
 
 	pipeline kafka.Pipeline
 	consumer *kafka.Consumer // the last consumer, kept for its state; nil before the first start
+	assigned []int           // the tasks this replica was to run at the last start; nil: all
+	version  int64           // in distributed mode, the version of its record in the log; 0: none
 	startErr error           // why the consumer could not be built
 	cancel   context.CancelFunc
 	done     chan struct{}
@@ -63,6 +65,7 @@ type registry struct {
 	branch    int64
 	supervise Supervise
 	store     *store
+	cluster   *Cluster // nil: single node
 	log       *slog.Logger
 
 	mu    sync.Mutex
@@ -71,8 +74,9 @@ type registry struct {
 	wg    sync.WaitGroup
 }
 
-// run starts every connector that should run, waits for ctx to end, then stops them all.
-func (r *registry) run(ctx context.Context) {
+// run starts every connector that should run, runs follow (nil: none) until ctx ends, then
+// stops them all.
+func (r *registry) run(ctx context.Context, follow func(context.Context)) {
 	r.mu.Lock()
 	r.ctx = ctx
 	for _, name := range slices.Sorted(maps.Keys(r.conns)) {
@@ -81,6 +85,9 @@ func (r *registry) run(ctx context.Context) {
 		}
 	}
 	r.mu.Unlock()
+	if follow != nil {
+		follow(ctx)
+	}
 	<-ctx.Done()
 	r.mu.Lock()
 	for _, c := range r.conns {
@@ -113,7 +120,12 @@ func (r *registry) start(c *connector) {
 	if r.ctx == nil || c.cancel != nil {
 		return
 	}
+	c.assigned = r.assign(c)
+	if c.assigned != nil && len(c.assigned) == 0 {
+		return // every task runs on other replicas
+	}
 	deps := r.kafka
+	deps.Tasks = c.assigned
 	deps.Source = sink.SourceKey{ProjectID: r.project, BranchID: r.branch, SourceID: c.pipeline.Source}
 	deps.Reread = maps.Clone(c.Reread)
 	consumer, err := kafka.NewConsumer(c.pipeline, deps)

@@ -34,8 +34,8 @@ func (s *Server) serverInfo(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) clusterID(ctx context.Context) (string, error) {
 	s.clusterMu.Lock()
 	defer s.clusterMu.Unlock()
-	if s.cluster != "" {
-		return s.cluster, nil
+	if s.kafkaCluster != "" {
+		return s.kafkaCluster, nil
 	}
 	opts, err := s.deps.Kafka.Client.Options()
 	if err != nil {
@@ -55,8 +55,8 @@ func (s *Server) clusterID(ctx context.Context) (string, error) {
 	if m.Cluster == "" {
 		return "", fmt.Errorf("the brokers report no cluster id")
 	}
-	s.cluster = m.Cluster
-	return s.cluster, nil
+	s.kafkaCluster = m.Cluster
+	return s.kafkaCluster, nil
 }
 
 // workerStatus is the body of GET /health (KIP-1017).

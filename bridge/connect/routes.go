@@ -205,6 +205,13 @@ func (s *Server) patchConfig(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) remove(w http.ResponseWriter, r *http.Request) error {
 	return s.operate(r, func(c *connector) error {
+		if s.cluster != nil {
+			if err := s.sharedRemove(c); err != nil {
+				return err
+			}
+			w.WriteHeader(http.StatusNoContent)
+			return nil
+		}
 		s.reg.stop(c)
 		var err error
 		s.reg.locked(func() {

@@ -40,9 +40,12 @@ type Deps struct {
 	// endpoints know only a root logger at INFO that changes nothing.
 	Loggers *loglevel.Levels
 	Logger  *slog.Logger
-	// Keyring seals the connectors kept on disk (their configs may hold credentials); nil
-	// keeps them in clear text.
+	// Keyring seals the connectors kept on disk or in the shared log (their configs may hold
+	// credentials); nil keeps them in clear text.
 	Keyring *durable.Keyring
+	// Cluster, when set, is distributed mode: the connectors live in the cluster's shared log
+	// and their tasks are spread over the live members. nil keeps them under StateDir.
+	Cluster *Cluster
 }
 
 // Server is the Connect REST API and the connectors it manages. New starts nothing; Run runs
@@ -55,8 +58,11 @@ type Server struct {
 	tr      translator
 	handler http.Handler
 
-	clusterMu sync.Mutex
-	cluster   string // the Kafka cluster id, once read
+	clusterMu    sync.Mutex
+	kafkaCluster string // the Kafka cluster id, once read
+
+	cluster    *Cluster      // nil: single node
+	statusKick chan struct{} // asks publishStatuses to look now
 }
 
 // New checks the config, reads the persisted connectors and the connector files, and returns
@@ -77,10 +83,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if deps.Supervise == nil {
 		deps.Supervise = func(ctx context.Context, _ string, c *kafka.Consumer) { _ = c.Run(ctx) }
 	}
-	s := &Server{cfg: cfg, deps: deps, worker: cfg.workerID(),
+	s := &Server{cfg: cfg, deps: deps, worker: cfg.Worker(), cluster: deps.Cluster, statusKick: make(chan struct{}, 1),
 		tr: translator{projectID: deps.ProjectID, branchID: deps.BranchID, sources: deps.Sources}}
 	s.reg = &registry{kafka: deps.Kafka, project: deps.ProjectID, branch: deps.BranchID, supervise: deps.Supervise,
-		store: &store{dir: cfg.StateDir, ring: deps.Keyring}, log: deps.Logger.With("component", "connect"), conns: map[string]*connector{}}
+		store: &store{dir: cfg.StateDir, ring: deps.Keyring}, cluster: deps.Cluster, log: deps.Logger.With("component", "connect"), conns: map[string]*connector{}}
 	if err := s.load(); err != nil {
 		return nil, err
 	}
@@ -89,9 +95,12 @@ func New(cfg Config, deps Deps) (*Server, error) {
 }
 
 func (s *Server) load() error {
-	persisted, err := s.reg.store.load()
-	if err != nil {
-		return err
+	var persisted []*connector
+	var err error
+	if s.cluster == nil { // else they are in the shared log, applied after the files
+		if persisted, err = s.reg.store.load(); err != nil {
+			return err
+		}
 	}
 	files, err := s.cfg.connectorFiles()
 	if err != nil {
@@ -139,7 +148,14 @@ func (s *Server) load() error {
 			clashes = append(clashes, fmt.Errorf("connector %s (%s) %s", name, origin[name], why))
 		}
 	}
-	return errors.Join(clashes...)
+	if len(clashes) > 0 {
+		return errors.Join(clashes...)
+	}
+	if s.cluster != nil { // what the log holds so far; a connector there wins over its file
+		changes, _ := s.cluster.Changes.take()
+		s.applyChanges(changes)
+	}
+	return nil
 }
 
 // Handler returns the REST API.
@@ -147,7 +163,16 @@ func (s *Server) Handler() http.Handler { return s.handler }
 
 // Run runs the connectors that should run until ctx ends, then stops them, committing what is
 // done, and returns once every consumer has returned.
-func (s *Server) Run(ctx context.Context) { s.reg.run(ctx) }
+func (s *Server) Run(ctx context.Context) {
+	if s.cluster == nil {
+		s.reg.run(ctx, nil)
+		return
+	}
+	published := make(chan struct{})
+	go func() { defer close(published); s.publishStatuses(ctx) }()
+	s.reg.run(ctx, s.follow)
+	<-published
+}
 
 // Serve answers on ln until ctx ends, then shuts the listener down gracefully.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {

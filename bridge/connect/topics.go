@@ -25,6 +25,17 @@ func (s *Server) topics(w http.ResponseWriter, r *http.Request) error {
 // resetTopics empties the connector's active topics, in any state, as Connect allows; a running
 // connector makes a topic active again at its next record.
 func (s *Server) resetTopics(w http.ResponseWriter, r *http.Request) error {
+	if s.cluster != nil { // the log's change resets them on every replica
+		var c *connector
+		if err := s.withConnector(r, func(found *connector) error { c = found; return nil }); err != nil {
+			return err
+		}
+		if err := s.sharedResetTopics(c); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusAccepted)
+		return nil
+	}
 	return s.withConnector(r, func(c *connector) error {
 		c.topicsMu.Lock()
 		defer c.topicsMu.Unlock()
@@ -51,7 +62,13 @@ func (r *registry) activeTopic(c *connector, topic string) {
 		return
 	}
 	c.Topics = slices.Insert(slices.Clone(c.Topics), i, topic)
-	if err := r.store.saveSide(topicsKind, c.Name, c.Topics, len(c.Topics) == 0); err != nil {
+	var err error
+	if r.cluster != nil {
+		err = r.sharedActiveTopics(c, c.Topics)
+	} else {
+		err = r.store.saveSide(topicsKind, c.Name, c.Topics, len(c.Topics) == 0)
+	}
+	if err != nil {
 		r.log.Warn("active topics not saved", "connector", c.Name, "error", err)
 	}
 }

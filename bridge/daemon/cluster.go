@@ -2,13 +2,16 @@ package daemon
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"time"
 
 	"github.com/kbridge/kbridge/bridge/cluster"
+	"github.com/kbridge/kbridge/bridge/connect"
 	"github.com/kbridge/kbridge/sink"
 )
 
@@ -16,6 +19,7 @@ import (
 type clusterRun struct {
 	log        *cluster.Log
 	shared     *sink.SharedDefinitions
+	connectors *connect.Changes // the log's changes of Connect connectors, for the Connect API
 	statuses   *cluster.Statuses
 	member     string
 	stop       context.CancelFunc
@@ -48,10 +52,13 @@ func (d *Daemon) startCluster(ctx context.Context) (*clusterRun, error) {
 	if err != nil {
 		return nil, err
 	}
-	shared := sink.NewSharedDefinitions(sharedLog{l})
-	l.OnChange(func(c cluster.Change) { shared.Changed(c.Key, c.Value, c.Version) })
+	shared, connectors := sink.NewSharedDefinitions(sharedLog{l}), connect.NewChanges()
+	l.OnChange(func(c cluster.Change) {
+		shared.Changed(c.Key, c.Value, c.Version)
+		connectors.Add(c.Key, c.Value, c.Version)
+	})
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	c := &clusterRun{log: l, shared: shared, statuses: st, member: d.cfg.ClusterConfig().Member, stop: stop,
+	c := &clusterRun{log: l, shared: shared, connectors: connectors, statuses: st, member: d.cfg.ClusterConfig().Member, stop: stop,
 		done: make(chan error, 1), statusDone: make(chan error, 1)}
 	go func() { c.done <- l.Run(runCtx) }()
 	go func() { c.statusDone <- st.Run(runCtx) }()
@@ -167,4 +174,92 @@ func (m clusterManager) ClearStatistics(k sink.SinkKey) error { return m.stats.C
 
 func (m clusterManager) ClearSourceStatistics(k sink.SourceKey) error {
 	return m.stats.ClearSourceStatistics(k)
+}
+
+// Liveness: every member publishes "alive" to the status topic every aliveInterval; one not
+// heard of within aliveTimeout is gone, and its connector tasks move to the others.
+const (
+	aliveInterval = 2 * time.Second
+	aliveTimeout  = 3 * aliveInterval
+	aliveKey      = "alive"
+)
+
+// alive is a member's liveness record: the Connect worker id its task statuses name.
+type alive struct {
+	Worker string `json:"worker"`
+}
+
+// startHeartbeat publishes this member's liveness until the returned function is called,
+// which removes it, so the others take its connector tasks at once.
+func (c *clusterRun) startHeartbeat(worker string, log *slog.Logger) func() {
+	data, _ := json.Marshal(alive{Worker: worker})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(aliveInterval)
+		defer tick.Stop()
+		for {
+			if err := c.statuses.Publish(ctx, aliveKey, data); err != nil && ctx.Err() == nil {
+				log.Warn("liveness not published", "error", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+		rctx, rcancel := context.WithTimeout(context.Background(), statisticsFinalTimeout)
+		defer rcancel()
+		if err := c.statuses.Remove(rctx, aliveKey); err != nil {
+			log.Warn("liveness not removed", "error", err)
+		}
+	}
+}
+
+// members are the live members, sorted by name, this one included, with their worker ids.
+func (c *clusterRun) members(self string) []connect.Member {
+	names := c.statuses.Fresh(aliveKey, aliveTimeout)
+	if !slices.Contains(names, c.member) {
+		names = append(names, c.member)
+		slices.Sort(names)
+	}
+	records := c.statuses.Of(aliveKey)
+	out := make([]connect.Member, len(names))
+	for i, name := range names {
+		var a alive
+		_ = json.Unmarshal(records[name], &a)
+		if name == c.member {
+			a.Worker = self
+		}
+		out[i] = connect.Member{Name: name, Worker: a.Worker}
+	}
+	return out
+}
+
+// connectCluster is distributed mode as the Connect API uses it; worker is this member's
+// Connect worker id.
+func (c *clusterRun) connectCluster(worker string) *connect.Cluster {
+	return &connect.Cluster{Log: connectLog{c.log}, Changes: c.connectors, Statuses: c.statuses, Self: c.member,
+		Members: func() []connect.Member { return c.members(worker) }}
+}
+
+// connectLog is the cluster log as the Connect API sees it.
+type connectLog struct{ l *cluster.Log }
+
+func (l connectLog) Put(ctx context.Context, key string, expected int64, value []byte) (int64, error) {
+	return l.l.Put(ctx, key, expected, value)
+}
+
+func (l connectLog) Delete(ctx context.Context, key string, expected int64) error {
+	return l.l.Delete(ctx, key, expected)
+}
+
+func (l connectLog) Get(key string) ([]byte, int64) {
+	e, _ := l.l.Get(key)
+	return e.Value, e.Version
 }

@@ -159,6 +159,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err != nil {
 		return errors.Join(err, d.shutdown(servers, func() {}, &sync.WaitGroup{}, manager, stopLevels, levelsDone))
 	}
+	if cl != nil {
+		worker := ""
+		if d.cfg.ConnectOn() {
+			worker = d.cfg.ConnectConfig().Worker()
+		}
+		defer cl.startHeartbeat(worker, d.log.With("component", "cluster"))() // removed after the shutdown: others take the tasks
+	}
 	kafkaCtx, stopKafka := context.WithCancel(context.WithoutCancel(ctx))
 	var pipelines sync.WaitGroup
 	d.startPipelines(kafkaCtx, manager, &pipelines)

@@ -205,7 +205,12 @@ func (d *Daemon) startConnect(base context.Context, s *servers, m *sink.Manager)
 	if err != nil {
 		return fmt.Errorf("sink.encryption: %w", err)
 	}
-	c, err := connect.New(d.cfg.ConnectConfig(), connect.Deps{Keyring: ring,
+	cfg := d.cfg.ConnectConfig()
+	var shared *connect.Cluster
+	if d.cluster != nil {
+		shared = d.cluster.connectCluster(cfg.Worker())
+	}
+	c, err := connect.New(cfg, connect.Deps{Keyring: ring, Cluster: shared,
 		Kafka:     kafka.Deps{Client: d.cfg.Kafka, Writer: m, Logger: d.log, Metrics: d.kafkaMetrics, Drain: d.kafkaDrain},
 		ProjectID: d.project, BranchID: d.cfg.DefaultBranchID, Sources: m, Supervise: d.supervise,
 		Version: version(), Commit: commit(), Loggers: d.levels, Logger: d.log}) // it names its component

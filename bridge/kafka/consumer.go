@@ -51,6 +51,10 @@ type Deps struct {
 	// Drain, when started, stops the reading while the consumer keeps committing what reaches
 	// the commit level (see Drain); nil: reading stops only with the consumer.
 	Drain *Drain
+	// Tasks are the ids of the tasks this consumer runs, each below Pipeline.TasksMax; nil
+	// runs them all. In distributed mode each replica runs its share of a connector's tasks,
+	// and they all meet in the one consumer group.
+	Tasks []int
 }
 
 // State is a consumer's state, as Kafka Connect names task states.
@@ -62,7 +66,8 @@ const (
 	StateStopped State = "STOPPED"
 )
 
-// Consumer runs one pipeline: Pipeline.TasksMax members of its consumer group.
+// Consumer runs one pipeline: Pipeline.TasksMax members of its consumer group, or those of
+// Deps.Tasks.
 type Consumer struct {
 	p    Pipeline
 	deps Deps
@@ -97,6 +102,17 @@ func NewConsumer(p Pipeline, deps Deps) (*Consumer, error) {
 	if deps.LagInterval <= 0 {
 		deps.LagInterval = DefaultLagInterval
 	}
+	deps.Tasks = slices.Clone(deps.Tasks)
+	if deps.Tasks == nil {
+		for id := range p.TasksMax {
+			deps.Tasks = append(deps.Tasks, id)
+		}
+	}
+	for _, id := range deps.Tasks {
+		if id < 0 || id >= p.TasksMax {
+			return nil, fmt.Errorf("kafka consumer %s: task %d is not below tasks.max %d", p.Name, id, p.TasksMax)
+		}
+	}
 	w, err := p.Writer(deps.Writer, deps.Source)
 	if err != nil {
 		return nil, err
@@ -124,7 +140,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 	failed := -1 // the task whose failure stopped the others
 	var failOnce sync.Once
 	var wg sync.WaitGroup
-	for id := range c.p.TasksMax {
+	for _, id := range c.deps.Tasks {
 		wg.Go(func() {
 			err := c.runTask(ctx, id)
 			if err != nil {
@@ -136,7 +152,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 	wg.Wait()
 	if failed >= 0 {
 		first := errs[failed]
-		c.setState(StateFailed, first, failedTasks(failed, errs))
+		c.setState(StateFailed, first, failedTasks(failed, errs, c.deps.Tasks))
 		c.deps.Metrics.Failures.WithLabelValues(c.p.Name).Inc()
 		c.log.Error("pipeline failed", "task", failed, "error", first)
 		return first
@@ -200,9 +216,10 @@ type TaskState struct {
 	Err   error
 }
 
-// TaskStates returns the state of each task, by task id (0 to tasks.max-1). A failing task
-// stops them all: it carries its own error, and so does a task that failed on its own at the
-// same time; the others carry an error naming the task that stopped them.
+// TaskStates returns the state of each task, by task id (0 to tasks.max-1); a task another
+// consumer runs (see Deps.Tasks) has no state. A failing task stops them all: it carries its
+// own error, and so does a task that failed on its own at the same time; the others carry an
+// error naming the task that stopped them.
 func (c *Consumer) TaskStates() []TaskState {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -210,11 +227,14 @@ func (c *Consumer) TaskStates() []TaskState {
 		return slices.Clone(c.tasks)
 	}
 	out := make([]TaskState, c.p.TasksMax)
-	for i := range out {
-		out[i].State = c.state
+	for _, id := range c.deps.Tasks {
+		out[id].State = c.state
 	}
 	return out
 }
+
+// Tasks returns the ids of the tasks the consumer runs.
+func (c *Consumer) Tasks() []int { return slices.Clone(c.deps.Tasks) }
 
 // setState sets the consumer's state and its tasks'; nil tasks all share state.
 func (c *Consumer) setState(s State, err error, tasks []TaskState) {
@@ -223,10 +243,12 @@ func (c *Consumer) setState(s State, err error, tasks []TaskState) {
 	c.state, c.err, c.tasks = s, err, tasks
 }
 
-// failedTasks are the task states after task failed: errs are what each task returned.
-func failedTasks(failed int, errs []error) []TaskState {
+// failedTasks are the task states after task failed: errs are what each task of ids returned,
+// by task id.
+func failedTasks(failed int, errs []error, ids []int) []TaskState {
 	out := make([]TaskState, len(errs))
-	for id, err := range errs {
+	for _, id := range ids {
+		err := errs[id]
 		if id != failed && (err == nil || errors.Is(err, errs[failed])) {
 			err = fmt.Errorf("stopped because task %d failed: %w", failed, errs[failed])
 		}

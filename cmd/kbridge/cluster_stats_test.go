@@ -204,7 +204,13 @@ func TestClusterStatisticsTotal(t *testing.T) {
 // recordsCount is statistics/total's total recordsCount of the sink "rows" as r answers it.
 func recordsCount(t *testing.T, r replica, auth []string) int {
 	t.Helper()
-	status, body := call(t, "GET", r.sources()+"/events/sinks/rows/statistics/total", "", auth...)
+	return sinkRecords(t, r, "events", auth)
+}
+
+// sinkRecords is the recordsCount of statistics/total of source's sink rows, as r answers it.
+func sinkRecords(t *testing.T, r replica, source string, auth []string) int {
+	t.Helper()
+	status, body := call(t, "GET", r.sources()+"/"+source+"/sinks/rows/statistics/total", "", auth...)
 	var st struct {
 		Total struct{ RecordsCount int } `json:"total"`
 	}
