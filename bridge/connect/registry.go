@@ -128,7 +128,13 @@ func (r *registry) start(c *connector) {
 	deps.Tasks = c.assigned
 	deps.Source = sink.SourceKey{ProjectID: r.project, BranchID: r.branch, SourceID: c.pipeline.Source}
 	deps.Reread = maps.Clone(c.Reread)
-	consumer, err := kafka.NewConsumer(c.pipeline, deps)
+	p := c.pipeline
+	if r.cluster != nil && p.InstanceID != "" {
+		// Task i runs on one replica at a time, but not the same one: the replica's name keeps
+		// the old and the new owner from fencing each other while they move it.
+		p.InstanceID += "-" + r.cluster.Self
+	}
+	consumer, err := kafka.NewConsumer(p, deps)
 	c.startErr = err
 	if err != nil {
 		r.log.Error("connector not started", "connector", c.Name, "error", err)

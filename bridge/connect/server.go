@@ -63,6 +63,9 @@ type Server struct {
 
 	cluster    *Cluster      // nil: single node
 	statusKick chan struct{} // asks publishStatuses to look now
+	// pendingMarks are the connectors whose offset rewinds this replica could not apply yet:
+	// their tasks do not start here until it has; guarded by the registry's lock.
+	pendingMarks map[string]bool
 }
 
 // New checks the config, reads the persisted connectors and the connector files, and returns
@@ -83,7 +86,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if deps.Supervise == nil {
 		deps.Supervise = func(ctx context.Context, _ string, c *kafka.Consumer) { _ = c.Run(ctx) }
 	}
-	s := &Server{cfg: cfg, deps: deps, worker: cfg.Worker(), cluster: deps.Cluster, statusKick: make(chan struct{}, 1),
+	s := &Server{cfg: cfg, deps: deps, worker: cfg.Worker(), cluster: deps.Cluster, statusKick: make(chan struct{}, 1), pendingMarks: map[string]bool{},
 		tr: translator{projectID: deps.ProjectID, branchID: deps.BranchID, sources: deps.Sources}}
 	s.reg = &registry{kafka: deps.Kafka, project: deps.ProjectID, branch: deps.BranchID, supervise: deps.Supervise,
 		store: &store{dir: cfg.StateDir, ring: deps.Keyring}, cluster: deps.Cluster, log: deps.Logger.With("component", "connect"), conns: map[string]*connector{}}

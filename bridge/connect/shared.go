@@ -258,17 +258,32 @@ func (s *Server) sharedSetTarget(c *connector, target string) error {
 func (s *Server) sharedRemove(c *connector) error {
 	var version int64
 	s.reg.locked(func() { version = c.version })
-	if version == 0 {
-		s.reg.stop(c)
+	if version == 0 { // taken out of the registry and stopped at once, so the applier cannot start it meanwhile
 		var err error
+		var done <-chan struct{}
 		s.reg.locked(func() {
+			if s.reg.conns[c.Name] != c {
+				return
+			}
 			if err = s.reg.store.remove(c); err == nil {
 				delete(s.reg.conns, c.Name)
+				done = s.reg.halt(c)
 			}
 		})
+		if done != nil {
+			<-done
+		}
 		return err
 	}
 	ctx := context.Background()
+	err := s.sharedWrite(ctx, sharedKey(sharedConnectorPrefix, c.Name), version, nil)
+	if errors.Is(err, cluster.ErrConflict) {
+		return errorf(http.StatusConflict, "Connector %s was changed by another request meanwhile; read it again and retry", c.Name)
+	}
+	if err != nil {
+		return err
+	}
+	// Its state after it: the tasks that stop meanwhile do not write its topics again.
 	for _, prefix := range []string{sharedTopicsPrefix, sharedRereadPrefix, sharedRestartPrefix} {
 		key := sharedKey(prefix, c.Name)
 		if _, v := s.cluster.Log.Get(key); v != 0 {
@@ -277,14 +292,7 @@ func (s *Server) sharedRemove(c *connector) error {
 			}
 		}
 	}
-	err := s.sharedWrite(ctx, sharedKey(sharedConnectorPrefix, c.Name), version, nil)
-	if errors.Is(err, cluster.ErrConflict) {
-		return errorf(http.StatusConflict, "Connector %s was changed by another request meanwhile; read it again and retry", c.Name)
-	}
-	if err == nil {
-		err = s.reg.store.saveSide(sharedRereadKind, c.Name, nil, true)
-	}
-	return err
+	return nil
 }
 
 // sharedRestart asks every replica to restart its tasks of c (onlyFailed: only tasks that
@@ -317,8 +325,9 @@ func (s *Server) follow(ctx context.Context) {
 			if now := s.cluster.Members(); !slices.Equal(now, members) {
 				members = now
 				s.reg.log.Info("cluster members changed; moving connector tasks", "members", memberNames(members))
-				s.reassign()
 			}
+			s.reassign() // also corrects a share computed while the members changed
+			s.retryMarks()
 		}
 	}
 }
@@ -344,7 +353,10 @@ func (s *Server) applyChanges(changes []change) {
 		case sharedTopicsPrefix:
 			s.applyTopics(name, ch.value)
 		case sharedRereadPrefix:
-			s.applyReread(name, ch.value)
+			if err := s.applyReread(name, ch.value); err != nil {
+				s.reg.log.Error("offset rewind not applied yet; the connector's tasks wait here", "connector", name, "error", err)
+				s.reg.locked(func() { s.pendingMarks[name] = true })
+			}
 		case sharedRestartPrefix:
 			if ch.value != nil {
 				s.applyRestart(name, ch.value)
@@ -383,23 +395,21 @@ func (s *Server) applyDefinition(name string, value []byte, version int64) {
 		return
 	}
 	var done <-chan struct{}
-	var same bool
+	var same *connector
 	r.locked(func() {
-		old, ok := r.conns[name]
-		if same = ok && maps.Equal(old.Config, def.Config); !same {
-			return
-		}
-		old.version, old.Target = version, def.Target
-		if def.Target == stateRunning {
-			r.start(old)
-		} else {
-			done = r.halt(old)
+		if old, ok := r.conns[name]; ok && maps.Equal(old.Config, def.Config) {
+			same = old
+			old.version, old.Target = version, def.Target
+			if def.Target != stateRunning {
+				done = r.halt(old)
+			}
 		}
 	})
-	if same {
+	if same != nil {
 		if done != nil {
 			<-done
 		}
+		s.startWithMarks(same)
 		return
 	}
 	c := &connector{Name: name, Config: def.Config, Target: def.Target, version: version}
@@ -409,11 +419,6 @@ func (s *Server) applyDefinition(name string, value []byte, version int64) {
 		c.startErr = err
 		r.log.Error("connector config not valid on this replica", "connector", name, "error", err)
 	}
-	var local rereadState
-	if err := r.store.loadSide(sharedRereadKind, name, &local); err != nil {
-		r.log.Warn("connector reread marks not read", "connector", name, "error", err)
-	}
-	c.Reread = local.Marks
 	r.locked(func() {
 		if old, ok := r.conns[name]; ok {
 			old.topicsMu.Lock()
@@ -426,12 +431,43 @@ func (s *Server) applyDefinition(name string, value []byte, version int64) {
 	if done != nil {
 		<-done
 	}
-	if c.startErr == nil {
-		r.locked(func() {
-			if c.Target == stateRunning {
-				r.start(c)
+	s.startWithMarks(c)
+}
+
+// startWithMarks starts c's tasks here if it should run, once this replica has turned every
+// offset rewind of the log into marks over what its sinks hold: a replica that missed a
+// rewind, or replays a compacted log where the rewind comes before the definition, must not
+// skip what the rewind asked for. A rewind that cannot be applied yet holds the start back;
+// follow retries it.
+func (s *Server) startWithMarks(c *connector) {
+	value, _ := s.cluster.Log.Get(sharedKey(sharedRereadPrefix, c.Name))
+	err := s.applyReread(c.Name, value)
+	s.reg.locked(func() {
+		if err != nil {
+			s.pendingMarks[c.Name] = true
+			return
+		}
+		delete(s.pendingMarks, c.Name)
+		if s.reg.conns[c.Name] == c && c.Target == stateRunning && c.startErr == nil {
+			s.reg.start(c)
+		}
+	})
+}
+
+// retryMarks tries again the starts held back by startWithMarks.
+func (s *Server) retryMarks() {
+	var waiting []*connector
+	s.reg.locked(func() {
+		for name := range s.pendingMarks {
+			if c, ok := s.reg.conns[name]; ok {
+				waiting = append(waiting, c)
+			} else {
+				delete(s.pendingMarks, name)
 			}
-		})
+		}
+	})
+	for _, c := range waiting {
+		s.startWithMarks(c)
 	}
 }
 
@@ -504,7 +540,7 @@ func (s *Server) reassign() {
 	r.locked(func() {
 		for _, name := range slices.Sorted(maps.Keys(r.conns)) {
 			c := r.conns[name]
-			if c.Target == stateRunning && c.startErr == nil && !slices.Equal(r.assign(c), c.assigned) {
+			if c.Target == stateRunning && c.startErr == nil && !s.pendingMarks[name] && !slices.Equal(r.assign(c), c.assigned) {
 				moved = append(moved, c)
 			}
 		}
@@ -615,60 +651,64 @@ func (s *Server) addRereadRule(c *connector, rule rereadRule) error {
 	}
 }
 
-// applyReread turns the rules this replica has not applied into marks over what its sinks
-// hold, and keeps them before the connector's tasks may start again here.
-func (s *Server) applyReread(name string, value []byte) {
+// applyReread turns the rules of the log's value (nil: none) this replica has not applied yet
+// into marks over what its sinks hold, keeps them in its data directory and gives them to the
+// connector. An error leaves the rules unapplied.
+func (s *Server) applyReread(name string, value []byte) error {
 	r := s.reg
 	var c *connector
 	r.locked(func() { c = r.conns[name] })
-	if c == nil || value == nil {
-		return
+	if c == nil {
+		return nil // applied with the connector's definition
 	}
 	var rules rereadRules
-	if err := json.Unmarshal(value, &rules); err != nil {
-		r.log.Error("reread rules not applied", "connector", name, "error", err)
-		return
+	if value != nil {
+		if err := json.Unmarshal(value, &rules); err != nil {
+			return fmt.Errorf("connector %s: reread rules: %w", name, err)
+		}
 	}
 	var local rereadState
 	if err := r.store.loadSide(sharedRereadKind, name, &local); err != nil {
-		r.log.Error("reread marks not read", "connector", name, "error", err)
-		return
+		return err
 	}
-	if local.ID != rules.ID {
+	if local.ID != rules.ID { // another connector of that name, or none
 		local = rereadState{ID: rules.ID}
 	}
-	if local.Applied >= len(rules.Rules) {
-		return
-	}
-	source := sink.SourceKey{ProjectID: r.project, BranchID: r.branch, SourceID: c.pipeline.Source}
-	held := map[string]int64{}
-	if writer, err := c.pipeline.Writer(s.deps.Kafka.Writer, source); err == nil {
-		if held, err = writer.Recovered(source); err != nil {
-			r.log.Error("reread rules not applied: what the sinks hold is not known", "connector", name, "error", err)
-			return
+	if local.Applied < len(rules.Rules) {
+		source := sink.SourceKey{ProjectID: r.project, BranchID: r.branch, SourceID: c.pipeline.Source}
+		writer, err := c.pipeline.Writer(s.deps.Kafka.Writer, source)
+		if err != nil {
+			return err
 		}
-	}
-	marks := maps.Clone(local.Marks)
-	for _, rule := range rules.Rules[local.Applied:] {
-		for stream, highest := range held {
-			if rule.again(c.pipeline, stream, highest) {
-				if marks == nil {
-					marks = map[string]int64{}
+		held, err := writer.Recovered(source)
+		if err != nil {
+			return fmt.Errorf("connector %s: reading what the sinks of source %s hold: %w", name, source.SourceID, err)
+		}
+		marks := maps.Clone(local.Marks)
+		for _, rule := range rules.Rules[local.Applied:] {
+			for stream, highest := range held {
+				if rule.again(c.pipeline, stream, highest) {
+					if marks == nil {
+						marks = map[string]int64{}
+					}
+					marks[stream] = max(marks[stream], highest)
 				}
-				marks[stream] = max(marks[stream], highest)
 			}
 		}
+		local.Applied, local.Marks = len(rules.Rules), marks
+		if err := r.store.saveSide(sharedRereadKind, name, local, false); err != nil {
+			return err
+		}
 	}
-	local.Applied, local.Marks = len(rules.Rules), marks
-	if err := r.store.saveSide(sharedRereadKind, name, local, false); err != nil {
-		r.log.Error("reread marks not kept", "connector", name, "error", err)
-		return
-	}
-	r.locked(func() { c.Reread = marks })
+	r.locked(func() { c.Reread = local.Marks })
+	return nil
 }
 
 // sharedActiveTopics adds this replica's active topics of c to those in the log.
 func (r *registry) sharedActiveTopics(c *connector, topics []string) error {
+	if _, v := r.cluster.Log.Get(sharedKey(sharedConnectorPrefix, c.Name)); v == 0 && !c.fromFile {
+		return nil // deleted meanwhile: its state is removed, not written again
+	}
 	key := sharedKey(sharedTopicsPrefix, c.Name)
 	for range 10 {
 		value, version := r.cluster.Log.Get(key)

@@ -55,6 +55,21 @@ func (s *Server) resetTopics(w http.ResponseWriter, r *http.Request) error {
 // c's consumer from its polling goroutines, without the registry's lock; a failed write is
 // logged and the topic kept in memory.
 func (r *registry) activeTopic(c *connector, topic string) {
+	if r.cluster != nil { // the log's write is made without the lock, which the applier takes
+		c.topicsMu.Lock()
+		i, found := slices.BinarySearch(c.Topics, topic)
+		if !found {
+			c.Topics = slices.Insert(slices.Clone(c.Topics), i, topic)
+		}
+		topics := c.Topics
+		c.topicsMu.Unlock()
+		if !found {
+			if err := r.sharedActiveTopics(c, topics); err != nil {
+				r.log.Warn("active topics not saved", "connector", c.Name, "error", err)
+			}
+		}
+		return
+	}
 	c.topicsMu.Lock()
 	defer c.topicsMu.Unlock()
 	i, found := slices.BinarySearch(c.Topics, topic)
@@ -62,13 +77,7 @@ func (r *registry) activeTopic(c *connector, topic string) {
 		return
 	}
 	c.Topics = slices.Insert(slices.Clone(c.Topics), i, topic)
-	var err error
-	if r.cluster != nil {
-		err = r.sharedActiveTopics(c, c.Topics)
-	} else {
-		err = r.store.saveSide(topicsKind, c.Name, c.Topics, len(c.Topics) == 0)
-	}
-	if err != nil {
+	if err := r.store.saveSide(topicsKind, c.Name, c.Topics, len(c.Topics) == 0); err != nil {
 		r.log.Warn("active topics not saved", "connector", c.Name, "error", err)
 	}
 }

@@ -53,9 +53,12 @@ func (d *Daemon) startCluster(ctx context.Context) (*clusterRun, error) {
 		return nil, err
 	}
 	shared, connectors := sink.NewSharedDefinitions(sharedLog{l}), connect.NewChanges()
+	connectOn := d.cfg.ConnectOn()
 	l.OnChange(func(c cluster.Change) {
 		shared.Changed(c.Key, c.Value, c.Version)
-		connectors.Add(c.Key, c.Value, c.Version)
+		if connectOn { // else nothing takes them
+			connectors.Add(c.Key, c.Value, c.Version)
+		}
 	})
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	c := &clusterRun{log: l, shared: shared, connectors: connectors, statuses: st, member: d.cfg.ClusterConfig().Member, stop: stop,
@@ -221,7 +224,8 @@ func (c *clusterRun) startHeartbeat(worker string, log *slog.Logger) func() {
 	}
 }
 
-// members are the live members, sorted by name, this one included, with their worker ids.
+// members are the live members that run the Connect API, sorted by name, this one included,
+// with their worker ids.
 func (c *clusterRun) members(self string) []connect.Member {
 	names := c.statuses.Fresh(aliveKey, aliveTimeout)
 	if !slices.Contains(names, c.member) {
@@ -229,14 +233,16 @@ func (c *clusterRun) members(self string) []connect.Member {
 		slices.Sort(names)
 	}
 	records := c.statuses.Of(aliveKey)
-	out := make([]connect.Member, len(names))
-	for i, name := range names {
+	var out []connect.Member
+	for _, name := range names {
 		var a alive
 		_ = json.Unmarshal(records[name], &a)
 		if name == c.member {
 			a.Worker = self
 		}
-		out[i] = connect.Member{Name: name, Worker: a.Worker}
+		if a.Worker != "" { // a replica without the Connect API runs no connector tasks
+			out = append(out, connect.Member{Name: name, Worker: a.Worker})
+		}
 	}
 	return out
 }

@@ -238,12 +238,25 @@ func TestClusterSpreadsConnectorTasks(t *testing.T) {
 	if code, body := call(t, "PUT", a+"/connectors/"+name+"/stop", ""); code != http.StatusNoContent {
 		t.Fatalf("stop: %d %s", code, body)
 	}
+	if code, body := call(t, "DELETE", b+"/connectors/"+name+"/offsets", ""); code != http.StatusOK {
+		t.Fatalf("reset offsets: %d %s", code, body)
+	}
+	// The replica that was stopped restarts before the resume: it replays the rewind from the
+	// log and marks again what its sinks hold.
+	ra := &replicas[live[0]]
+	terminate(t, ra.cmd, ra.exited, 30*time.Second)
+	ra.logs = &lockedBuilder{}
+	ra.cmd = exec.Command(bin, ra.cmd.Args[1:]...)
+	ra.cmd.Env = append(os.Environ(), "KBRIDGE_STORAGE_TOKEN="+token)
+	ra.cmd.Stdout, ra.cmd.Stderr = ra.logs, ra.logs
+	ra.exited = startWatched(t, ra.cmd, ra.logs)
+	waitUntil(t, 60*time.Second, ra.name+" /readyz again", func() bool {
+		status, _ := get(t, "http://"+ra.metrics+"/readyz")
+		return status == http.StatusOK
+	})
 	consumedBefore := 0.0
 	for _, i := range live {
 		consumedBefore += sum(scrape(t, replicas[i].metrics), "kbridge_kafka_records_total")
-	}
-	if code, body := call(t, "DELETE", b+"/connectors/"+name+"/offsets", ""); code != http.StatusOK {
-		t.Fatalf("reset offsets: %d %s", code, body)
 	}
 	if code, body := call(t, "PUT", b+"/connectors/"+name+"/resume", ""); code != http.StatusAccepted {
 		t.Fatalf("resume: %d %s", code, body)
