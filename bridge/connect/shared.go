@@ -773,7 +773,16 @@ func (s *Server) kickStatus() {
 // publishStatuses publishes this member's task states whenever they change, until ctx ends;
 // then it removes them, bounded by done.
 func (s *Server) publishStatuses(ctx context.Context) {
+	// What this member published before a crash counts as published: the states of tasks it
+	// no longer runs are removed rather than left for the others to read.
 	published := map[string][]byte{}
+	s.reg.locked(func() {
+		for name := range s.reg.conns {
+			if data, ok := s.cluster.Statuses.Of(sharedStatusPrefix + url.PathEscape(name))[s.cluster.Self]; ok {
+				published[name] = data
+			}
+		}
+	})
 	tick := time.NewTicker(statusInterval)
 	defer tick.Stop()
 	for {
