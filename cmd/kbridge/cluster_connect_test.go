@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -61,19 +59,11 @@ func TestClusterSpreadsConnectorTasks(t *testing.T) {
 	for i := range replicas {
 		r := replica{name: fmt.Sprintf("replica-%d", i+1), metrics: addrs[4*i], intake: addrs[4*i+1], api: addrs[4*i+2], logs: &lockedBuilder{}}
 		connects[i] = "http://" + addrs[4*i+3]
-		config := filepath.Join(dir, r.name+".yaml")
-		body := fmt.Sprintf(clusterConnectConfig, filepath.Join(dir, r.name), storageURL, broker, r.name, r.metrics, r.intake, r.api, addrs[4*i+3])
-		if err := os.WriteFile(config, []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		r.cmd = exec.Command(bin, "run", "--config", config)
-		r.cmd.Env = append(os.Environ(), "KBRIDGE_STORAGE_TOKEN="+token)
-		r.cmd.Stdout, r.cmd.Stderr = r.logs, r.logs
-		r.exited = startWatched(t, r.cmd, r.logs)
+		r.launch(t, bin, dir, fmt.Sprintf(clusterConnectConfig, filepath.Join(dir, r.name), storageURL, broker, r.name, r.metrics, r.intake, r.api, addrs[4*i+3]))
 		replicas[i] = r
 	}
 	for _, r := range replicas {
-		waitUntil(t, 60*time.Second, r.name+" /readyz", func() bool { status, _ := get(t, "http://"+r.metrics+"/readyz"); return status == http.StatusOK })
+		r.awaitReady(t)
 	}
 	auth := []string{"X-StorageApi-Token", token, "Content-Type", "application/json"}
 	r1 := replicas[0]
@@ -245,15 +235,8 @@ func TestClusterSpreadsConnectorTasks(t *testing.T) {
 	// log and marks again what its sinks hold.
 	ra := &replicas[live[0]]
 	terminate(t, ra.cmd, ra.exited, 30*time.Second)
-	ra.logs = &lockedBuilder{}
-	ra.cmd = exec.Command(bin, ra.cmd.Args[1:]...)
-	ra.cmd.Env = append(os.Environ(), "KBRIDGE_STORAGE_TOKEN="+token)
-	ra.cmd.Stdout, ra.cmd.Stderr = ra.logs, ra.logs
-	ra.exited = startWatched(t, ra.cmd, ra.logs)
-	waitUntil(t, 60*time.Second, ra.name+" /readyz again", func() bool {
-		status, _ := get(t, "http://"+ra.metrics+"/readyz")
-		return status == http.StatusOK
-	})
+	ra.start(t, bin, ra.cmd.Args[1:]...)
+	ra.awaitReady(t)
 	consumedBefore := 0.0
 	for _, i := range live {
 		consumedBefore += sum(scrape(t, replicas[i].metrics), "kbridge_kafka_records_total")

@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"syscall"
@@ -26,19 +24,11 @@ func TestClusterStatisticsTotal(t *testing.T) {
 	addrs := freeAddrs(t, 3*len(replicas))
 	for i := range replicas {
 		r := replica{name: fmt.Sprintf("stats-%d", i+1), metrics: addrs[3*i], intake: addrs[3*i+1], api: addrs[3*i+2], logs: &lockedBuilder{}}
-		config := filepath.Join(dir, r.name+".yaml")
-		body := fmt.Sprintf(clusterConfig, filepath.Join(dir, r.name), storageURL, kafka.ListenAddrs()[0], r.name, r.metrics, r.intake, r.api)
-		if err := os.WriteFile(config, []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		r.cmd = exec.Command(bin, "run", "--config", config)
-		r.cmd.Env = append(os.Environ(), "KBRIDGE_STORAGE_TOKEN="+token)
-		r.cmd.Stdout, r.cmd.Stderr = r.logs, r.logs
-		r.exited = startWatched(t, r.cmd, r.logs)
+		r.launch(t, bin, dir, fmt.Sprintf(clusterConfig, filepath.Join(dir, r.name), storageURL, kafka.ListenAddrs()[0], r.name, r.metrics, r.intake, r.api))
 		replicas[i] = r
 	}
 	for _, r := range replicas {
-		waitUntil(t, 60*time.Second, r.name+" /readyz", func() bool { status, _ := get(t, "http://"+r.metrics+"/readyz"); return status == http.StatusOK })
+		r.awaitReady(t)
 	}
 	r1 := replicas[0]
 	auth := []string{"X-StorageApi-Token", token, "Content-Type", "application/json"}

@@ -47,6 +47,32 @@ type replica struct {
 
 func (r replica) sources() string { return "http://" + r.api + "/v1/branches/default/sources" }
 
+// launch writes body as r's config file in dir and starts `kbridge run` on it as r.
+func (r *replica) launch(t *testing.T, bin, dir, body string) {
+	t.Helper()
+	config := filepath.Join(dir, r.name+".yaml")
+	if err := os.WriteFile(config, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r.start(t, bin, "run", "--config", config)
+}
+
+// start runs bin with args as r, with the test's Storage token and new logs.
+func (r *replica) start(t *testing.T, bin string, args ...string) {
+	t.Helper()
+	r.logs = &lockedBuilder{}
+	r.cmd = exec.Command(bin, args...)
+	r.cmd.Env = append(os.Environ(), "KBRIDGE_STORAGE_TOKEN=script-token")
+	r.cmd.Stdout, r.cmd.Stderr = r.logs, r.logs
+	r.exited = startWatched(t, r.cmd, r.logs)
+}
+
+// awaitReady waits until r's /readyz answers 200.
+func (r replica) awaitReady(t *testing.T) {
+	t.Helper()
+	waitUntil(t, 60*time.Second, r.name+" /readyz", func() bool { status, _ := get(t, "http://"+r.metrics+"/readyz"); return status == http.StatusOK })
+}
+
 // Three `kbridge run` processes share their definitions through one Kafka cluster (kfake)
 // and write into one Storage (`kbridge emulator`): a source and sink created on one replica
 // are listed by another within 2 s, events posted to the other two land in the table, a
@@ -61,19 +87,11 @@ func TestClusterSharesDefinitions(t *testing.T) {
 	addrs := freeAddrs(t, 3*len(replicas))
 	for i := range replicas {
 		r := replica{name: fmt.Sprintf("replica-%d", i+1), metrics: addrs[3*i], intake: addrs[3*i+1], api: addrs[3*i+2], logs: &lockedBuilder{}}
-		config := filepath.Join(dir, r.name+".yaml")
-		body := fmt.Sprintf(clusterConfig, filepath.Join(dir, r.name), storageURL, kafka.ListenAddrs()[0], r.name, r.metrics, r.intake, r.api)
-		if err := os.WriteFile(config, []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		r.cmd = exec.Command(bin, "run", "--config", config)
-		r.cmd.Env = append(os.Environ(), "KBRIDGE_STORAGE_TOKEN="+token)
-		r.cmd.Stdout, r.cmd.Stderr = r.logs, r.logs
-		r.exited = startWatched(t, r.cmd, r.logs)
+		r.launch(t, bin, dir, fmt.Sprintf(clusterConfig, filepath.Join(dir, r.name), storageURL, kafka.ListenAddrs()[0], r.name, r.metrics, r.intake, r.api))
 		replicas[i] = r
 	}
 	for _, r := range replicas {
-		waitUntil(t, 60*time.Second, r.name+" /readyz", func() bool { status, _ := get(t, "http://"+r.metrics+"/readyz"); return status == http.StatusOK })
+		r.awaitReady(t)
 	}
 	r1, r2, r3 := replicas[0], replicas[1], replicas[2]
 	auth := []string{"X-StorageApi-Token", token, "Content-Type", "application/json"}
