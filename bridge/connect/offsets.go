@@ -130,26 +130,13 @@ func (s *Server) rereadFrom(c *connector, rule rereadRule) error {
 	if s.cluster != nil {
 		return s.addRereadRule(c, rule)
 	}
-	source := sink.SourceKey{ProjectID: s.reg.project, BranchID: s.reg.branch, SourceID: c.pipeline.Source}
-	writer, err := c.pipeline.Writer(s.deps.Kafka.Writer, source) // with topic2table.map, the tables' ledgers
+	held, err := s.held(c)
 	if err != nil {
 		return err
 	}
-	held, err := writer.Recovered(source)
-	if err != nil {
-		return fmt.Errorf("reading what the sinks of source %s hold: %w", source.SourceID, err)
-	}
 	s.reg.mu.Lock()
 	defer s.reg.mu.Unlock()
-	marks := maps.Clone(c.Reread)
-	for stream, highest := range held {
-		if rule.again(c.pipeline, stream, highest) {
-			if marks == nil {
-				marks = map[string]int64{}
-			}
-			marks[stream] = max(marks[stream], highest)
-		}
-	}
+	marks := rule.mark(maps.Clone(c.Reread), c.pipeline, held)
 	if maps.Equal(marks, c.Reread) {
 		return nil
 	}
@@ -158,6 +145,20 @@ func (s *Server) rereadFrom(c *connector, rule rereadRule) error {
 	}
 	c.Reread = marks
 	return nil
+}
+
+// held returns, per stream, the highest offset every sink of c's source holds on this replica.
+func (s *Server) held(c *connector) (map[string]int64, error) {
+	source := sink.SourceKey{ProjectID: s.reg.project, BranchID: s.reg.branch, SourceID: c.pipeline.Source}
+	writer, err := c.pipeline.Writer(s.deps.Kafka.Writer, source) // with topic2table.map, the tables' ledgers
+	if err != nil {
+		return nil, err
+	}
+	held, err := writer.Recovered(source)
+	if err != nil {
+		return nil, fmt.Errorf("reading what the sinks of source %s hold: %w", source.SourceID, err)
+	}
+	return held, nil
 }
 
 // stopped refuses to modify the offsets of a connector that is not STOPPED; c.op is held. In

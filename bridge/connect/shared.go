@@ -17,7 +17,6 @@ import (
 
 	"github.com/kbridge/kbridge/bridge/cluster"
 	"github.com/kbridge/kbridge/bridge/kafka"
-	"github.com/kbridge/kbridge/sink"
 )
 
 // Distributed mode keeps the connectors in the cluster's shared definitions log, as Connect's
@@ -612,6 +611,20 @@ type rereadState struct {
 	Marks   map[string]int64 `json:"marks"`
 }
 
+// mark raises marks (nil: none yet) to the highest offset held of every stream whose records
+// rule writes again, and returns them.
+func (rule rereadRule) mark(marks map[string]int64, p kafka.Pipeline, held map[string]int64) map[string]int64 {
+	for stream, highest := range held {
+		if rule.again(p, stream, highest) {
+			if marks == nil {
+				marks = map[string]int64{}
+			}
+			marks[stream] = max(marks[stream], highest)
+		}
+	}
+	return marks
+}
+
 // again tells whether the records of stream up to highest are written again under rule.
 func (rule rereadRule) again(p kafka.Pipeline, stream string, highest int64) bool {
 	if rule.All {
@@ -675,25 +688,13 @@ func (s *Server) applyReread(name string, value []byte) error {
 		local = rereadState{ID: rules.ID}
 	}
 	if local.Applied < len(rules.Rules) {
-		source := sink.SourceKey{ProjectID: r.project, BranchID: r.branch, SourceID: c.pipeline.Source}
-		writer, err := c.pipeline.Writer(s.deps.Kafka.Writer, source)
+		held, err := s.held(c)
 		if err != nil {
-			return err
-		}
-		held, err := writer.Recovered(source)
-		if err != nil {
-			return fmt.Errorf("connector %s: reading what the sinks of source %s hold: %w", name, source.SourceID, err)
+			return fmt.Errorf("connector %s: %w", name, err)
 		}
 		marks := maps.Clone(local.Marks)
 		for _, rule := range rules.Rules[local.Applied:] {
-			for stream, highest := range held {
-				if rule.again(c.pipeline, stream, highest) {
-					if marks == nil {
-						marks = map[string]int64{}
-					}
-					marks[stream] = max(marks[stream], highest)
-				}
-			}
+			marks = rule.mark(marks, c.pipeline, held)
 		}
 		local.Applied, local.Marks = len(rules.Rules), marks
 		if err := r.store.saveSide(sharedRereadKind, name, local, false); err != nil {
